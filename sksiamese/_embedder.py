@@ -1,0 +1,498 @@
+"""SiameseEmbedder: a scikit-learn transformer that learns a distance."""
+
+import functools
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import losses, networks
+from ._compat import Interval, StrOptions, _fit_context
+from ._inference import EncoderRunner
+from ._serialization import model_from_bytes, model_to_bytes
+from ._training import OPTIMIZERS, make_optimizer, train
+from .metrics import precision_at_1
+
+_SEED_LIMIT = 2**31 - 1
+
+
+class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Learn an embedding with a Siamese network and a triplet loss.
+
+    Twin copies of one encoder network, sharing their weights, embed the rows
+    of ``X``. Training pulls rows of the same class together and pushes rows
+    of other classes at least ``margin`` farther away. Because the network
+    learns a distance rather than a fixed set of classes, the embedding
+    recognises classes never seen in training from one or a few examples, for
+    instance with a ``KNeighborsClassifier(1)`` behind it in a pipeline.
+
+    Training draws batches of ``P`` classes with ``samples_per_class`` rows
+    each and mines triplets inside every batch from its distance matrix.
+
+    Parameters
+    ----------
+    network : {"mlp", "cnn"} or callable, default="mlp"
+        The encoder. ``"mlp"``: a two-layer perceptron for tabular rows.
+        ``"cnn"``: a convolutional network for images; needs ``input_shape``.
+        A callable ``network(input_shape, n_components)`` must return a
+        ``keras.Model`` that maps rows to raw embeddings; define it at module
+        level so the estimator can be pickled. Built-in networks standardise
+        their inputs with the training rows' mean and variance; custom ones
+        receive the rows as given.
+
+    input_shape : tuple of int, default=None
+        Shape of one row, e.g. ``(28, 28, 1)`` for grayscale images. Rows of
+        a 2-D ``X`` are reshaped to it; ``X`` shaped ``(n_samples,
+        *input_shape)`` works as well. For ``network="cnn"`` a 2-tuple
+        ``(height, width)`` means one channel. None takes the shape of ``X``.
+
+    n_components : int, default=32
+        Size of the embedding.
+
+    margin : float, default=0.5
+        Margin of the triplet loss, in the unit of ``distance``. With
+        ``normalize=True`` embeddings lie on the unit sphere: Euclidean
+        distances are in [0, 2], squared Euclidean in [0, 4] and cosine
+        distances (``1 - cos``) in [0, 2].
+
+    loss : {"triplet"}, default="triplet"
+        Training objective: the triplet margin loss
+        ``max(d(a, p) - d(a, n) + margin, 0)``.
+
+    mining : {"semi-hard", "hard", "all"}, default="semi-hard"
+        Which triplets of a batch train the network. ``"semi-hard"``
+        (FaceNet): each anchor-positive pair with the closest negative
+        farther than the positive. ``"hard"`` (batch-hard): each anchor with
+        its farthest positive and closest negative. ``"all"`` (batch-all):
+        every triplet with a positive loss.
+
+    distance : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
+        Distance between embeddings, in training and in :meth:`score`.
+
+    normalize : bool, default=True
+        Scale embeddings to unit L2 norm.
+
+    epochs : int, default=20
+        Passes over the training data; one epoch draws as many rows as
+        ``X`` holds.
+
+    batch_size : int, default=128
+        Rows per batch.
+
+    samples_per_class : int, default=4
+        ``K``, rows of each class in a batch; a batch holds ``batch_size //
+        K`` classes. When ``y`` has fewer classes, every batch holds all of
+        them and ``K`` grows to fill the batch.
+
+    learning_rate : float, default=1e-3
+        Step size of the optimizer given by name.
+
+    optimizer : {"adam", "adamw", "rmsprop", "sgd"} or keras Optimizer, default="adam"
+        A name, or a Keras optimizer instance that is copied for each fit
+        (its own learning rate then applies).
+
+    validation_fraction : float, default=0.1
+        Proportion of the training rows held out, stratified by class, to
+        monitor ``val_loss`` for early stopping. Only used if
+        ``early_stopping=True``.
+
+    early_stopping : bool, default=False
+        Stop when ``val_loss`` has not improved for ``n_iter_no_change``
+        epochs and restore the best weights.
+
+    n_iter_no_change : int, default=5
+        Patience of early stopping, in epochs.
+
+    callbacks : list of keras.callbacks.Callback, default=None
+        Keras callbacks for training. They see a wrapper model as
+        ``callback.model``; the encoder is ``callback.model.encoder``.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the batches and the validation split. An
+        int gives bit-identical embeddings on CPU for the same data. Seeding
+        is local to the fit: no global random or TensorFlow state changes.
+
+    verbose : int, default=0
+        0 silent, 1 Keras progress bar, 2 one line per epoch.
+
+    warm_start : bool, default=False
+        Continue training the fitted encoder instead of starting anew;
+        ``history_`` then grows. Rows must keep their shape.
+
+    Attributes
+    ----------
+    encoder_ : keras.Model
+        The trained encoder: input of shape ``input_shape_``, output the
+        embedding.
+
+    input_shape_ : tuple of int
+        Shape of one row as the encoder sees it.
+
+    history_ : dict of str to list of float
+        Per-epoch ``loss`` (and ``val_loss`` with early stopping), like
+        Keras' ``History.history``.
+
+    n_iter_ : int
+        Number of epochs trained, across warm starts.
+
+    classes_ : ndarray of shape (n_classes,)
+        Classes seen in the last fit.
+
+    n_features_in_ : int
+        Number of features of one row (``prod(input_shape_)``).
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`. Defined only when `X`
+        has feature names that are all strings.
+
+    See Also
+    --------
+    sklearn.neighbors.NeighborhoodComponentsAnalysis : A linear metric
+        learner.
+
+    Notes
+    -----
+    ``transform`` computes in the precision of its input: float32 rows give
+    float32 embeddings; float64 rows run through a float64 copy of the
+    encoder, so each row's embedding is independent of its batch.
+
+    References
+    ----------
+    .. [1] F. Schroff, D. Kalenichenko and J. Philbin, "FaceNet: A Unified
+       Embedding for Face Recognition and Clustering", CVPR 2015.
+    .. [2] A. Hermans, L. Beyer and B. Leibe, "In Defense of the Triplet Loss
+       for Person Re-Identification", arXiv:1703.07737, 2017.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from sksiamese import SiameseEmbedder
+    >>> X, y = load_digits(return_X_y=True)
+    >>> embedder = SiameseEmbedder(n_components=16, epochs=3, random_state=0)
+    >>> embedder.fit_transform(X, y).shape
+    (1797, 16)
+    >>> embedder.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "network": [StrOptions(set(networks.BUILT_IN)), callable],
+        "input_shape": [tuple, list, None],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "margin": [Interval(Real, 0, None, closed="neither")],
+        "loss": [StrOptions({"triplet"})],
+        "mining": [StrOptions(set(losses.MININGS))],
+        "distance": [StrOptions(set(losses.DISTANCES))],
+        "normalize": ["boolean"],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 2, None, closed="left")],
+        "samples_per_class": [Interval(Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), keras.optimizers.Optimizer],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "callbacks": [list, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        network="mlp",
+        input_shape=None,
+        n_components=32,
+        margin=0.5,
+        loss="triplet",
+        mining="semi-hard",
+        distance="euclidean",
+        normalize=True,
+        epochs=20,
+        batch_size=128,
+        samples_per_class=4,
+        learning_rate=1e-3,
+        optimizer="adam",
+        validation_fraction=0.1,
+        early_stopping=False,
+        n_iter_no_change=5,
+        callbacks=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.network = network
+        self.input_shape = input_shape
+        self.n_components = n_components
+        self.margin = margin
+        self.loss = loss
+        self.mining = mining
+        self.distance = distance
+        self.normalize = normalize
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.samples_per_class = samples_per_class
+        self.learning_rate = learning_rate
+        self.optimizer = optimizer
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Train the encoder on rows ``X`` labelled ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+            Training rows.
+        y : array-like of shape (n_samples,)
+            Class labels, at least two classes.
+
+        Returns
+        -------
+        self : SiameseEmbedder
+            The fitted estimator.
+        """
+        before = dict(self.__dict__)
+        try:
+            rows, labels = self._validate_training_data(X, y)
+        except Exception:
+            # A rejected call leaves a fitted estimator as it was.
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+        rng = check_random_state(self.random_state)
+        weight_seed, batch_seed, split_seed = rng.randint(_SEED_LIMIT, size=3)
+
+        if self._continues_training():
+            encoder, history = self.encoder_, self.history_
+        else:
+            encoder, history = self._build_encoder(rows, weight_seed), {}
+
+        validation = None
+        if self.early_stopping:
+            rows, labels, validation = self._hold_out(rows, labels, split_seed)
+        callbacks = list(self.callbacks or [])
+        if self.early_stopping:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_loss", patience=self.n_iter_no_change, restore_best_weights=True
+                )
+            )
+        epoch_history = train(
+            encoder,
+            functools.partial(
+                losses.triplet_loss, margin=self.margin, mining=self.mining, distance=self.distance
+            ),
+            rows,
+            labels,
+            validation=validation,
+            optimizer=make_optimizer(self.optimizer, self.learning_rate),
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            samples_per_class=self.samples_per_class,
+            seed=int(batch_seed),
+            callbacks=callbacks,
+            verbose=min(int(self.verbose), 2),
+        )
+        for key, values in epoch_history.items():
+            history.setdefault(key, []).extend(float(value) for value in values)
+        self.encoder_ = encoder
+        self.history_ = history
+        self.n_iter_ = len(history["loss"])
+        self._runner = EncoderRunner(encoder)
+        return self
+
+    def transform(self, X):
+        """Embed rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape_)
+            Rows to embed.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components)
+            Embeddings, float32 for float32 rows and float64 otherwise.
+        """
+        check_is_fitted(self)
+        rows = self._validate_rows(X)
+        return self._runner(rows)
+
+    def score(self, X, y):
+        """Precision at 1 of the embedding of ``X``: a retrieval score.
+
+        The fraction of rows whose nearest other row, in the embedding and
+        under ``distance``, has the same class: leave-one-out
+        1-nearest-neighbour accuracy, so higher is better and
+        ``GridSearchCV`` can tune the embedder on its own. Classes need not
+        have been seen in training.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape_)
+            At least two rows.
+        y : array-like of shape (n_samples,)
+            Their classes.
+
+        Returns
+        -------
+        score : float
+            In [0, 1].
+        """
+        embeddings = self.transform(X)
+        labels = validate_data(self, y=y, reset=False)
+        if len(labels) != len(embeddings):
+            raise ValueError(
+                f"X has {len(embeddings)} rows but y has {len(labels)} labels."
+            )
+        if len(labels) < 2:
+            raise ValueError("score needs at least 2 samples to find neighbours.")
+        return precision_at_1(embeddings, labels, distance=self.distance)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    @property
+    def _n_features_out(self):
+        """Number of transformed output features."""
+        return self.encoder_.output_shape[-1]
+
+    def __getstate__(self):
+        # Copy: object.__getstate__ may hand back the live __dict__ itself.
+        state = dict(super().__getstate__())
+        state.pop("_runner", None)
+        if "encoder_" in state:
+            state["encoder_"] = model_to_bytes(state["encoder_"])
+        return state
+
+    def __setstate__(self, state):
+        if "encoder_" in state:
+            state = dict(state)
+            state["encoder_"] = model_from_bytes(state["encoder_"])
+        super().__setstate__(state)
+        if "encoder_" in state:
+            self._runner = EncoderRunner(self.encoder_)
+
+    # Validation -----------------------------------------------------------
+
+    def _validate_training_data(self, X, y):
+        X, nd_shape = _flatten_rows(X)
+        X, y = validate_data(
+            self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2
+        )
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                "SiameseEmbedder needs samples of at least 2 classes to learn a "
+                f"distance; y holds one class ({self.classes_[0]!r})."
+            )
+        self.input_shape_ = self._row_shape(X.shape[1], nd_shape)
+        if self._continues_training() and self.encoder_.input_shape[1:] != self.input_shape_:
+            raise ValueError(
+                f"warm_start=True continues an encoder for rows of shape "
+                f"{self.encoder_.input_shape[1:]}; these rows have shape {self.input_shape_}."
+            )
+        rows = X.astype(np.float32, copy=False).reshape((len(X), *self.input_shape_))
+        return rows, y
+
+    def _row_shape(self, n_features, nd_shape):
+        """Shape of one row for the encoder, checked against ``input_shape``."""
+        shape = nd_shape
+        if self.input_shape is not None:
+            shape = tuple(self.input_shape)
+            if not shape or not all(isinstance(size, Integral) and size > 0 for size in shape):
+                raise ValueError(
+                    f"input_shape must be a tuple of positive ints, got {self.input_shape!r}."
+                )
+            if networks.flat_size(shape) != n_features:
+                raise ValueError(
+                    f"input_shape={shape} holds {networks.flat_size(shape)} values per row "
+                    f"but X has {n_features} features."
+                )
+            if nd_shape is not None and not _same_row_shape(nd_shape, shape):
+                raise ValueError(f"X has rows of shape {nd_shape}; input_shape is {shape}.")
+        if self.network == "cnn":
+            if shape is None:
+                raise ValueError(
+                    "network='cnn' needs input_shape=(height, width, channels) to "
+                    "reshape rows of a 2-D X into images."
+                )
+            if len(shape) == 2:
+                shape = (*shape, 1)
+        return tuple(int(size) for size in shape) if shape else (n_features,)
+
+    def _validate_rows(self, X):
+        X, nd_shape = _flatten_rows(X)
+        if nd_shape is not None and not _same_row_shape(nd_shape, self.input_shape_):
+            raise ValueError(
+                f"X has rows of shape {nd_shape}; the encoder takes {self.input_shape_}."
+            )
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        return X.reshape((len(X), *self.input_shape_))
+
+    # Training helpers -------------------------------------------------------
+
+    def _continues_training(self):
+        return self.warm_start and hasattr(self, "encoder_")
+
+    def _build_encoder(self, rows, seed):
+        mean = variance = None
+        if isinstance(self.network, str):
+            channels = rows.reshape(-1, rows.shape[-1]).astype(np.float64)
+            mean, variance = channels.mean(axis=0), channels.var(axis=0)
+        encoder = networks.assemble_encoder(
+            self.network,
+            self.input_shape_,
+            self.n_components,
+            normalize=self.normalize,
+            mean=mean,
+            variance=variance,
+        )
+        networks.reinitialize(encoder, seed)
+        return encoder
+
+    def _hold_out(self, rows, labels, seed):
+        """Split off ``validation_fraction`` of the rows, stratified when possible."""
+        n_validation = int(np.ceil(self.validation_fraction * len(rows)))
+        _, counts = np.unique(labels, return_counts=True)
+        stratify = labels if counts.min() >= 2 and n_validation >= len(counts) else None
+        train_rows, val_rows, train_labels, val_labels = train_test_split(
+            rows, labels, test_size=n_validation, stratify=stratify, random_state=seed
+        )
+        if len(np.unique(train_labels)) < 2 or len(val_rows) < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves too few rows "
+                "to train and validate on; lower it or set early_stopping=False."
+            )
+        return train_rows, train_labels, (val_rows, val_labels)
+
+
+def _flatten_rows(X):
+    """Flatten rows of an n-d ``X`` to 2-D, returning the rows' shape too."""
+    if isinstance(X, (list, tuple)):
+        X = np.asarray(X)
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) > 2:
+        return np.reshape(X, (shape[0], -1)), tuple(int(size) for size in shape[1:])
+    return X, None
+
+
+def _same_row_shape(given, expected):
+    """Whether rows shaped ``given`` are ``expected``, up to one trailing channel axis."""
+    return given in (expected, (*expected, 1)) or (*given, 1) == expected

@@ -1,0 +1,130 @@
+"""The training loop: Keras ``fit`` driving a compiled triplet train step.
+
+Training runs through ``keras.Model.fit`` so users keep what they know from
+Keras: callbacks, the progress bar, ``History`` and early stopping. The model
+fitted is a thin wrapper around the encoder whose ``train_step`` embeds a P x
+K batch and applies the loss; only the encoder is kept afterwards.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ._sampling import ClassBalancedSampler
+
+OPTIMIZERS = {
+    "adam": keras.optimizers.Adam,
+    "adamw": keras.optimizers.AdamW,
+    "rmsprop": keras.optimizers.RMSprop,
+    "sgd": keras.optimizers.SGD,
+}
+
+
+class SiameseTrainer(keras.Model):
+    """Wraps ``encoder`` so that ``fit`` minimises ``loss_fn(codes, embeddings)``.
+
+    Callbacks see this model as ``callback.model``; the encoder being trained
+    is ``callback.model.encoder``.
+    """
+
+    def __init__(self, encoder, loss_fn, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.loss_fn = loss_fn
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker]
+
+    def call(self, rows, training=False):
+        return self.encoder(rows, training=training)
+
+    def train_step(self, data):
+        rows, codes = data
+        with tf.GradientTape() as tape:
+            loss = self.loss_fn(codes, self.encoder(rows, training=True))
+        variables = self.encoder.trainable_variables
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        self.loss_tracker.update_state(loss)
+        return {"loss": self.loss_tracker.result()}
+
+    def test_step(self, data):
+        rows, codes = data
+        self.loss_tracker.update_state(self.loss_fn(codes, self.encoder(rows, training=False)))
+        return {"loss": self.loss_tracker.result()}
+
+
+def make_optimizer(optimizer, learning_rate):
+    """A fresh optimizer: from a name, or a copy of a Keras optimizer instance.
+
+    Copying keeps the estimator's parameter untouched, so refits and clones
+    never share optimizer state.
+    """
+    if isinstance(optimizer, str):
+        return OPTIMIZERS[optimizer](learning_rate=learning_rate)
+    return type(optimizer).from_config(optimizer.get_config())
+
+
+def train(
+    encoder,
+    loss_fn,
+    rows,
+    codes,
+    *,
+    validation,
+    optimizer,
+    epochs,
+    batch_size,
+    samples_per_class,
+    seed,
+    callbacks,
+    verbose,
+):
+    """Train ``encoder`` in place and return the Keras history dict.
+
+    Parameters
+    ----------
+    encoder : keras.Model
+    loss_fn : callable
+        ``loss_fn(codes, embeddings) -> scalar``.
+    rows : ndarray of shape (n_samples, *input_shape), float32
+    codes : ndarray of shape (n_samples,)
+        Class labels; at least two classes.
+    validation : tuple (rows, codes) or None
+        Held-out rows; their loss is reported as ``val_loss`` after each epoch,
+        always on the same batches.
+    optimizer : keras.optimizers.Optimizer
+    epochs, batch_size, samples_per_class : int
+    seed : int
+        Seeds the stream of batches.
+    callbacks : list of keras.callbacks.Callback
+    verbose : int
+        0 silent, 1 progress bar, 2 one line per epoch.
+    """
+    sampler = ClassBalancedSampler(codes, batch_size, samples_per_class)
+    steps_per_epoch = max(1, int(np.ceil(len(rows) / sampler.batch_size)))
+    batches = sampler.dataset(tf.constant(rows), seed)
+
+    validation_batches = validation_steps = None
+    if validation is not None:
+        val_rows, val_codes = validation
+        val_sampler = ClassBalancedSampler(val_codes, batch_size, samples_per_class)
+        validation_steps = max(1, int(np.ceil(len(val_rows) / val_sampler.batch_size)))
+        validation_batches = val_sampler.dataset(
+            tf.constant(val_rows), seed + 1, n_batches=validation_steps
+        )
+
+    trainer = SiameseTrainer(encoder, loss_fn)
+    trainer.compile(optimizer=optimizer, jit_compile=False)
+    history = trainer.fit(
+        batches,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation_batches,
+        validation_steps=validation_steps,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the sampler already draws batches at random
+    )
+    return history.history

@@ -1,0 +1,195 @@
+"""Encoder networks and how the estimator assembles them.
+
+A network is any callable ``network(input_shape, n_components) -> keras.Model``
+that maps rows of shape ``input_shape`` to raw embeddings of size
+``n_components``. The two built-in ones are :func:`build_mlp` for tabular rows
+and :func:`build_cnn` for images. Define custom networks at module level so
+that estimators using them can be pickled.
+"""
+
+import math
+
+import keras
+import numpy as np
+
+
+def build_mlp(input_shape, n_components, *, hidden_units=(256, 128)):
+    """Multi-layer perceptron for tabular rows.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        Shape of one row; images are flattened.
+    n_components : int
+        Size of the embedding.
+    hidden_units : tuple of int, default=(256, 128)
+        Width of each hidden ReLU layer.
+
+    Returns
+    -------
+    model : keras.Model
+        Maps ``(batch, *input_shape)`` to ``(batch, n_components)``.
+    """
+    inputs = keras.Input(shape=tuple(input_shape))
+    hidden = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+    for units in hidden_units:
+        hidden = keras.layers.Dense(units, activation="relu")(hidden)
+    outputs = keras.layers.Dense(n_components)(hidden)
+    return keras.Model(inputs, outputs, name="mlp")
+
+
+def build_cnn(input_shape, n_components, *, filters=(32, 64, 128)):
+    """Convolutional network for small images.
+
+    Each block is two 3x3 convolutions with batch normalisation and ReLU,
+    followed by 2x2 max pooling while the feature map is at least 2 pixels
+    wide; global average pooling and a dense layer give the embedding.
+
+    Parameters
+    ----------
+    input_shape : tuple of int
+        ``(height, width, channels)``.
+    n_components : int
+        Size of the embedding.
+    filters : tuple of int, default=(32, 64, 128)
+        Number of filters of each block.
+
+    Returns
+    -------
+    model : keras.Model
+        Maps ``(batch, height, width, channels)`` to ``(batch, n_components)``.
+    """
+    if len(input_shape) != 3:
+        raise ValueError(
+            "network='cnn' needs input_shape=(height, width, channels), "
+            f"got {tuple(input_shape)}."
+        )
+    inputs = keras.Input(shape=tuple(input_shape))
+    hidden = inputs
+    size = min(input_shape[0], input_shape[1])
+    for n_filters in filters:
+        for _ in range(2):
+            hidden = keras.layers.Conv2D(n_filters, 3, padding="same", use_bias=False)(hidden)
+            hidden = keras.layers.BatchNormalization()(hidden)
+            hidden = keras.layers.ReLU()(hidden)
+        if size >= 2:
+            hidden = keras.layers.MaxPooling2D(2)(hidden)
+            size //= 2
+    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+    outputs = keras.layers.Dense(n_components)(hidden)
+    return keras.Model(inputs, outputs, name="cnn")
+
+
+BUILT_IN = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def assemble_encoder(network, input_shape, n_components, *, normalize, mean=None, variance=None):
+    """The estimator's encoder: standardisation, the network, L2 normalisation.
+
+    Parameters
+    ----------
+    network : str or callable
+        ``"mlp"``, ``"cnn"`` or ``network(input_shape, n_components)``.
+    input_shape : tuple of int
+        Shape of one row.
+    n_components : int
+        Size of the embedding.
+    normalize : bool
+        Whether to scale embeddings to unit L2 norm.
+    mean, variance : ndarray or None
+        Statistics of the training rows along the last axis; built-in
+        networks standardise their input with them. Custom networks receive
+        the rows untouched.
+
+    Returns
+    -------
+    encoder : keras.Model
+    """
+    inputs = keras.Input(shape=tuple(input_shape), name="rows")
+    if isinstance(network, str):
+        body = BUILT_IN[network](input_shape, n_components)
+        hidden = keras.layers.Normalization(axis=-1, mean=mean, variance=variance)(inputs)
+    else:
+        body = network(tuple(input_shape), n_components)
+        if not isinstance(body, keras.Model):
+            raise TypeError(
+                "network(input_shape, n_components) must return a keras.Model, "
+                f"got {type(body).__name__}."
+            )
+        hidden = inputs
+    embeddings = body(hidden)
+    if tuple(embeddings.shape) != (None, n_components):
+        raise ValueError(
+            f"The network maps rows to shape {tuple(embeddings.shape)[1:]}; "
+            f"expected ({n_components},) for n_components={n_components}."
+        )
+    if normalize:
+        embeddings = keras.layers.UnitNormalization(name="l2_normalize")(embeddings)
+    return keras.Model(inputs, embeddings, name="encoder")
+
+
+def reinitialize(model, seed):
+    """Redraw every weight of ``model`` from its own initializer, seeded.
+
+    Keras seeds unseeded initializers and layers from Python's global
+    ``random`` module when they are constructed. Redrawing from a local seed
+    makes a fit reproducible without touching any global random state.
+    Weights whose initializer cannot be found (custom layers that do not
+    expose ``<weight>_initializer``) keep their values, as do their seeds.
+    """
+    rng = np.random.default_rng(seed)
+    for layer in _leaf_layers(model):
+        for variable in layer.weights:
+            initializer = getattr(layer, f"{variable.name}_initializer", None)
+            if initializer is None:
+                continue
+            initializer = keras.initializers.get(initializer)
+            config = initializer.get_config()
+            if "seed" in config:
+                config["seed"] = int(rng.integers(2**31 - 1))
+                initializer = type(initializer).from_config(config)
+            variable.assign(initializer(variable.shape, dtype=variable.dtype))
+        for value in vars(layer).values():
+            if isinstance(value, keras.random.SeedGenerator):
+                state = value.state
+                state.assign(np.array([rng.integers(2**31 - 1), 0]).astype(state.dtype))
+
+
+def _leaf_layers(model):
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
+def float64_twin(encoder):
+    """A float64 copy of ``encoder`` with the same weights, or None.
+
+    Computing in float64 makes each row's embedding independent of the batch
+    it is computed in to within 1e-15, which float32 kernels cannot promise.
+    Subclassed models cannot be cloned; None tells the caller to fall back.
+    """
+
+    def to_float64(layer):
+        config = layer.get_config()
+        config["dtype"] = "float64"
+        return type(layer).from_config(config)
+
+    try:
+        twin = keras.models.clone_model(
+            encoder,
+            input_tensors=keras.Input(shape=encoder.input_shape[1:], dtype="float64"),
+            clone_function=to_float64,
+            recursive=True,
+        )
+    except (ValueError, TypeError, NotImplementedError):
+        return None
+    for target, source in zip(twin.weights, encoder.weights):
+        target.assign(np.asarray(source).astype(target.dtype))
+    return twin
+
+
+def flat_size(input_shape):
+    """Number of features of one row of shape ``input_shape``."""
+    return math.prod(input_shape)

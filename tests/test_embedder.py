@@ -1,0 +1,277 @@
+"""Behaviour of SiameseEmbedder: learning, reproducibility, persistence, Keras hooks."""
+
+import pickle
+import random
+
+import joblib
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+
+from sksiamese import SiameseEmbedder
+from sksiamese.metrics import precision_at_1
+
+
+def dense_network(input_shape, n_components):
+    """A custom network, defined at module level so it pickles."""
+    inputs = keras.Input(input_shape)
+    hidden = keras.layers.Dense(32, activation="relu")(inputs)
+    hidden = keras.layers.Dropout(0.1)(hidden)
+    return keras.Model(inputs, keras.layers.Dense(n_components)(hidden))
+
+
+def test_fit_transform_shapes_and_unit_norm(fitted, small_digits):
+    X, y = small_digits
+    Z = fitted.transform(X)
+    assert Z.shape == (len(X), 8) and Z.dtype == np.float64
+    np.testing.assert_allclose(np.linalg.norm(Z, axis=1), 1.0, rtol=1e-6)
+    assert fitted.n_features_in_ == 64
+    assert fitted.input_shape_ == (64,)
+    assert list(fitted.classes_) == list(range(10))
+    assert fitted.n_iter_ == 3 and len(fitted.history_["loss"]) == 3
+    assert fitted.encoder_.input_shape == (None, 64)
+    assert fitted.encoder_.output_shape == (None, 8)
+
+
+def test_transform_matches_the_keras_encoder(fitted, small_digits):
+    X, _ = small_digits
+    expected = fitted.encoder_.predict(X[:50].astype(np.float32), verbose=0)
+    np.testing.assert_allclose(fitted.transform(X[:50]), expected, atol=1e-5)
+    got32 = fitted.transform(X[:50].astype(np.float32))
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, expected, atol=1e-6)
+
+
+def test_transform_does_not_depend_on_the_batch(fitted, small_digits):
+    X, _ = small_digits
+    whole = fitted.transform(X)
+    one_by_one = np.vstack([fitted.transform(X[i : i + 1]) for i in range(20)])
+    np.testing.assert_allclose(one_by_one, whole[:20], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("mining", ["semi-hard", "hard", "all"])
+@pytest.mark.parametrize("distance", ["euclidean", "sqeuclidean", "cosine"])
+def test_training_separates_classes(digits, mining, distance):
+    X, y = digits
+    train, test = slice(0, 1000), slice(1000, None)
+    embedder = SiameseEmbedder(
+        n_components=16, epochs=4, mining=mining, distance=distance, random_state=0
+    ).fit(X[train], y[train])
+    losses = embedder.history_["loss"]
+    assert losses[-1] < 0.7 * losses[0]
+    assert embedder.score(X[test], y[test]) > 0.88
+
+
+def test_same_seed_gives_bit_identical_embeddings(small_digits):
+    X, y = small_digits
+    params = dict(n_components=4, epochs=2, random_state=3)
+    first = SiameseEmbedder(**params).fit(X, y)
+    second = SiameseEmbedder(**params).fit(X, y)
+    assert np.array_equal(first.transform(X), second.transform(X))
+    assert first.history_ == second.history_
+    other = SiameseEmbedder(**{**params, "random_state": 4}).fit(X, y)
+    assert not np.allclose(first.transform(X), other.transform(X))
+
+
+def test_custom_network_with_dropout_is_reproducible(small_digits):
+    X, y = small_digits
+    params = dict(network=dense_network, n_components=4, epochs=2, random_state=0)
+    first = SiameseEmbedder(**params).fit(X, y).transform(X)
+    second = SiameseEmbedder(**params).fit(X, y).transform(X)
+    assert np.array_equal(first, second)
+
+
+def test_seeding_does_not_leak_into_global_state(small_digits):
+    X, y = small_digits
+    numpy_state = np.random.get_state()
+    draws = []
+    for _ in range(2):
+        SiameseEmbedder(n_components=4, epochs=1, random_state=0).fit(X, y)
+        # A fit that seeded a global generator would make these repeat.
+        draws.append((random.random(), np.random.random(), float(tf.random.uniform([]))))
+    assert draws[0][0] != draws[1][0]
+    assert draws[0][2] != draws[1][2]
+    np.random.set_state(numpy_state)
+    np.random.random()
+    SiameseEmbedder(n_components=4, epochs=1, random_state=0).fit(X, y)
+    np.random.set_state(numpy_state)
+    assert np.random.random() == draws[0][1]  # numpy's global generator was not touched
+    assert not tf_config.is_op_determinism_enabled()
+    # Later unseeded fits are not pinned to one result.
+    first = SiameseEmbedder(n_components=4, epochs=1).fit(X, y).transform(X)
+    second = SiameseEmbedder(n_components=4, epochs=1).fit(X, y).transform(X)
+    assert not np.allclose(first, second)
+
+
+@pytest.mark.parametrize("dump_load", ["pickle", "joblib", "clone_refit"])
+def test_persistence_round_trip(fitted, small_digits, dump_load, tmp_path):
+    X, y = small_digits
+    if dump_load == "pickle":
+        restored = pickle.loads(pickle.dumps(fitted))
+    elif dump_load == "joblib":
+        joblib.dump(fitted, tmp_path / "model.joblib")
+        restored = joblib.load(tmp_path / "model.joblib")
+    else:
+        restored = clone(fitted)
+        assert restored.get_params() == fitted.get_params()
+        with pytest.raises(NotFittedError):
+            restored.transform(X)
+        restored.fit(X, y)
+    assert np.array_equal(restored.transform(X), fitted.transform(X))
+    assert restored.history_ == fitted.history_
+
+
+def test_custom_network_pickles(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(network=dense_network, n_components=4, epochs=1, random_state=0)
+    embedder.fit(X, y)
+    restored = pickle.loads(pickle.dumps(embedder))
+    assert np.array_equal(restored.transform(X), embedder.transform(X))
+
+
+def test_cnn_takes_flat_and_image_shaped_rows(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(
+        network="cnn", input_shape=(8, 8), n_components=4, epochs=1, random_state=0
+    ).fit(X, y)
+    assert embedder.input_shape_ == (8, 8, 1)
+    assert embedder.encoder_.input_shape == (None, 8, 8, 1)
+    flat = embedder.transform(X)
+    np.testing.assert_array_equal(embedder.transform(X.reshape(-1, 8, 8, 1)), flat)
+    np.testing.assert_array_equal(embedder.transform(X.reshape(-1, 8, 8)), flat)
+    images = SiameseEmbedder(network="cnn", n_components=4, epochs=1, random_state=0)
+    images.fit(X.reshape(-1, 8, 8, 1), y)
+    assert images.n_features_in_ == 64
+    np.testing.assert_array_equal(images.transform(X), images.transform(X.reshape(-1, 8, 8, 1)))
+
+
+def test_mlp_reshapes_rows_to_input_shape(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(input_shape=(8, 8), n_components=4, epochs=1, random_state=0)
+    embedder.fit(X, y)
+    assert embedder.encoder_.input_shape == (None, 8, 8)
+
+
+def test_warm_start_continues_and_grows_history(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(n_components=4, epochs=2, random_state=0, warm_start=True)
+    embedder.fit(X, y)
+    encoder, first_losses = embedder.encoder_, list(embedder.history_["loss"])
+    embedder.fit(X, y)
+    assert embedder.encoder_ is encoder
+    assert embedder.n_iter_ == 4
+    assert embedder.history_["loss"][:2] == first_losses
+    embedder.set_params(warm_start=False).fit(X, y)
+    assert embedder.encoder_ is not encoder and embedder.n_iter_ == 2
+
+
+def test_early_stopping_monitors_validation_loss(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(
+        n_components=4, epochs=60, early_stopping=True, n_iter_no_change=2,
+        validation_fraction=0.2, random_state=0,
+    ).fit(X, y)
+    assert set(embedder.history_) == {"loss", "val_loss"}
+    assert len(embedder.history_["val_loss"]) == embedder.n_iter_
+    assert embedder.n_iter_ < 60
+
+
+def test_keras_callbacks_see_every_epoch(small_digits):
+    X, y = small_digits
+
+    class Recorder(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.epochs, self.batches = [], 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.batches += 1
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.epochs.append(logs["loss"])
+            assert self.model.encoder.output_shape == (None, 4)
+
+    recorder = Recorder()
+    embedder = SiameseEmbedder(n_components=4, epochs=3, batch_size=32, callbacks=[recorder])
+    embedder.fit(X, y)
+    assert recorder.epochs == pytest.approx(embedder.history_["loss"])
+    assert recorder.batches == 3 * int(np.ceil(len(X) / 32))
+
+
+def test_callback_can_stop_training(small_digits):
+    X, y = small_digits
+    stop = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(stop.model, "stop_training", epoch >= 1)
+    )
+    embedder = SiameseEmbedder(n_components=4, epochs=10, callbacks=[stop]).fit(X, y)
+    assert embedder.n_iter_ == 2
+
+
+def test_verbose_shows_keras_progress(small_digits, capsys):
+    X, y = small_digits
+    SiameseEmbedder(n_components=4, epochs=2, verbose=2, random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Epoch 1/2" in out and "Epoch 2/2" in out and "loss:" in out
+    SiameseEmbedder(n_components=4, epochs=1, verbose=0, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_optimizer_instance_is_copied_not_shared(small_digits):
+    X, y = small_digits
+    optimizer = keras.optimizers.SGD(learning_rate=0.05)
+    embedder = SiameseEmbedder(n_components=4, epochs=1, optimizer=optimizer, random_state=0)
+    embedder.fit(X, y)
+    assert optimizer.iterations.numpy() == 0
+    assert embedder.get_params()["optimizer"] is optimizer
+
+
+def test_string_labels_dataframes_and_set_output(small_digits):
+    pd = pytest.importorskip("pandas")
+    X, y = small_digits
+    frame = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(64)])
+    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+    embedder = SiameseEmbedder(n_components=3, epochs=3, random_state=0).set_output(transform="pandas")
+    out = embedder.fit_transform(frame, names[y])
+    assert list(embedder.feature_names_in_) == list(frame.columns)
+    assert list(out.columns) == ["siameseembedder0", "siameseembedder1", "siameseembedder2"]
+    assert set(embedder.classes_) == set(names)
+    np.testing.assert_array_equal(embedder.get_feature_names_out(), out.columns)
+    assert embedder.score(frame, names[y]) > 0.5
+
+
+def test_score_is_precision_at_one(fitted, small_digits):
+    X, y = small_digits
+    assert fitted.score(X, y) == precision_at_1(fitted.transform(X), y)
+    assert fitted.score(X, y) > 0.9
+
+
+def test_precision_at_one_leaves_each_row_out():
+    # Without leaving rows out every row would be its own nearest neighbour.
+    embeddings = np.array([[0.0], [0.5], [3.0], [3.5]])
+    assert precision_at_1(embeddings, [0, 1, 0, 1]) == 0.0
+    assert precision_at_1(embeddings, [0, 0, 1, 1]) == 1.0
+
+
+def test_transform_from_threads_matches_one_call(fitted, small_digits):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, _ = small_digits
+    expected = fitted.transform(X)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: fitted.transform(X), range(8)))
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_saved_encoder_is_a_plain_keras_model(fitted, small_digits, tmp_path):
+    X, _ = small_digits
+    path = tmp_path / "encoder.keras"
+    fitted.encoder_.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(
+        loaded.predict(X[:10], verbose=0), fitted.transform(X[:10].astype(np.float32)), atol=1e-6
+    )

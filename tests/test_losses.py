@@ -1,0 +1,112 @@
+"""Losses against brute-force references written with plain loops."""
+
+import itertools
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from sksiamese.losses import DISTANCES, MININGS, pairwise_distances, triplet_loss
+
+
+def reference_distances(emb, distance):
+    n = len(emb)
+    out = np.zeros((n, n))
+    for i, j in itertools.product(range(n), range(n)):
+        a, b = emb[i], emb[j]
+        if distance == "cosine":
+            out[i, j] = 1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        else:
+            out[i, j] = np.sum((a - b) ** 2)
+            if distance == "euclidean":
+                out[i, j] = np.sqrt(out[i, j])
+    np.fill_diagonal(out, 0)
+    return out
+
+
+def reference_loss(labels, emb, margin, mining, distance):
+    d = reference_distances(emb, distance)
+    n = len(labels)
+    positives = lambda a: [p for p in range(n) if p != a and labels[p] == labels[a]]  # noqa: E731
+    negatives = lambda a: [m for m in range(n) if labels[m] != labels[a]]  # noqa: E731
+    if mining == "hard":
+        losses = [
+            max(max(d[a, p] for p in positives(a)) - min(d[a, m] for m in negatives(a)) + margin, 0)
+            for a in range(n)
+            if positives(a) and negatives(a)
+        ]
+        return np.mean(losses)
+    if mining == "all":
+        losses = [
+            d[a, p] - d[a, m] + margin
+            for a in range(n)
+            for p in positives(a)
+            for m in negatives(a)
+        ]
+        active = [value for value in losses if value > 0]
+        return np.mean(active) if active else 0.0
+    losses = []
+    for a in range(n):
+        if not negatives(a):
+            continue
+        for p in positives(a):
+            farther = [d[a, m] for m in negatives(a) if d[a, m] > d[a, p]]
+            chosen = min(farther) if farther else max(d[a, m] for m in negatives(a))
+            losses.append(max(d[a, p] - chosen + margin, 0))
+    return np.mean(losses)
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_pairwise_distances_match_reference(distance):
+    emb = np.random.default_rng(0).normal(size=(7, 3))
+    got = pairwise_distances(tf.constant(emb), distance).numpy()
+    np.testing.assert_allclose(got, reference_distances(emb, distance), atol=1e-10)
+
+
+@pytest.mark.parametrize("mining", MININGS)
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_triplet_loss_matches_reference(mining, distance):
+    rng = np.random.default_rng(1)
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3])
+    emb = rng.normal(size=(len(labels), 4))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    margin = 0.3
+    got = triplet_loss(tf.constant(labels), tf.constant(emb), margin=margin, mining=mining, distance=distance)
+    expected = reference_loss(labels, emb, margin, mining, distance)
+    assert expected > 0
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("mining", MININGS)
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_gradient_is_finite_when_rows_coincide(mining, distance):
+    # Duplicated rows have distance 0, where a naive sqrt has an infinite gradient.
+    emb = tf.Variable([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    labels = tf.constant([0, 0, 1, 0])
+    with tf.GradientTape() as tape:
+        loss = triplet_loss(labels, emb, margin=0.5, mining=mining, distance=distance)
+    grad = tape.gradient(loss, emb).numpy()
+    assert np.isfinite(loss.numpy()) and loss.numpy() > 0
+    assert np.all(np.isfinite(grad)) and np.any(grad != 0)
+
+
+@pytest.mark.parametrize("mining", MININGS)
+def test_well_separated_classes_give_zero_loss(mining):
+    emb = tf.constant([[1.0, 0.0], [0.99, 0.01], [-1.0, 0.0], [-0.99, -0.01]])
+    loss = triplet_loss(tf.constant([0, 0, 1, 1]), emb, margin=0.5, mining=mining)
+    assert loss.numpy() == 0.0
+
+
+def test_batch_without_triplets_gives_zero_loss():
+    emb = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    for mining in MININGS:
+        loss = triplet_loss(tf.constant([0, 1]), emb, margin=0.5, mining=mining)
+        assert loss.numpy() == 0.0
+
+
+def test_unknown_options_are_rejected():
+    emb = tf.constant([[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="mining"):
+        triplet_loss(tf.constant([0, 1]), emb, margin=0.5, mining="easy")
+    with pytest.raises(ValueError, match="distance"):
+        pairwise_distances(emb, "manhattan")
