@@ -454,8 +454,13 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     def _build_encoder(self, rows, seed):
         mean = variance = None
         if isinstance(self.network, str):
+            # Centre each feature (or channel) but scale all by one common
+            # deviation: relative scales carry information, and per-feature
+            # scaling would blow up near-constant features such as blank
+            # image borders.
             channels = rows.reshape(-1, rows.shape[-1]).astype(np.float64)
-            mean, variance = channels.mean(axis=0), channels.var(axis=0)
+            mean = channels.mean(axis=0)
+            variance = np.full_like(mean, np.mean((channels - mean) ** 2))
         encoder = networks.assemble_encoder(
             self.network,
             self.input_shape_,

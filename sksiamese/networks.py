@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 
-def build_mlp(input_shape, n_components, *, hidden_units=(256, 128)):
+def build_mlp(input_shape, n_components, *, hidden_units=(256, 128), dropout=0.0):
     """Multi-layer perceptron for tabular rows.
 
     Parameters
@@ -24,6 +24,8 @@ def build_mlp(input_shape, n_components, *, hidden_units=(256, 128)):
         Size of the embedding.
     hidden_units : tuple of int, default=(256, 128)
         Width of each hidden ReLU layer.
+    dropout : float, default=0.0
+        Dropout rate before each dense layer, in training only.
 
     Returns
     -------
@@ -33,8 +35,9 @@ def build_mlp(input_shape, n_components, *, hidden_units=(256, 128)):
     inputs = keras.Input(shape=tuple(input_shape))
     hidden = keras.layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
     for units in hidden_units:
+        hidden = keras.layers.Dropout(dropout)(hidden)
         hidden = keras.layers.Dense(units, activation="relu")(hidden)
-    outputs = keras.layers.Dense(n_components)(hidden)
+    outputs = keras.layers.Dense(n_components)(keras.layers.Dropout(dropout)(hidden))
     return keras.Model(inputs, outputs, name="mlp")
 
 
