@@ -40,13 +40,11 @@ def episode_accuracy(model, X, y, *, n_shots, n_episodes, random_state=0):
     return float(np.mean(accuracies))
 
 
-def run(*, epochs=10, n_episodes=100, random_state=0):
+def run(*, epochs=20, n_episodes=100, random_state=0):
     """Train on digits 0-6, evaluate few-shot on 7-9, return the results."""
     X, y = load_digits(return_X_y=True)
     seen = np.isin(y, SEEN_DIGITS)
-    embedder = SiameseEmbedder(
-        network="cnn", input_shape=(8, 8, 1), epochs=epochs, random_state=random_state
-    )
+    embedder = SiameseEmbedder(epochs=epochs, random_state=random_state)
     start = time.perf_counter()
     embedder.fit(X[seen], y[seen])
     fit_seconds = time.perf_counter() - start
@@ -79,7 +77,7 @@ def run(*, epochs=10, n_episodes=100, random_state=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--episodes", type=int, default=100)
     args = parser.parse_args(argv)
     result = run(epochs=args.epochs, n_episodes=args.episodes)
