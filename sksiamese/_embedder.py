@@ -9,13 +9,18 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from . import losses, networks
 from ._compat import Interval, StrOptions, _fit_context
 from ._inference import EncoderRunner
 from ._serialization import model_from_bytes, model_to_bytes
-from ._training import OPTIMIZERS, make_optimizer, train
+from ._training import OPTIMIZERS, image_augmenter, make_optimizer, train
 from .metrics import precision_at_1
 
 _SEED_LIMIT = 2**31 - 1
@@ -88,6 +93,12 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         ``K``, rows of each class in a batch; a batch holds ``batch_size //
         K`` classes. When ``y`` has fewer classes, every batch holds all of
         them and ``K`` grows to fill the batch.
+
+    augment : bool, default=False
+        Light data augmentation of image rows in training: random shifts
+        of up to 10% of the height and width, rotations of up to 10 degrees
+        and zooms of up to 10%. Needs rows of shape ``(height, width,
+        channels)``. Helps most when there are few images per class.
 
     learning_rate : float, default=1e-3
         Step size of the optimizer given by name.
@@ -192,6 +203,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 2, None, closed="left")],
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
+        "augment": ["boolean"],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), keras.optimizers.Optimizer],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -216,6 +228,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         epochs=20,
         batch_size=128,
         samples_per_class=4,
+        augment=False,
         learning_rate=1e-3,
         optimizer="adam",
         validation_fraction=0.1,
@@ -237,6 +250,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.epochs = epochs
         self.batch_size = batch_size
         self.samples_per_class = samples_per_class
+        self.augment = augment
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.validation_fraction = validation_fraction
@@ -272,7 +286,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             self.__dict__.update(before)
             raise
         rng = check_random_state(self.random_state)
-        weight_seed, batch_seed, split_seed = rng.randint(_SEED_LIMIT, size=3)
+        weight_seed, batch_seed, split_seed, augment_seed = rng.randint(_SEED_LIMIT - 3, size=4)
 
         if self._continues_training():
             encoder, history = self.encoder_, self.history_
@@ -304,6 +318,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             seed=int(batch_seed),
             callbacks=callbacks,
             verbose=min(int(self.verbose), 2),
+            augmenter=image_augmenter(int(augment_seed)) if self.augment else None,
         )
         for key, values in epoch_history.items():
             history.setdefault(key, []).extend(float(value) for value in values)
@@ -352,11 +367,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             In [0, 1].
         """
         embeddings = self.transform(X)
-        labels = validate_data(self, y=y, reset=False)
-        if len(labels) != len(embeddings):
-            raise ValueError(
-                f"X has {len(embeddings)} rows but y has {len(labels)} labels."
-            )
+        labels = column_or_1d(y, warn=True)
+        check_consistent_length(embeddings, labels)
         if len(labels) < 2:
             raise ValueError("score needs at least 2 samples to find neighbours.")
         return precision_at_1(embeddings, labels, distance=self.distance)
@@ -403,6 +415,11 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"distance; y holds one class ({self.classes_[0]!r})."
             )
         self.input_shape_ = self._row_shape(X.shape[1], nd_shape)
+        if self.augment and len(self.input_shape_) != 3:
+            raise ValueError(
+                "augment=True transforms images; it needs rows of shape (height, width, "
+                f"channels), got {self.input_shape_}. Set input_shape."
+            )
         if self._continues_training() and self.encoder_.input_shape[1:] != self.input_shape_:
             raise ValueError(
                 f"warm_start=True continues an encoder for rows of shape "

