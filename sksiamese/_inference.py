@@ -27,24 +27,29 @@ class EncoderRunner:
     def __init__(self, encoder, chunk_size=1024):
         self.encoder = encoder
         self.chunk_size = chunk_size
+        self._n_components = encoder.output_shape[-1]
         self._functions = {}
         self._lock = threading.Lock()
 
     def __call__(self, rows):
         function = self._function(rows.dtype)
-        n_components = self.encoder.output_shape[-1]
-        embedded = np.empty((len(rows), n_components), dtype=rows.dtype)
+        if len(rows) <= self.chunk_size:
+            # Fast path: one call, no staging buffer.
+            return function(rows).numpy()
+        embedded = np.empty((len(rows), self._n_components), dtype=rows.dtype)
         for start in range(0, len(rows), self.chunk_size):
             stop = start + self.chunk_size
             embedded[start:stop] = function(rows[start:stop]).numpy()
         return embedded
 
     def _function(self, dtype):
-        dtype = np.dtype(dtype)
-        with self._lock:
-            if dtype not in self._functions:
-                self._functions[dtype] = self._compile(dtype)
-            return self._functions[dtype]
+        function = self._functions.get(dtype)
+        if function is None:
+            with self._lock:
+                if dtype not in self._functions:
+                    self._functions[dtype] = self._compile(np.dtype(dtype))
+                function = self._functions[dtype]
+        return function
 
     def _compile(self, dtype):
         model = self.encoder
