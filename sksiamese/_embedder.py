@@ -294,10 +294,9 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             encoder, history = self._build_encoder(rows, weight_seed), {}
 
         validation = None
-        if self.early_stopping:
-            rows, labels, validation = self._hold_out(rows, labels, split_seed)
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
+            rows, labels, validation = self._hold_out(rows, labels, split_seed)
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=self.n_iter_no_change, restore_best_weights=True
