@@ -41,12 +41,19 @@ def build_mlp(input_shape, n_components, *, hidden_units=(256, 128), dropout=0.0
     return keras.Model(inputs, outputs, name="mlp")
 
 
-def build_cnn(input_shape, n_components, *, filters=(32, 64, 128)):
+def build_cnn(input_shape, n_components, *, filters=(32, 64, 128), convs_per_block=1):
     """Convolutional network for small images.
 
-    Each block is two 3x3 convolutions with batch normalisation and ReLU,
-    followed by 2x2 max pooling while the feature map is at least 2 pixels
-    wide; global average pooling and a dense layer give the embedding.
+    Each block is ``convs_per_block`` 3x3 convolutions with batch
+    normalisation and ReLU, followed by 2x2 max pooling while the feature map
+    is at least 2 pixels wide. The last feature map is flattened, keeping
+    where strokes lie, and a dense layer gives the embedding.
+
+    Measured on Omniglot (28x28, 90 training characters, 40 epochs, with
+    augmentation; 20-way 1-shot on unseen alphabets): this design reached
+    0.81 in 41 s, two convolutions per block with global average pooling
+    0.81 in 81 s, and two convolutions per block with flattening 0.80 in
+    145 s.
 
     Parameters
     ----------
@@ -56,6 +63,8 @@ def build_cnn(input_shape, n_components, *, filters=(32, 64, 128)):
         Size of the embedding.
     filters : tuple of int, default=(32, 64, 128)
         Number of filters of each block.
+    convs_per_block : int, default=1
+        Convolutions per block.
 
     Returns
     -------
@@ -71,14 +80,14 @@ def build_cnn(input_shape, n_components, *, filters=(32, 64, 128)):
     hidden = inputs
     size = min(input_shape[0], input_shape[1])
     for n_filters in filters:
-        for _ in range(2):
+        for _ in range(convs_per_block):
             hidden = keras.layers.Conv2D(n_filters, 3, padding="same", use_bias=False)(hidden)
             hidden = keras.layers.BatchNormalization()(hidden)
             hidden = keras.layers.ReLU()(hidden)
         if size >= 2:
             hidden = keras.layers.MaxPooling2D(2)(hidden)
             size //= 2
-    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+    hidden = keras.layers.Flatten()(hidden)
     outputs = keras.layers.Dense(n_components)(hidden)
     return keras.Model(inputs, outputs, name="cnn")
 

@@ -288,6 +288,10 @@ def test_augmentation_trains_images_reproducibly(small_digits):
     assert first.history_["loss"] != plain.history_["loss"]
     with pytest.raises(ValueError, match="augment=True transforms images"):
         SiameseEmbedder(augment=True).fit(X, y)
+    # The default augments the cnn only.
+    default = SiameseEmbedder(**{**params, "augment": None}).fit(X, y)
+    assert default.history_ == first.history_
+    SiameseEmbedder(n_components=4, epochs=1).fit(X, y)
 
 
 def test_few_shot_accuracy_against_a_hand_count():
