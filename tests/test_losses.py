@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sksiamese.losses import DISTANCES, MININGS, pairwise_distances, triplet_loss
+from sksiamese.losses import (
+    DISTANCES,
+    MININGS,
+    contrastive_loss,
+    contrastive_pair_loss,
+    paired_distances,
+    pairwise_distances,
+    triplet_loss,
+)
 
 
 def reference_distances(emb, distance):
@@ -53,6 +61,35 @@ def reference_loss(labels, emb, margin, mining, distance):
             farther = [d[a, m] for m in negatives(a) if d[a, m] > d[a, p]]
             chosen = min(farther) if farther else max(d[a, m] for m in negatives(a))
             losses.append(max(d[a, p] - chosen + margin, 0))
+    return np.mean(losses)
+
+
+def reference_contrastive(labels, emb, margin, mining, distance):
+    d = reference_distances(emb, distance)
+    n = len(labels)
+    positives = lambda a: [p for p in range(n) if p != a and labels[p] == labels[a]]  # noqa: E731
+    negatives = lambda a: [m for m in range(n) if labels[m] != labels[a]]  # noqa: E731
+    pull = lambda value: value**2  # noqa: E731
+    push = lambda value: max(margin - value, 0) ** 2  # noqa: E731
+    if mining == "all":
+        pulls = [pull(d[a, p]) for a in range(n) for p in positives(a)]
+        pushes = [push(d[a, m]) for a in range(n) for m in negatives(a)]
+        active = [value for value in pushes if value > 0]
+        return np.mean(pulls) + (np.mean(active) if active else 0.0)
+    if mining == "hard":
+        return np.mean([
+            pull(max(d[a, p] for p in positives(a))) + push(min(d[a, m] for m in negatives(a)))
+            for a in range(n)
+            if positives(a) and negatives(a)
+        ])
+    losses = []
+    for a in range(n):
+        if not negatives(a):
+            continue
+        for p in positives(a):
+            farther = [d[a, m] for m in negatives(a) if d[a, m] > d[a, p]]
+            chosen = min(farther) if farther else max(d[a, m] for m in negatives(a))
+            losses.append(pull(d[a, p]) + push(chosen))
     return np.mean(losses)
 
 
@@ -110,3 +147,61 @@ def test_unknown_options_are_rejected():
         triplet_loss(tf.constant([0, 1]), emb, margin=0.5, mining="easy")
     with pytest.raises(ValueError, match="distance"):
         pairwise_distances(emb, "manhattan")
+
+
+@pytest.mark.parametrize("mining", MININGS)
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_contrastive_loss_matches_reference(mining, distance):
+    rng = np.random.default_rng(2)
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3])
+    emb = rng.normal(size=(len(labels), 4))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    margin = 1.2
+    got = contrastive_loss(
+        tf.constant(labels), tf.constant(emb), margin=margin, mining=mining, distance=distance
+    )
+    expected = reference_contrastive(labels, emb, margin, mining, distance)
+    assert expected > 0
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_paired_distances_match_the_matrix(distance):
+    rng = np.random.default_rng(3)
+    left, right = rng.normal(size=(2, 5, 3))
+    full = reference_distances(np.vstack([left, right]), distance)
+    got = paired_distances(tf.constant(left), tf.constant(right), distance).numpy()
+    np.testing.assert_allclose(got, np.diag(full[:5, 5:]), atol=1e-10)
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_contrastive_pair_loss_matches_definition(distance):
+    rng = np.random.default_rng(4)
+    left, right = rng.normal(size=(2, 6, 3))
+    same = np.array([1, 0, 1, 0, 0, 1])
+    d = np.diag(reference_distances(np.vstack([left, right]), distance)[:6, 6:])
+    margin = 1.5
+    expected = np.mean(np.where(same == 1, d**2, np.maximum(margin - d, 0) ** 2))
+    got = contrastive_pair_loss(
+        tf.constant(same), tf.constant(np.vstack([left, right])), margin=margin, distance=distance
+    )
+    assert expected > 0
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
+
+
+def test_contrastive_losses_have_finite_gradients_at_zero_distance():
+    emb = tf.Variable([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    for loss in (
+        lambda: contrastive_loss(tf.constant([0, 0, 1, 1]), emb, margin=0.5, mining="all"),
+        lambda: contrastive_pair_loss(tf.constant([1, 0]), emb, margin=0.5),
+    ):
+        with tf.GradientTape() as tape:
+            value = loss()
+        grad = tape.gradient(value, emb).numpy()
+        assert value.numpy() > 0 and np.all(np.isfinite(grad)) and np.any(grad != 0)
+
+
+def test_contrastive_pair_loss_is_zero_for_matched_and_far_pairs():
+    emb = tf.constant([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])
+    # Pair 0: identical and same; pair 1: distance 2 > margin and different.
+    assert contrastive_pair_loss(tf.constant([1, 0]), emb, margin=1.0).numpy() == 0.0
