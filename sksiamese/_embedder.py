@@ -20,6 +20,8 @@ from . import losses, networks
 from ._compat import Interval, StrOptions, _fit_context
 from ._inference import EncoderRunner
 from ._serialization import model_from_bytes, model_to_bytes
+from ._pairs import check_pair_labels, stack_pair_rows
+from ._sampling import ClassBalancedSampler, PairSampler
 from ._training import OPTIMIZERS, image_augmenter, make_optimizer, train
 from .metrics import precision_at_1
 
@@ -27,17 +29,19 @@ _SEED_LIMIT = 2**31 - 1
 
 
 class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
-    """Learn an embedding with a Siamese network and a triplet loss.
+    """Learn an embedding with a Siamese network and a triplet or contrastive loss.
 
     Twin copies of one encoder network, sharing their weights, embed the rows
     of ``X``. Training pulls rows of the same class together and pushes rows
-    of other classes at least ``margin`` farther away. Because the network
+    of other classes at least ``margin`` apart. Because the network
     learns a distance rather than a fixed set of classes, the embedding
     recognises classes never seen in training from one or a few examples, for
     instance with a ``KNeighborsClassifier(1)`` behind it in a pipeline.
 
-    Training draws batches of ``P`` classes with ``samples_per_class`` rows
-    each and mines triplets inside every batch from its distance matrix.
+    :meth:`fit` draws batches of ``P`` classes with ``samples_per_class`` rows
+    each and mines triplets or pairs inside every batch from its distance
+    matrix. :meth:`fit_pairs` learns from pairs labelled same or different
+    instead, when there are no classes.
 
     Parameters
     ----------
@@ -65,16 +69,22 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         distances are in [0, 2], squared Euclidean in [0, 4] and cosine
         distances (``1 - cos``) in [0, 2].
 
-    loss : {"triplet"}, default="triplet"
-        Training objective: the triplet margin loss
-        ``max(d(a, p) - d(a, n) + margin, 0)``.
+    loss : {"triplet", "contrastive"}, default="triplet"
+        Training objective. ``"triplet"``: the triplet margin loss
+        ``max(d(a, p) - d(a, n) + margin, 0)`` over anchors, positives and
+        negatives mined from each batch. ``"contrastive"``: pairs of the
+        batch cost ``d**2`` when their classes match and ``max(margin - d,
+        0)**2`` otherwise (Hadsell et al. 2006); it is the loss of
+        :meth:`fit_pairs`, which trains on given pairs instead of classes.
 
     mining : {"semi-hard", "hard", "all"}, default="semi-hard"
-        Which triplets of a batch train the network. ``"semi-hard"``
-        (FaceNet): each anchor-positive pair with the closest negative
-        farther than the positive. ``"hard"`` (batch-hard): each anchor with
-        its farthest positive and closest negative. ``"all"`` (batch-all):
-        every triplet with a positive loss.
+        Which triplets, or pairs, of a batch train the network.
+        ``"semi-hard"`` (FaceNet): each anchor-positive pair with the
+        closest negative farther than the positive. ``"hard"``
+        (batch-hard): each anchor with its farthest positive and closest
+        negative. ``"all"`` (batch-all): every triplet with a positive loss;
+        for the contrastive loss every pair, positives and violating
+        negatives weighted equally.
 
     distance : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
         Distance between embeddings, in training and in :meth:`score`.
@@ -155,7 +165,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Number of epochs trained, across warm starts.
 
     classes_ : ndarray of shape (n_classes,)
-        Classes seen in the last fit.
+        Classes seen in the last :meth:`fit`; not set by :meth:`fit_pairs`.
 
     n_features_in_ : int
         Number of features of one row (``prod(input_shape_)``).
@@ -181,6 +191,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
        Embedding for Face Recognition and Clustering", CVPR 2015.
     .. [2] A. Hermans, L. Beyer and B. Leibe, "In Defense of the Triplet Loss
        for Person Re-Identification", arXiv:1703.07737, 2017.
+    .. [3] R. Hadsell, S. Chopra and Y. LeCun, "Dimensionality Reduction by
+       Learning an Invariant Mapping", CVPR 2006.
 
     Examples
     --------
@@ -199,7 +211,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "input_shape": [tuple, list, None],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="neither")],
-        "loss": [StrOptions({"triplet"})],
+        "loss": [StrOptions(set(losses.LOSSES))],
         "mining": [StrOptions(set(losses.MININGS))],
         "distance": [StrOptions(set(losses.DISTANCES))],
         "normalize": ["boolean"],
@@ -280,14 +292,54 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : SiameseEmbedder
             The fitted estimator.
         """
-        before = dict(self.__dict__)
-        try:
-            rows, labels = self._validate_training_data(X, y)
-        except Exception:
-            # A rejected call leaves a fitted estimator as it was.
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
+        rows, labels = self._checked(self._validate_training_data, X, y)
+        return self._train(rows, labels, ClassBalancedSampler, self._batch_loss())
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_pairs(self, pairs, same):
+        """Train the encoder on labelled pairs: the classic Siamese pair model.
+
+        Each batch embeds both rows of ``batch_size // 2`` pairs with the
+        shared encoder and applies the contrastive loss to their distances;
+        ``mining`` and ``samples_per_class`` play no part. Use it when what
+        you know is which rows match, not their classes. Needs
+        ``loss="contrastive"``.
+
+        Parameters
+        ----------
+        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2, *input_shape)
+            Pairs of rows.
+        same : array-like of shape (n_pairs,)
+            1 (or True) where the two rows match, 0 (or False, or -1) where
+            they do not; both kinds must occur.
+
+        Returns
+        -------
+        self : SiameseEmbedder
+            The fitted estimator. ``classes_`` is not set: pairs carry no
+            classes.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_digits
+        >>> from sksiamese import SiameseEmbedder
+        >>> from sksiamese.datasets import make_pairs
+        >>> X, y = load_digits(return_X_y=True)
+        >>> pairs, same = make_pairs(X, y, n_pairs=2000, random_state=0)
+        >>> pairs.shape
+        (2000, 2, 64)
+        >>> embedder = SiameseEmbedder(loss="contrastive", epochs=3, random_state=0)
+        >>> embedder.fit_pairs(pairs, same).transform(X).shape
+        (1797, 32)
+        """
+        rows, codes = self._checked(self._validate_pair_data, pairs, same)
+        loss = functools.partial(
+            losses.contrastive_pair_loss, margin=self.margin, distance=self.distance
+        )
+        return self._train(rows, codes, PairSampler, loss)
+
+    def _train(self, rows, targets, sampler_type, loss):
+        """Build or continue the encoder and train it on validated data."""
         rng = check_random_state(self.random_state)
         weight_seed, batch_seed, split_seed, augment_seed = rng.randint(_SEED_LIMIT - 3, size=4)
 
@@ -296,10 +348,18 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         else:
             encoder, history = self._build_encoder(rows, weight_seed), {}
 
+        def sampler(targets):
+            if sampler_type is PairSampler:
+                return PairSampler(targets, self.batch_size)
+            return ClassBalancedSampler(targets, self.batch_size, self.samples_per_class)
+
         validation = None
         callbacks = list(self.callbacks or [])
         if self.early_stopping:
-            rows, labels, validation = self._hold_out(rows, labels, split_seed)
+            rows, targets, (val_rows, val_targets) = self._hold_out(
+                rows, targets, split_seed, paired=sampler_type is PairSampler
+            )
+            validation = (sampler(val_targets), val_rows)
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=self.n_iter_no_change, restore_best_weights=True
@@ -307,16 +367,12 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
             )
         epoch_history = train(
             encoder,
-            functools.partial(
-                losses.triplet_loss, margin=self.margin, mining=self.mining, distance=self.distance
-            ),
+            loss,
+            sampler(targets),
             rows,
-            labels,
             validation=validation,
             optimizer=make_optimizer(self.optimizer, self.learning_rate),
             epochs=self.epochs,
-            batch_size=self.batch_size,
-            samples_per_class=self.samples_per_class,
             seed=int(batch_seed),
             callbacks=callbacks,
             verbose=min(int(self.verbose), 2),
@@ -329,6 +385,23 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.n_iter_ = len(history["loss"])
         self._runner = EncoderRunner(encoder)
         return self
+
+    def _batch_loss(self):
+        """The loss of labelled P x K batches, as configured."""
+        loss = losses.triplet_loss if self.loss == "triplet" else losses.contrastive_loss
+        return functools.partial(
+            loss, margin=self.margin, mining=self.mining, distance=self.distance
+        )
+
+    def _checked(self, validate, *args):
+        """Run ``validate(*args)``; a rejected call leaves the estimator as it was."""
+        before = dict(self.__dict__)
+        try:
+            return validate(*args)
+        except Exception:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
 
     def transform(self, X):
         """Embed rows.
@@ -416,6 +489,10 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 "SiameseEmbedder needs samples of at least 2 classes to learn a "
                 f"distance; y holds one class ({self.classes_[0]!r})."
             )
+        return self._shaped_training_rows(X, nd_shape), y
+
+    def _shaped_training_rows(self, X, nd_shape):
+        """Set ``input_shape_`` and reshape validated 2-D rows to it, as float32."""
         self.input_shape_ = self._row_shape(X.shape[1], nd_shape)
         if self._augments() and len(self.input_shape_) != 3:
             raise ValueError(
@@ -427,8 +504,23 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
                 f"warm_start=True continues an encoder for rows of shape "
                 f"{self.encoder_.input_shape[1:]}; these rows have shape {self.input_shape_}."
             )
-        rows = X.astype(np.float32, copy=False).reshape((len(X), *self.input_shape_))
-        return rows, y
+        return X.astype(np.float32, copy=False).reshape((len(X), *self.input_shape_))
+
+    def _validate_pair_data(self, pairs, same):
+        if self.loss != "contrastive":
+            raise ValueError(
+                "fit_pairs trains with the contrastive loss; set loss='contrastive' "
+                f"(got loss={self.loss!r})."
+            )
+        rows = stack_pair_rows(pairs)
+        codes, _ = check_pair_labels(same, len(rows) // 2)
+        X, nd_shape = _flatten_rows(rows)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        if len(np.unique(codes)) < 2 or len(codes) < 2:
+            raise ValueError("fit_pairs needs at least one matching and one non-matching pair.")
+        # Pairs carry no classes; drop those of an earlier fit.
+        self.__dict__.pop("classes_", None)
+        return self._shaped_training_rows(X, nd_shape), codes
 
     def _row_shape(self, n_features, nd_shape):
         """Shape of one row for the encoder, checked against ``input_shape``."""
@@ -494,20 +586,30 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         networks.reinitialize(encoder, seed)
         return encoder
 
-    def _hold_out(self, rows, labels, seed):
-        """Split off ``validation_fraction`` of the rows, stratified when possible."""
-        n_validation = int(np.ceil(self.validation_fraction * len(rows)))
-        _, counts = np.unique(labels, return_counts=True)
-        stratify = labels if counts.min() >= 2 and n_validation >= len(counts) else None
-        train_rows, val_rows, train_labels, val_labels = train_test_split(
-            rows, labels, test_size=n_validation, stratify=stratify, random_state=seed
+    def _hold_out(self, rows, targets, seed, paired=False):
+        """Split off ``validation_fraction`` of the data, stratified when possible.
+
+        Returns ``rows, targets, (val_rows, val_targets)``. With ``paired``,
+        ``targets`` label pairs of consecutive rows, and whole pairs are held
+        out.
+        """
+        units = rows.reshape((len(targets), 2, *rows.shape[1:])) if paired else rows
+        n_validation = int(np.ceil(self.validation_fraction * len(targets)))
+        _, counts = np.unique(targets, return_counts=True)
+        stratify = targets if counts.min() >= 2 and n_validation >= len(counts) else None
+        train_units, val_units, train_targets, val_targets = train_test_split(
+            units, targets, test_size=n_validation, stratify=stratify, random_state=seed
         )
-        if len(np.unique(train_labels)) < 2 or len(val_rows) < 2:
+        if len(np.unique(train_targets)) < 2 or len(val_targets) < 2:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves too few rows "
-                "to train and validate on; lower it or set early_stopping=False."
+                f"validation_fraction={self.validation_fraction} leaves too few "
+                f"{'pairs' if paired else 'rows'} to train and validate on; lower it "
+                "or set early_stopping=False."
             )
-        return train_rows, train_labels, (val_rows, val_labels)
+        if paired:
+            train_units = train_units.reshape((-1, *rows.shape[1:]))
+            val_units = val_units.reshape((-1, *rows.shape[1:]))
+        return train_units, train_targets, (val_units, val_targets)
 
 
 def _flatten_rows(X):

@@ -1,11 +1,14 @@
-"""Class-balanced P x K batches as a ``tf.data`` pipeline.
+"""Training batches as ``tf.data`` pipelines: class-balanced P x K, or pairs.
 
-Each batch holds ``P`` distinct classes with ``K`` rows each, so every anchor
+Each class-balanced batch holds ``P`` distinct classes with ``K`` rows each, so every anchor
 has positives and negatives in its own batch. Batches are drawn inside the
 TensorFlow graph from stateless random ops seeded by ``(seed, step)``: there is
 no per-step Python work, the stream is reproducible, and batches can be built
 in parallel with training. The rows are gathered from one in-memory tensor;
 nothing is copied per epoch.
+
+Pair batches walk through labelled pairs in a fresh random order each epoch,
+drawn the same stateless way.
 """
 
 import numpy as np
@@ -56,6 +59,8 @@ class ClassBalancedSampler:
         self._counts = tf.constant(counts, dtype=tf.int32)
         self._n_classes = n_classes
         self._width = width
+        # One epoch draws about as many rows as there are samples.
+        self.steps_per_epoch = max(1, int(np.ceil(len(codes) / self.batch_size)))
 
     @property
     def batch_size(self):
@@ -107,4 +112,56 @@ class ClassBalancedSampler:
 
         return steps.map(
             draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        ).prefetch(tf.data.AUTOTUNE)
+
+
+class PairSampler:
+    """Batches of labelled pairs, each epoch in a new random order.
+
+    Parameters
+    ----------
+    same : ndarray of shape (n_pairs,)
+        1 for matching pairs, 0 for the others.
+    batch_size : int
+        Rows per batch: a batch holds ``batch_size // 2`` pairs (at least
+        one), the last batch of an epoch fewer.
+    """
+
+    def __init__(self, same, batch_size):
+        self._same = tf.constant(np.asarray(same), dtype=tf.int32)
+        self._n_pairs = len(same)
+        self.pairs_per_batch = max(1, min(batch_size // 2, self._n_pairs))
+        self.steps_per_epoch = int(np.ceil(self._n_pairs / self.pairs_per_batch))
+
+    def dataset(self, data, seed, n_batches=None):
+        """A ``tf.data.Dataset`` of ``(rows, same)`` batches.
+
+        Parameters
+        ----------
+        data : tf.Tensor of shape (2 * n_pairs, ...)
+            Pair ``i`` is rows ``2 * i`` and ``2 * i + 1``.
+        seed : int
+            Seeds the order of every epoch: epoch ``e`` depends on ``(seed, e)``.
+        n_batches : int or None
+            Length of the stream; None makes it endless.
+
+        Batches hold the first rows of their pairs, then the second rows, as
+        :func:`~sksiamese.losses.contrastive_pair_loss` expects.
+        """
+        seed = tf.constant(seed, tf.int64)
+
+        def epoch_order(epoch):
+            keys = tf.random.stateless_uniform([self._n_pairs], seed=tf.stack([seed, epoch]))
+            order = tf.argsort(keys)
+            return tf.data.Dataset.from_tensor_slices(order).batch(self.pairs_per_batch)
+
+        def gather(pairs):
+            rows = tf.concat([2 * pairs, 2 * pairs + 1], axis=0)
+            return tf.gather(data, rows), tf.gather(self._same, pairs)
+
+        batches = tf.data.Dataset.counter().flat_map(epoch_order)
+        if n_batches:
+            batches = batches.take(n_batches)
+        return batches.map(
+            gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         ).prefetch(tf.data.AUTOTUNE)

@@ -1,16 +1,14 @@
-"""The training loop: Keras ``fit`` driving a compiled triplet train step.
+"""The training loop: Keras ``fit`` driving a compiled Siamese train step.
 
 Training runs through ``keras.Model.fit`` so users keep what they know from
 Keras: callbacks, the progress bar, ``History`` and early stopping. The model
-fitted is a thin wrapper around the encoder whose ``train_step`` embeds a P x
-K batch and applies the loss; only the encoder is kept afterwards.
+fitted is a thin wrapper around the encoder whose ``train_step`` embeds a
+batch (P x K labelled rows, or both members of a set of pairs) and applies the
+loss; only the encoder is kept afterwards.
 """
 
 import keras
-import numpy as np
 import tensorflow as tf
-
-from ._sampling import ClassBalancedSampler
 
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,
@@ -21,7 +19,7 @@ OPTIMIZERS = {
 
 
 class SiameseTrainer(keras.Model):
-    """Wraps ``encoder`` so that ``fit`` minimises ``loss_fn(codes, embeddings)``.
+    """Wraps ``encoder`` so that ``fit`` minimises ``loss_fn(targets, embeddings)``.
 
     Callbacks see this model as ``callback.model``; the encoder being trained
     is ``callback.model.encoder``.
@@ -42,19 +40,19 @@ class SiameseTrainer(keras.Model):
         return self.encoder(rows, training=training)
 
     def train_step(self, data):
-        rows, codes = data
+        rows, targets = data
         if self.augmenter is not None:
             rows = self.augmenter(rows, training=True)
         with tf.GradientTape() as tape:
-            loss = self.loss_fn(codes, self.encoder(rows, training=True))
+            loss = self.loss_fn(targets, self.encoder(rows, training=True))
         variables = self.encoder.trainable_variables
         self.optimizer.apply(tape.gradient(loss, variables), variables)
         self.loss_tracker.update_state(loss)
         return {"loss": self.loss_tracker.result()}
 
     def test_step(self, data):
-        rows, codes = data
-        self.loss_tracker.update_state(self.loss_fn(codes, self.encoder(rows, training=False)))
+        rows, targets = data
+        self.loss_tracker.update_state(self.loss_fn(targets, self.encoder(rows, training=False)))
         return {"loss": self.loss_tracker.result()}
 
 
@@ -90,14 +88,12 @@ def make_optimizer(optimizer, learning_rate):
 def train(
     encoder,
     loss_fn,
+    sampler,
     rows,
-    codes,
     *,
     validation,
     optimizer,
     epochs,
-    batch_size,
-    samples_per_class,
     seed,
     callbacks,
     verbose,
@@ -109,15 +105,16 @@ def train(
     ----------
     encoder : keras.Model
     loss_fn : callable
-        ``loss_fn(codes, embeddings) -> scalar``.
-    rows : ndarray of shape (n_samples, *input_shape), float32
-    codes : ndarray of shape (n_samples,)
-        Class labels; at least two classes.
-    validation : tuple (rows, codes) or None
-        Held-out rows; their loss is reported as ``val_loss`` after each epoch,
+        ``loss_fn(targets, embeddings) -> scalar``, where ``targets`` are what
+        ``sampler`` yields beside the rows: class codes or pair labels.
+    sampler : ClassBalancedSampler or PairSampler
+        Draws the training batches from ``rows``.
+    rows : ndarray of shape (n_rows, *input_shape), float32
+    validation : tuple (sampler, rows) or None
+        Held-out data; its loss is reported as ``val_loss`` after each epoch,
         always on the same batches.
     optimizer : keras.optimizers.Optimizer
-    epochs, batch_size, samples_per_class : int
+    epochs : int
     seed : int
         Seeds the stream of batches.
     callbacks : list of keras.callbacks.Callback
@@ -126,15 +123,11 @@ def train(
     augmenter : keras.Layer or None
         Applied to each training batch before the encoder.
     """
-    sampler = ClassBalancedSampler(codes, batch_size, samples_per_class)
-    steps_per_epoch = max(1, int(np.ceil(len(rows) / sampler.batch_size)))
     batches = sampler.dataset(tf.constant(rows), seed)
-
     validation_batches = validation_steps = None
     if validation is not None:
-        val_rows, val_codes = validation
-        val_sampler = ClassBalancedSampler(val_codes, batch_size, samples_per_class)
-        validation_steps = max(1, int(np.ceil(len(val_rows) / val_sampler.batch_size)))
+        val_sampler, val_rows = validation
+        validation_steps = val_sampler.steps_per_epoch
         validation_batches = val_sampler.dataset(
             tf.constant(val_rows), seed + 1, n_batches=validation_steps
         )
@@ -146,11 +139,11 @@ def train(
     history = trainer.fit(
         batches,
         epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
+        steps_per_epoch=sampler.steps_per_epoch,
         validation_data=validation_batches,
         validation_steps=validation_steps,
         callbacks=callbacks,
         verbose=verbose,
-        shuffle=False,  # the sampler already draws batches at random
+        shuffle=False,  # the samplers already draw batches at random
     )
     return history.history

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sksiamese._sampling import ClassBalancedSampler, batch_layout
+from sksiamese._sampling import ClassBalancedSampler, PairSampler, batch_layout
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,32 @@ def test_dataset_gathers_the_sampled_rows():
         indices, expected_codes = draw(sampler, 1, step)
         np.testing.assert_array_equal(batch_rows.numpy(), rows[indices])
         np.testing.assert_array_equal(codes.numpy(), expected_codes)
+
+
+def test_pair_batches_cover_every_pair_once_per_epoch():
+    n_pairs = 10
+    # Pair i is rows 2i and 2i + 1, holding the values 2i and 2i + 1.
+    data = tf.constant(np.arange(2 * n_pairs, dtype=np.float32)[:, None])
+    same = np.arange(n_pairs) % 2
+    sampler = PairSampler(same, batch_size=8)
+    assert sampler.pairs_per_batch == 4 and sampler.steps_per_epoch == 3
+    batches = list(sampler.dataset(data, seed=0, n_batches=6).as_numpy_iterator())
+    epochs = [batches[:3], batches[3:]]
+    orders = []
+    for epoch in epochs:
+        firsts = []
+        for rows, labels in epoch:
+            left, right = np.split(rows[:, 0], 2)
+            np.testing.assert_array_equal(right, left + 1)
+            pair_ids = (left / 2).astype(int)
+            np.testing.assert_array_equal(labels, same[pair_ids])
+            firsts.extend(pair_ids)
+        assert sorted(firsts) == list(range(n_pairs))
+        orders.append(firsts)
+    assert [len(rows) for rows, _ in epochs[0]] == [8, 8, 4]
+    # A new order each epoch, and the same stream for the same seed.
+    assert orders[0] != orders[1]
+    again = list(sampler.dataset(data, seed=0, n_batches=3).as_numpy_iterator())
+    np.testing.assert_array_equal(again[0][0], batches[0][0])
+    other = list(sampler.dataset(data, seed=1, n_batches=1).as_numpy_iterator())
+    assert not np.array_equal(other[0][0], batches[0][0])
