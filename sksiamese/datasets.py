@@ -1,14 +1,296 @@
-"""Data sets for few-shot work."""
+"""Data sets and pair/triplet samplers for few-shot and metric learning.
 
+Contents
+--------
+make_pairs
+    Random labelled pairs ``(pairs, same)`` from a labelled data set, for
+    contrastive losses or pair classifiers.
+make_triplets
+    Random ``(anchor, positive, negative)`` triplets from a labelled data set.
+load_omniglot_zip
+    Read an Omniglot zip, in the published layout, into arrays.
+fetch_omniglot
+    Download (or find a local copy of) an Omniglot subset, verify its MD5
+    checksum, cache it and load it with :func:`load_omniglot_zip`.
+
+The samplers draw classes uniformly, not rows: on imbalanced data a large
+class is as likely to be picked as a small one.
+"""
+
+import hashlib
+import logging
+import os
 import re
+import tempfile
+import urllib.request
+import warnings
 import zipfile
+from dataclasses import dataclass
+from numbers import Integral, Real
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from sklearn.utils import Bunch
+from sklearn.datasets import get_data_home
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+__all__ = ["fetch_omniglot", "load_omniglot_zip", "make_pairs", "make_triplets"]
+
+logger = logging.getLogger(__name__)
 
 # <root>/<alphabet>/<character>/<image id>_<drawer>.png
 _OMNIGLOT_MEMBER = re.compile(r"^[^/]+/(?P<alphabet>[^/]+)/(?P<character>[^/]+)/[^/]+_(?P<drawer>\d+)\.png$")
+
+
+# Pairs and triplets -----------------------------------------------------------
+
+
+class _ClassIndex:
+    """Rows grouped by class, to draw rows of given classes vectorised.
+
+    ``order[starts[c]:starts[c] + counts[c]]`` are the rows of class ``c``.
+    """
+
+    def __init__(self, codes, n_classes):
+        self.counts = np.bincount(codes, minlength=n_classes)
+        self.order = np.argsort(codes, kind="stable")
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+
+    def rows(self, classes, rng):
+        """One row of each of ``classes``, uniformly within its class."""
+        return self.order[self.starts[classes] + rng.randint(self.counts[classes])]
+
+    def two_distinct_rows(self, classes, rng):
+        """Two distinct rows of each of ``classes`` (each with >= 2 rows)."""
+        counts = self.counts[classes]
+        first = rng.randint(counts)
+        second = rng.randint(counts - 1)
+        second += second >= first  # skip ``first``: uniform over the others
+        starts = self.starts[classes]
+        return self.order[starts + first], self.order[starts + second]
+
+
+def _other_classes(classes, n_classes, rng):
+    """For each of ``classes``, a different class drawn uniformly."""
+    others = rng.randint(n_classes - 1, size=len(classes))
+    return others + (others >= classes)
+
+
+def _check_samples(X, y, n, name, caller):
+    """Validate ``X``, ``y`` and the number of samples to draw."""
+    X = np.asarray(X)
+    if X.ndim == 0:
+        raise ValueError(f"{caller} needs X of shape (n_samples, ...); got a scalar.")
+    y = column_or_1d(y)
+    if len(X) != len(y):
+        raise ValueError(
+            f"X and y must have the same length; X has {len(X)} rows and y has {len(y)} labels."
+        )
+    check_classification_targets(y)
+    if n is None:
+        n = len(X)
+    elif isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise ValueError(f"{name} must be an integer >= 1 or None; got {n!r}.")
+    classes, codes = np.unique(y, return_inverse=True)
+    return X, classes, codes.reshape(-1), int(n)
+
+
+def _too_few_classes(caller, what, classes):
+    held = "no classes" if len(classes) == 0 else f"one class ({classes.tolist()[0]!r})"
+    return ValueError(f"{caller} needs samples of at least 2 classes to draw {what}; y holds {held}.")
+
+
+def _no_class_with_two_rows(caller, what):
+    return ValueError(
+        f"{caller} needs a class with at least 2 samples to draw {what}; "
+        "every class in y has a single sample."
+    )
+
+
+def make_pairs(X, y, n_pairs=None, *, positive_fraction=0.5, return_indices=False, random_state=None):
+    """Draw random pairs of rows labelled same class (1) or different (0).
+
+    Pairs train contrastive losses and pair classifiers, and evaluate
+    verification ("are these two the same?"). Classes are drawn uniformly,
+    not rows, so that on imbalanced data the big classes do not dominate: a
+    positive pair picks a class uniformly among those with at least 2
+    samples, then two distinct rows of it; a negative pair picks two
+    distinct classes uniformly, then a row of each.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        Rows of any shape, e.g. ``(n_samples, n_features)`` or images
+        ``(n_samples, height, width, channels)``. Lists and DataFrames are
+        converted with :func:`numpy.asarray`.
+    y : array-like of shape (n_samples,)
+        Class labels of any type (ints, strings, ...).
+    n_pairs : int, default=None
+        Number of pairs. None draws ``len(X)`` pairs.
+    positive_fraction : float, default=0.5
+        Proportion of positive (same class) pairs: exactly
+        ``round(n_pairs * positive_fraction)`` pairs are positive. The
+        default balances positives and negatives.
+    return_indices : bool, default=False
+        Return indices into ``X`` instead of its rows. This avoids copying
+        ``2 * n_pairs`` rows, which matters for large data such as images.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws; an int gives the same pairs at every call.
+
+    Returns
+    -------
+    pairs : ndarray of shape (n_pairs, 2, *X.shape[1:])
+        The rows of each pair, in the dtype of ``X`` (the layout used by
+        metric-learn's pair learners). With ``return_indices=True``, an int
+        array of shape ``(n_pairs, 2)`` of row indices into ``X`` instead.
+    same : ndarray of shape (n_pairs,)
+        Int array: 1 where both rows have the same class, 0 otherwise.
+        Positive and negative pairs come in random order.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` and ``y`` differ in length, ``n_pairs < 1``,
+        ``positive_fraction`` is outside [0, 1], negative pairs are asked for
+        but ``y`` holds fewer than 2 classes, or positive pairs are asked for
+        but no class has 2 samples.
+
+    See Also
+    --------
+    make_triplets : Draw (anchor, positive, negative) triplets.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese.datasets import make_pairs
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> y = np.array(["a", "a", "a", "b", "b", "c"])
+    >>> pairs, same = make_pairs(X, y, n_pairs=8, random_state=0)
+    >>> pairs.shape, pairs.dtype
+    ((8, 2, 2), dtype('float64'))
+    >>> int(same.sum())
+    4
+    >>> indices, same = make_pairs(X, y, n_pairs=8, return_indices=True, random_state=0)
+    >>> indices.shape
+    (8, 2)
+    >>> bool(np.all((y[indices[:, 0]] == y[indices[:, 1]]) == same))
+    True
+    """
+    caller = "make_pairs"
+    X, classes, codes, n_pairs = _check_samples(X, y, n_pairs, "n_pairs", caller)
+    if (
+        isinstance(positive_fraction, bool)
+        or not isinstance(positive_fraction, Real)
+        or not 0 <= positive_fraction <= 1
+    ):
+        raise ValueError(f"positive_fraction must be a number in [0, 1]; got {positive_fraction!r}.")
+    n_positive = int(round(n_pairs * positive_fraction))
+    n_negative = n_pairs - n_positive
+    n_classes = len(classes)
+    if n_negative and n_classes < 2:
+        raise _too_few_classes(caller, "negative pairs", classes)
+    index = _ClassIndex(codes, n_classes)
+    eligible = np.flatnonzero(index.counts >= 2)
+    if n_positive and not len(eligible):
+        raise _no_class_with_two_rows(caller, "positive pairs")
+
+    rng = check_random_state(random_state)
+    indices = np.empty((n_pairs, 2), dtype=np.int64)
+    if n_positive:
+        positive_classes = eligible[rng.randint(len(eligible), size=n_positive)]
+        indices[:n_positive, 0], indices[:n_positive, 1] = index.two_distinct_rows(positive_classes, rng)
+    if n_negative:
+        first = rng.randint(n_classes, size=n_negative)
+        second = _other_classes(first, n_classes, rng)
+        indices[n_positive:, 0] = index.rows(first, rng)
+        indices[n_positive:, 1] = index.rows(second, rng)
+    same = np.zeros(n_pairs, dtype=np.int64)
+    same[:n_positive] = 1
+    shuffle = rng.permutation(n_pairs)
+    indices, same = indices[shuffle], same[shuffle]
+    if return_indices:
+        return indices, same
+    return X[indices], same
+
+
+def make_triplets(X, y, n_triplets=None, *, return_indices=False, random_state=None):
+    """Draw random (anchor, positive, negative) triplets of rows.
+
+    Triplets train triplet-loss networks: the anchor and the positive share
+    a class, the negative has another. Classes are drawn uniformly, not
+    rows, so that on imbalanced data the big classes do not dominate: the
+    anchor's class is uniform among the classes with at least 2 samples, the
+    anchor and the positive are two distinct rows of it, and the negative is
+    a row of a class drawn uniformly among the other classes.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+        Rows of any shape, e.g. ``(n_samples, n_features)`` or images
+        ``(n_samples, height, width, channels)``. Lists and DataFrames are
+        converted with :func:`numpy.asarray`.
+    y : array-like of shape (n_samples,)
+        Class labels of any type (ints, strings, ...).
+    n_triplets : int, default=None
+        Number of triplets. None draws ``len(X)`` triplets.
+    return_indices : bool, default=False
+        Return indices into ``X`` instead of its rows. This avoids copying
+        ``3 * n_triplets`` rows, which matters for large data such as images.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws; an int gives the same triplets at every call.
+
+    Returns
+    -------
+    triplets : ndarray of shape (n_triplets, 3, *X.shape[1:])
+        Anchor, positive and negative rows, in the dtype of ``X``. With
+        ``return_indices=True``, an int array of shape ``(n_triplets, 3)``
+        of row indices into ``X`` instead.
+
+    Raises
+    ------
+    ValueError
+        If ``X`` and ``y`` differ in length, ``n_triplets < 1``, ``y`` holds
+        fewer than 2 classes or no class has 2 samples.
+
+    See Also
+    --------
+    make_pairs : Draw pairs labelled same or different class.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese.datasets import make_triplets
+    >>> X = np.arange(12.0).reshape(6, 2)
+    >>> y = np.array([0, 0, 0, 1, 1, 2])
+    >>> make_triplets(X, y, n_triplets=5, random_state=0).shape
+    (5, 3, 2)
+    >>> t = make_triplets(X, y, n_triplets=5, return_indices=True, random_state=0)
+    >>> bool(np.all((y[t[:, 0]] == y[t[:, 1]]) & (y[t[:, 0]] != y[t[:, 2]])))
+    True
+    """
+    caller = "make_triplets"
+    X, classes, codes, n_triplets = _check_samples(X, y, n_triplets, "n_triplets", caller)
+    n_classes = len(classes)
+    if n_classes < 2:
+        raise _too_few_classes(caller, "triplets", classes)
+    index = _ClassIndex(codes, n_classes)
+    eligible = np.flatnonzero(index.counts >= 2)
+    if not len(eligible):
+        raise _no_class_with_two_rows(caller, "triplets")
+
+    rng = check_random_state(random_state)
+    anchor_classes = eligible[rng.randint(len(eligible), size=n_triplets)]
+    indices = np.empty((n_triplets, 3), dtype=np.int64)
+    indices[:, 0], indices[:, 1] = index.two_distinct_rows(anchor_classes, rng)
+    indices[:, 2] = index.rows(_other_classes(anchor_classes, n_classes, rng), rng)
+    if return_indices:
+        return indices
+    return X[indices]
+
+
+# Omniglot -------------------------------------------------------------------
 
 
 def load_omniglot_zip(path, *, image_size=28):
@@ -54,3 +336,180 @@ def load_omniglot_zip(path, *, image_size=28):
         alphabet=np.array(alphabets),
         drawer=np.array(drawers),
     )
+
+
+@dataclass(frozen=True)
+class _RemoteFile:
+    """A published file: its name in the cache, where to get it, its MD5."""
+
+    filename: str
+    url: str
+    md5: str
+
+
+_OMNIGLOT_URL = "https://github.com/brendenlake/omniglot/raw/master/python/"
+
+# Brenden Lake's repository. "images_background_small2.zip" is left out: no
+# published checksum is known for it.
+_OMNIGLOT_FILES = {
+    # 964 characters from 30 alphabets
+    "background": _RemoteFile(
+        "images_background.zip",
+        _OMNIGLOT_URL + "images_background.zip",
+        "68d2efa1b9178cc56df9314c21c6e718",
+    ),
+    # 659 characters from 20 alphabets
+    "evaluation": _RemoteFile(
+        "images_evaluation.zip",
+        _OMNIGLOT_URL + "images_evaluation.zip",
+        "6b91aef0f799c5bb55b94e3f2daec811",
+    ),
+    # 136 characters from 5 alphabets
+    "background_small1": _RemoteFile(
+        "images_background_small1.zip",
+        _OMNIGLOT_URL + "images_background_small1.zip",
+        "e704a628b5459e08445c13499850abc4",
+    ),
+}
+
+_CHUNK_BYTES = 1 << 20
+
+
+def _md5(path):
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as file:
+        while chunk := file.read(_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _download(remote, path):
+    """Download ``remote`` to ``path`` atomically, checking its MD5.
+
+    The data are streamed into a temporary file beside ``path``, which
+    replaces ``path`` only once complete and verified: an interrupted or
+    corrupt download never leaves a file under the final name.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger.info("Downloading %s to %s", remote.url, path)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        digest = hashlib.md5(usedforsecurity=False)
+        with os.fdopen(descriptor, "wb") as file, urllib.request.urlopen(remote.url, timeout=60) as response:
+            while chunk := response.read(_CHUNK_BYTES):
+                digest.update(chunk)
+                file.write(chunk)
+        if digest.hexdigest() != remote.md5:
+            raise OSError(
+                f"The download of {remote.filename} from {remote.url} is corrupt: its MD5 "
+                f"checksum is {digest.hexdigest()}, expected {remote.md5}."
+            )
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.remove(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def fetch_omniglot(subset="background", *, data_home=None, download_if_missing=True, image_size=28):
+    """Load an Omniglot subset, downloading and caching it if needed.
+
+    Omniglot (Lake et al. 2015) holds 1,623 hand-drawn characters from 50
+    alphabets, each drawn by 20 people: the standard benchmark for one-shot
+    learning on classes never seen in training.
+
+    =========================  ==========  =========  ======
+    subset                     characters  alphabets  images
+    =========================  ==========  =========  ======
+    ``"background"``           964         30         19,280
+    ``"evaluation"``           659         20         13,180
+    ``"background_small1"``    136         5          2,720
+    =========================  ==========  =========  ======
+
+    The zip files come from Brenden Lake's public repository
+    (https://github.com/brendenlake/omniglot) and are checked against their
+    MD5 checksums.
+
+    Parameters
+    ----------
+    subset : {"background", "evaluation", "background_small1"}, default="background"
+        Which published file to load.
+    data_home : str or path-like, default=None
+        Where to look for and cache the data. None uses
+        :func:`sklearn.datasets.get_data_home`, which honours the
+        ``SCIKIT_LEARN_DATA`` environment variable. The zip is looked for at
+        ``<data_home>/omniglot/<filename>`` and then at
+        ``<data_home>/<filename>``, so ``data_home`` may also be a folder that
+        already holds a local copy of the zip, e.g.
+        ``fetch_omniglot("background_small1", data_home="../shared/data/omniglot")``.
+        A local copy is checksum-verified too. Downloads go to
+        ``<data_home>/omniglot/<filename>``.
+    download_if_missing : bool, default=True
+        Download the zip when no copy with the right checksum is found;
+        otherwise raise an ``OSError``. A copy with a wrong checksum is
+        downloaded again, with a warning.
+    image_size : int, default=28
+        Images are resized to ``image_size x image_size`` by area averaging.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        As :func:`load_omniglot_zip` returns (``images``, ``target``,
+        ``target_names``, ``alphabet``, ``drawer``), plus ``subset``.
+
+    Raises
+    ------
+    ValueError
+        If ``subset`` is unknown.
+    OSError
+        If the data are not found and ``download_if_missing`` is False, if a
+        local copy has a wrong checksum and ``download_if_missing`` is False,
+        if the download fails or if the downloaded file has a wrong checksum.
+
+    References
+    ----------
+    .. [1] B. M. Lake, R. Salakhutdinov and J. B. Tenenbaum, "Human-level
+       concept learning through probabilistic program induction", Science
+       350(6266), 2015.
+
+    Examples
+    --------
+    >>> from sksiamese.datasets import fetch_omniglot
+    >>> omniglot = fetch_omniglot("background_small1")  # doctest: +SKIP
+    >>> omniglot.images.shape  # doctest: +SKIP
+    (2720, 28, 28, 1)
+    >>> len(omniglot.target_names)  # doctest: +SKIP
+    136
+    """
+    if subset not in _OMNIGLOT_FILES:
+        raise ValueError(
+            f"Unknown Omniglot subset {subset!r}; valid subsets are {sorted(_OMNIGLOT_FILES)}."
+        )
+    remote = _OMNIGLOT_FILES[subset]
+    data_home = Path(get_data_home(data_home))
+    cache_path = data_home / "omniglot" / remote.filename
+    corrupt = []
+    for candidate in (cache_path, data_home / remote.filename):
+        if candidate.is_file():
+            checksum = _md5(candidate)
+            if checksum == remote.md5:
+                path = candidate
+                break
+            corrupt.append(f"{candidate} has MD5 checksum {checksum}, expected {remote.md5}")
+    else:
+        if not download_if_missing:
+            if corrupt:
+                raise OSError("; ".join(corrupt) + ", and `download_if_missing` is False.")
+            raise OSError(
+                f"Data not found and `download_if_missing` is False: no {remote.filename} "
+                f"in {data_home / 'omniglot'} or {data_home}."
+            )
+        if corrupt:
+            warnings.warn("; ".join(corrupt) + f". Downloading {remote.url} again.", stacklevel=2)
+        _download(remote, cache_path)
+        path = cache_path
+    data = load_omniglot_zip(path, image_size=image_size)
+    data.subset = subset
+    return data

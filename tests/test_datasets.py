@@ -1,12 +1,18 @@
-"""The Omniglot reader, on a small zip built in the published layout."""
+"""Pair and triplet samplers, and the Omniglot reader and fetcher on a small zip
+built in the published layout (no network access)."""
 
+import hashlib
+import io
+import re
+import urllib.request
 import zipfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from sksiamese.datasets import load_omniglot_zip
+from sksiamese import datasets
+from sksiamese.datasets import fetch_omniglot, load_omniglot_zip, make_pairs, make_triplets
 
 
 def png(pixels):
@@ -49,3 +55,276 @@ def test_rejects_a_zip_without_omniglot_images(tmp_path):
         archive.writestr("notes.txt", "hello")
     with pytest.raises(ValueError, match="no <root>/<alphabet>"):
         load_omniglot_zip(path)
+
+
+# make_pairs / make_triplets ---------------------------------------------------
+
+
+def labelled_rows(n_per_class=(5, 4, 3), shape=(3,)):
+    """Rows whose first value is their index, so rows can be traced back."""
+    y = np.repeat(np.arange(len(n_per_class)), n_per_class)
+    X = np.zeros((len(y), *shape), np.float32)
+    X.reshape(len(y), -1)[:, 0] = np.arange(len(y))
+    return X, y
+
+
+def row_ids(rows):
+    """Indices of the rows of ``labelled_rows`` in an array of rows."""
+    return rows.reshape(*rows.shape[:2], -1)[:, :, 0].astype(int)
+
+
+@pytest.mark.parametrize("shape", [(3,), (4, 4, 1)])
+def test_make_pairs_shapes_and_dtypes(shape):
+    X, y = labelled_rows(shape=shape)
+    pairs, same = make_pairs(X, y, n_pairs=50, random_state=0)
+    assert pairs.shape == (50, 2, *shape) and pairs.dtype == np.float32
+    assert same.shape == (50,) and np.issubdtype(same.dtype, np.integer)
+    assert set(np.unique(same)) == {0, 1} and same.sum() == 25
+    indices, same_again = make_pairs(X, y, n_pairs=50, return_indices=True, random_state=0)
+    assert indices.shape == (50, 2) and np.issubdtype(indices.dtype, np.integer)
+    np.testing.assert_array_equal(same, same_again)
+    np.testing.assert_array_equal(pairs, X[indices])
+
+
+def test_make_pairs_defaults_to_one_pair_per_row_and_balance():
+    X, y = labelled_rows()
+    pairs, same = make_pairs(X, y)
+    assert len(pairs) == len(X) == 12 and same.sum() == 6
+
+
+@pytest.mark.parametrize("n_pairs, fraction", [(101, 0.3), (7, 0.5), (10, 0.0), (10, 1.0), (1, 1.0)])
+def test_make_pairs_draws_exactly_the_positives_asked_for(n_pairs, fraction):
+    X, y = labelled_rows()
+    _, same = make_pairs(X, y, n_pairs, positive_fraction=fraction, random_state=0)
+    assert same.sum() == round(n_pairs * fraction)
+
+
+def test_make_pairs_labels_are_right_by_index_and_by_content():
+    X, y = labelled_rows()
+    indices, same = make_pairs(X, y, 500, return_indices=True, random_state=1)
+    pos, neg = indices[same == 1], indices[same == 0]
+    assert np.all(y[pos[:, 0]] == y[pos[:, 1]]) and np.all(pos[:, 0] != pos[:, 1])
+    assert np.all(y[neg[:, 0]] != y[neg[:, 1]])
+    pairs, same = make_pairs(X, y, 500, random_state=2)
+    ids = row_ids(pairs)
+    np.testing.assert_array_equal(same, (y[ids[:, 0]] == y[ids[:, 1]]).astype(int))
+    assert np.all(ids[same == 1, 0] != ids[same == 1, 1])
+    # Positives and negatives are shuffled, not in blocks.
+    assert np.any(np.diff(same) > 0)
+
+
+def test_make_pairs_is_reproducible_with_a_seed():
+    X, y = labelled_rows()
+    first = make_pairs(X, y, 200, return_indices=True, random_state=0)
+    again = make_pairs(X, y, 200, return_indices=True, random_state=np.random.RandomState(0))
+    other = make_pairs(X, y, 200, return_indices=True, random_state=1)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], other[0])
+
+
+def test_make_pairs_takes_string_labels_lists_and_dataframes():
+    pd = pytest.importorskip("pandas")
+    X = [[0.0, 1.0], [1.0, 1.0], [2.0, 1.0], [3.0, 1.0]]
+    y = ["cat", "cat", "dog", "dog"]
+    indices, same = make_pairs(X, y, 40, return_indices=True, random_state=0)
+    labels = np.array(y)
+    np.testing.assert_array_equal(same, labels[indices[:, 0]] == labels[indices[:, 1]])
+    pairs, _ = make_pairs(pd.DataFrame(X), pd.Series(y), 40, random_state=0)
+    np.testing.assert_array_equal(pairs, np.asarray(X)[indices])
+
+
+def test_make_pairs_draws_classes_uniformly_on_imbalanced_data():
+    X, y = labelled_rows(n_per_class=(100, 10, 10, 10))
+    indices, same = make_pairs(X, y, 20_000, return_indices=True, random_state=0)
+    positives = np.bincount(y[indices[same == 1, 0]], minlength=4)
+    # 10,000 positives, 2,500 expected per class (standard deviation ~43).
+    assert np.all(np.abs(positives - 2_500) < 300), positives
+    negatives = np.bincount(y[indices[same == 0]].ravel(), minlength=4)
+    assert np.all(np.abs(negatives - 5_000) < 400), negatives
+
+
+def test_make_pairs_skips_classes_with_one_row_for_positives():
+    X, y = labelled_rows(n_per_class=(3, 1, 2))
+    indices, same = make_pairs(X, y, 300, return_indices=True, random_state=0)
+    assert set(y[indices[same == 1, 0]]) == {0, 2}
+    assert 1 in y[indices[same == 0]]  # a single-row class still makes negatives
+
+
+def test_make_pairs_handles_a_million_pairs():
+    X, y = labelled_rows(n_per_class=(50,) * 20)
+    indices, same = make_pairs(X, y, 1_000_000, return_indices=True, random_state=0)
+    assert indices.shape == (1_000_000, 2) and same.sum() == 500_000
+
+
+@pytest.mark.parametrize(
+    "X, y, kwargs, message",
+    [
+        (np.zeros((4, 2)), [0, 0, 0, 0], {}, "at least 2 classes"),
+        (np.zeros((3, 2)), [0, 1, 2], {}, "at least 2 samples"),
+        (np.zeros((4, 2)), [0, 0, 1], {}, "same length"),
+        (np.zeros((4, 2)), [0, 0, 1, 1], {"n_pairs": 0}, "n_pairs must be"),
+        (np.zeros((4, 2)), [0, 0, 1, 1], {"n_pairs": 2.5}, "n_pairs must be"),
+        (np.zeros((4, 2)), [0, 0, 1, 1], {"positive_fraction": 1.5}, r"positive_fraction must .* \[0, 1\]"),
+        (np.zeros((4, 2)), [0, 0, 1, 1], {"positive_fraction": -0.1}, "positive_fraction must"),
+    ],
+)
+def test_make_pairs_errors(X, y, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_pairs(X, y, **kwargs)
+
+
+def test_make_pairs_needs_only_what_is_asked_for():
+    # Positives only from one class, negatives only from singleton classes.
+    _, same = make_pairs(np.zeros((3, 2)), [0, 0, 0], 5, positive_fraction=1.0)
+    assert same.tolist() == [1] * 5
+    _, same = make_pairs(np.zeros((3, 2)), [0, 1, 2], 5, positive_fraction=0.0)
+    assert same.tolist() == [0] * 5
+
+
+@pytest.mark.parametrize("shape", [(3,), (4, 4, 1)])
+def test_make_triplets_shapes_and_labels(shape):
+    X, y = labelled_rows(n_per_class=(5, 1, 3), shape=shape)
+    triplets = make_triplets(X, y, 400, random_state=0)
+    assert triplets.shape == (400, 3, *shape) and triplets.dtype == np.float32
+    ids = row_ids(triplets)
+    indices = make_triplets(X, y, 400, return_indices=True, random_state=0)
+    assert indices.shape == (400, 3) and np.issubdtype(indices.dtype, np.integer)
+    np.testing.assert_array_equal(ids, indices)
+    anchor, positive, negative = y[indices].T
+    assert np.all(anchor == positive) and np.all(anchor != negative)
+    assert np.all(indices[:, 0] != indices[:, 1])
+    assert set(anchor) == {0, 2} and 1 in negative
+
+
+def test_make_triplets_defaults_seeds_and_string_labels():
+    X, y = labelled_rows()
+    assert len(make_triplets(X, y)) == len(X)
+    labels = np.array(["a", "b", "c"])[y]
+    first = make_triplets(X, labels.tolist(), 100, return_indices=True, random_state=0)
+    np.testing.assert_array_equal(first, make_triplets(X, labels, 100, return_indices=True, random_state=0))
+    assert not np.array_equal(first, make_triplets(X, labels, 100, return_indices=True, random_state=1))
+    assert np.all(labels[first[:, 0]] == labels[first[:, 1]])
+    assert np.all(labels[first[:, 0]] != labels[first[:, 2]])
+
+
+def test_make_triplets_draws_classes_uniformly_on_imbalanced_data():
+    X, y = labelled_rows(n_per_class=(100, 10, 10, 10))
+    indices = make_triplets(X, y, 20_000, return_indices=True, random_state=0)
+    anchors = np.bincount(y[indices[:, 0]], minlength=4)
+    negatives = np.bincount(y[indices[:, 2]], minlength=4)
+    assert np.all(np.abs(anchors - 5_000) < 400), anchors
+    assert np.all(np.abs(negatives - 5_000) < 400), negatives
+    assert len(make_triplets(X, y, 1_000_000, return_indices=True, random_state=0)) == 1_000_000
+
+
+@pytest.mark.parametrize(
+    "y, kwargs, message",
+    [
+        ([0, 0, 0, 0], {}, "at least 2 classes"),
+        ([0, 1, 2, 3], {}, "at least 2 samples"),
+        ([0, 0, 1], {}, "same length"),
+        ([0, 0, 1, 1], {"n_triplets": 0}, "n_triplets must be"),
+    ],
+)
+def test_make_triplets_errors(y, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        make_triplets(np.zeros((4, 2)), y, **kwargs)
+
+
+# fetch_omniglot ---------------------------------------------------------------
+
+
+@pytest.fixture
+def remote_zip(omniglot_zip, monkeypatch):
+    """Point the "background_small1" entry at the test zip, by file:// URL."""
+    md5 = hashlib.md5(omniglot_zip.read_bytes()).hexdigest()
+    remote = datasets._RemoteFile(omniglot_zip.name, omniglot_zip.as_uri(), md5)
+    monkeypatch.setitem(datasets._OMNIGLOT_FILES, "background_small1", remote)
+    return remote
+
+
+def forbid_downloads(monkeypatch):
+    def urlopen(*args, **kwargs):
+        raise AssertionError("fetch_omniglot downloaded")
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+
+
+def test_fetch_omniglot_downloads_then_reads_the_cache(tmp_path, remote_zip, monkeypatch):
+    home = tmp_path / "home"
+    data = fetch_omniglot("background_small1", data_home=home, image_size=14)
+    assert (home / "omniglot" / remote_zip.filename).is_file()
+    assert sorted(p.name for p in (home / "omniglot").iterdir()) == [remote_zip.filename]
+    assert data.subset == "background_small1"
+    assert data.images.shape == (9, 14, 14, 1)
+    assert list(data.target_names) == ["Greek/character01", "Greek/character02", "Latin/character01"]
+    assert {"target", "alphabet", "drawer"} <= set(data)
+    forbid_downloads(monkeypatch)
+    again = fetch_omniglot("background_small1", data_home=home, download_if_missing=False, image_size=14)
+    np.testing.assert_array_equal(again.images, data.images)
+
+
+def test_fetch_omniglot_uses_scikit_learn_data_home(tmp_path, remote_zip, monkeypatch):
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    fetch_omniglot("background_small1", image_size=7)
+    assert (tmp_path / "sk" / "omniglot" / remote_zip.filename).is_file()
+
+
+def test_fetch_omniglot_without_data_and_download_raises(tmp_path, remote_zip, monkeypatch):
+    forbid_downloads(monkeypatch)
+    with pytest.raises(OSError, match="`download_if_missing` is False"):
+        fetch_omniglot("background_small1", data_home=tmp_path / "empty", download_if_missing=False)
+
+
+def test_fetch_omniglot_rejects_a_download_with_a_wrong_checksum(tmp_path, remote_zip, monkeypatch):
+    bad = datasets._RemoteFile(remote_zip.filename, remote_zip.url, "0" * 32)
+    monkeypatch.setitem(datasets._OMNIGLOT_FILES, "background_small1", bad)
+    with pytest.raises(OSError, match=rf"{remote_zip.filename}.*{remote_zip.md5}.*expected 0{{32}}"):
+        fetch_omniglot("background_small1", data_home=tmp_path / "home")
+    assert list((tmp_path / "home" / "omniglot").iterdir()) == []
+
+
+def test_fetch_omniglot_replaces_a_corrupt_cache_with_a_warning(tmp_path, remote_zip):
+    cached = tmp_path / "home" / "omniglot" / remote_zip.filename
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"truncated")
+    with pytest.raises(OSError, match="MD5 checksum .* expected"):
+        fetch_omniglot("background_small1", data_home=tmp_path / "home", download_if_missing=False)
+    with pytest.warns(UserWarning, match="again"):
+        data = fetch_omniglot("background_small1", data_home=tmp_path / "home", image_size=7)
+    assert len(data.images) == 9
+    assert hashlib.md5(cached.read_bytes()).hexdigest() == remote_zip.md5
+
+
+def test_fetch_omniglot_reads_a_local_copy(omniglot_zip, remote_zip, monkeypatch):
+    forbid_downloads(monkeypatch)
+    # omniglot_zip lies directly in its folder, not in an omniglot/ subfolder.
+    data = fetch_omniglot("background_small1", data_home=omniglot_zip.parent, download_if_missing=False)
+    assert data.images.shape == (9, 28, 28, 1)
+    assert not (omniglot_zip.parent / "omniglot").exists()
+
+
+def test_fetch_omniglot_rejects_an_unknown_subset(tmp_path):
+    with pytest.raises(ValueError, match="valid subsets are .*'background'.*'evaluation'"):
+        fetch_omniglot("background_small2", data_home=tmp_path)
+
+
+def test_an_interrupted_download_leaves_no_file(tmp_path, remote_zip, monkeypatch):
+    class Dropped(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() > 0:
+                raise ConnectionResetError("connection dropped")
+            return super().read(16)
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda *args, **kwargs: Dropped(b"x" * 64))
+    with pytest.raises(ConnectionResetError):
+        fetch_omniglot("background_small1", data_home=tmp_path / "home")
+    assert list((tmp_path / "home" / "omniglot").iterdir()) == []
+
+
+def test_the_published_subsets():
+    assert set(datasets._OMNIGLOT_FILES) == {"background", "evaluation", "background_small1"}
+    for name, remote in datasets._OMNIGLOT_FILES.items():
+        assert remote.url.startswith("https://github.com/brendenlake/omniglot/")
+        assert remote.url.endswith("/" + remote.filename) and re.fullmatch("[0-9a-f]{32}", remote.md5)
