@@ -1,12 +1,148 @@
-"""Retrieval metrics for embeddings."""
+"""Metrics and scorers for embeddings and pair verification.
+
+Retrieval
+    :func:`precision_at_1`, :func:`recall_at_k`, :func:`r_precision` and
+    :func:`mean_average_precision_at_r` rank, for every row of an embedding,
+    all other rows by distance (leave-one-out) and check how many of the
+    nearest share its class. R-precision and MAP@R are the metrics Musgrave,
+    Belongie & Lim (2020) recommend for comparing metric-learning methods.
+
+Episodes
+    :func:`few_shot_accuracy`: mean accuracy of N-way K-shot episodes with a
+    nearest-neighbour rule, the protocol of one-shot learning papers.
+
+Verification
+    :func:`equal_error_rate` and :func:`tar_at_far` judge scores of pairs
+    (higher means more alike) against whether the pairs are the same class.
+
+Scorers
+    :func:`make_embedding_scorer` turns a retrieval or episode metric into a
+    ``scoring`` callable for ``GridSearchCV`` that embeds ``X`` with the
+    estimator's ``transform``; ``precision_at_1_scorer``,
+    ``r_precision_scorer`` and ``map_at_r_scorer`` are ready-made ones.
+    ``neg_equal_error_rate_scorer`` and :func:`make_tar_at_far_scorer` score
+    pair classifiers through their ``decision_function``.
+
+The module needs only NumPy and scikit-learn.
+"""
+
+import inspect
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.metrics import pairwise_distances
+from sklearn.metrics import make_scorer, pairwise_distances, roc_curve
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import check_random_state
+from sklearn.utils import check_array, check_random_state
+
+from ._pairs import check_pair_labels
+
+__all__ = [
+    "NEIGHBOR_METRICS",
+    "equal_error_rate",
+    "few_shot_accuracy",
+    "make_embedding_scorer",
+    "make_tar_at_far_scorer",
+    "map_at_r_scorer",
+    "mean_average_precision_at_r",
+    "neg_equal_error_rate_scorer",
+    "precision_at_1",
+    "precision_at_1_scorer",
+    "r_precision",
+    "r_precision_scorer",
+    "recall_at_k",
+    "tar_at_far",
+]
 
 # The neighbour search metric that ranks rows like each training distance.
 NEIGHBOR_METRICS = {"euclidean": "euclidean", "sqeuclidean": "euclidean", "cosine": "cosine"}
+
+
+# Retrieval ------------------------------------------------------------------
+
+
+def _neighbor_metric(distance):
+    """The ``NearestNeighbors`` metric that ranks rows like ``distance``."""
+    try:
+        return NEIGHBOR_METRICS[distance]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"distance must be one of {sorted(NEIGHBOR_METRICS)}; got {distance!r}."
+        ) from None
+
+
+def _check_retrieval_input(embeddings, labels):
+    """Validate embeddings and labels; return them as arrays."""
+    embeddings = np.asarray(embeddings)
+    if embeddings.ndim != 2:
+        raise ValueError(
+            "embeddings must be a 2-D array of shape (n_samples, n_components); "
+            f"got an array of shape {embeddings.shape}."
+        )
+    embeddings = check_array(embeddings, dtype="numeric", input_name="embeddings")
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(
+            f"labels must be a 1-D array of shape (n_samples,); got shape {labels.shape}."
+        )
+    if len(labels) != len(embeddings):
+        raise ValueError(
+            f"embeddings and labels have different lengths: {len(embeddings)} and "
+            f"{len(labels)}."
+        )
+    if len(labels) < 2:
+        raise ValueError(
+            f"Retrieval needs at least 2 samples to find neighbours; got {len(labels)}."
+        )
+    return embeddings, labels
+
+
+def _neighbor_hits(embeddings, labels, distance, *, n_neighbors=None, skip_singletons=True):
+    """Leave-one-out neighbour hits of every query row.
+
+    Parameters
+    ----------
+    embeddings, labels : ndarray
+        Validated by :func:`_check_retrieval_input`.
+    distance : str
+        A key of ``NEIGHBOR_METRICS``.
+    n_neighbors : int, default=None
+        How many nearest other rows to rank; None ranks as many as the
+        largest class has other rows (the largest R).
+    skip_singletons : bool, default=True
+        Leave out queries that are alone in their class (R = 0); raise a
+        ValueError when that leaves none.
+
+    Returns
+    -------
+    hits : ndarray of shape (n_queries, n_neighbors), dtype bool
+        Whether the j-th nearest other row of each query has its class, in
+        ``NearestNeighbors`` order (which breaks ties deterministically).
+    n_relevant : ndarray of shape (n_queries,)
+        R: the number of other rows of each query's class.
+    """
+    metric = _neighbor_metric(distance)
+    _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    n_relevant = counts[inverse.ravel()] - 1
+    queries = n_relevant > 0 if skip_singletons else np.ones(len(labels), dtype=bool)
+    if not queries.any():
+        raise ValueError(
+            "No query has another row of its class: every class in labels has a "
+            "single row, so there is nothing to retrieve."
+        )
+    if n_neighbors is None:
+        n_neighbors = int(n_relevant.max())
+    search = NearestNeighbors(n_neighbors=n_neighbors, metric=metric).fit(embeddings)
+    # kneighbors() without rows leaves each row out of its own neighbours.
+    _, nearest = search.kneighbors()
+    hits = labels[nearest] == labels[:, None]
+    return hits[queries], n_relevant[queries]
+
+
+def _hits_within_r(embeddings, labels, distance):
+    """Hits among the R nearest other rows of each query with R > 0."""
+    hits, n_relevant = _neighbor_hits(embeddings, labels, distance)
+    ranks = np.arange(1, hits.shape[1] + 1)
+    return hits & (ranks <= n_relevant[:, None]), n_relevant
 
 
 def precision_at_1(embeddings, labels, *, distance="euclidean"):
@@ -14,6 +150,8 @@ def precision_at_1(embeddings, labels, *, distance="euclidean"):
 
     This is leave-one-out 1-nearest-neighbour accuracy: the few-shot
     recognition a ``KNeighborsClassifier(1)`` on the embedding achieves.
+    Every row counts, a row alone in its class as a miss; when every class
+    has at least two rows it equals ``recall_at_k(..., k=1)``.
 
     Parameters
     ----------
@@ -36,12 +174,158 @@ def precision_at_1(embeddings, labels, *, distance="euclidean"):
     >>> precision_at_1(np.array([[0.0], [0.1], [5.0], [5.2]]), [0, 0, 1, 1])
     1.0
     """
-    embeddings = np.asarray(embeddings)
-    labels = np.asarray(labels)
-    search = NearestNeighbors(n_neighbors=1, metric=NEIGHBOR_METRICS[distance])
-    # kneighbors() without rows leaves each row out of its own neighbours.
-    _, nearest = search.fit(embeddings).kneighbors()
-    return float(np.mean(labels[nearest[:, 0]] == labels))
+    embeddings, labels = _check_retrieval_input(embeddings, labels)
+    hits, _ = _neighbor_hits(
+        embeddings, labels, distance, n_neighbors=1, skip_singletons=False
+    )
+    return float(np.mean(hits[:, 0]))
+
+
+def recall_at_k(embeddings, labels, *, k=1, distance="euclidean"):
+    """Fraction of queries with a same-class row among their k nearest.
+
+    Each row in turn is the query and all other rows are ranked by distance
+    to it. This is the "Recall@K" of metric-learning papers since Song et
+    al. (2016), not the recall of information retrieval: a query counts as
+    found when any one of its ``k`` nearest other rows has its class. For
+    ``k=1`` it equals :func:`precision_at_1` when every class has at least
+    two rows. Queries alone in their class are left out.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_components)
+        Embedded rows; at least two.
+    labels : array-like of shape (n_samples,)
+        Their classes; at least one class needs two rows.
+    k : int, default=1
+        Neighbours to look at; ``1 <= k < n_samples``.
+    distance : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
+        Distance between embeddings.
+
+    Returns
+    -------
+    recall : float
+        In [0, 1], higher is better; weakly increasing in ``k``.
+
+    References
+    ----------
+    .. [1] H. O. Song, Y. Xiang, S. Jegelka and S. Savarese, "Deep Metric
+       Learning via Lifted Structured Feature Embedding", CVPR 2016.
+    .. [2] K. Musgrave, S. Belongie and S.-N. Lim, "A Metric Learning
+       Reality Check", ECCV 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese.metrics import recall_at_k
+    >>> points = np.array([[0.0], [1.0], [1.5], [3.7], [5.0], [6.0]])
+    >>> labels = ["a", "a", "b", "b", "a", "b"]
+    >>> recall_at_k(points, labels, k=1), recall_at_k(points, labels, k=2)
+    (0.16666666666666666, 0.6666666666666666)
+    """
+    embeddings, labels = _check_retrieval_input(embeddings, labels)
+    if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k < len(labels):
+        raise ValueError(
+            f"k must be an integer in [1, n_samples - 1] = [1, {len(labels) - 1}]; got {k!r}."
+        )
+    hits, _ = _neighbor_hits(embeddings, labels, distance, n_neighbors=int(k))
+    return float(np.mean(hits.any(axis=1)))
+
+
+def r_precision(embeddings, labels, *, distance="euclidean"):
+    """Mean fraction of same-class rows among each query's R nearest.
+
+    Each row in turn is the query; R is the number of other rows of its
+    class, and the score of the query is the fraction of its R nearest other
+    rows that share its class. Queries alone in their class are left out.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_components)
+        Embedded rows; at least two.
+    labels : array-like of shape (n_samples,)
+        Their classes; at least one class needs two rows.
+    distance : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
+        Distance between embeddings.
+
+    Returns
+    -------
+    precision : float
+        In [0, 1], higher is better.
+
+    See Also
+    --------
+    mean_average_precision_at_r : Also rewards the order of the R nearest.
+
+    References
+    ----------
+    .. [1] K. Musgrave, S. Belongie and S.-N. Lim, "A Metric Learning
+       Reality Check", ECCV 2020.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese.metrics import r_precision
+    >>> points = np.array([[0.0], [1.0], [1.5], [3.7], [5.0], [6.0]])
+    >>> r_precision(points, ["a", "a", "b", "b", "a", "b"])
+    0.3333333333333333
+    """
+    embeddings, labels = _check_retrieval_input(embeddings, labels)
+    hits, n_relevant = _hits_within_r(embeddings, labels, distance)
+    return float(np.mean(hits.sum(axis=1) / n_relevant))
+
+
+def mean_average_precision_at_r(embeddings, labels, *, distance="euclidean"):
+    """MAP@R: mean average precision over each query's R nearest rows.
+
+    Each row in turn is the query; R is the number of other rows of its
+    class. Its average precision at R is
+
+    .. math:: \\mathrm{AP@R} = \\frac{1}{R} \\sum_{i=1}^{R} P(i)\\, \\mathrm{rel}(i),
+
+    where ``rel(i)`` is 1 when the i-th nearest other row has the query's
+    class and 0 otherwise, and ``P(i)`` is the fraction of same-class rows
+    among the i nearest. Unlike :func:`r_precision` it rewards ranking the
+    same-class rows first. Queries alone in their class are left out.
+
+    Parameters
+    ----------
+    embeddings : array-like of shape (n_samples, n_components)
+        Embedded rows; at least two.
+    labels : array-like of shape (n_samples,)
+        Their classes; at least one class needs two rows.
+    distance : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
+        Distance between embeddings.
+
+    Returns
+    -------
+    map_at_r : float
+        In [0, 1], higher is better; at most :func:`r_precision`.
+
+    References
+    ----------
+    .. [1] K. Musgrave, S. Belongie and S.-N. Lim, "A Metric Learning
+       Reality Check", ECCV 2020.
+
+    Examples
+    --------
+    Query 0 ranks a, b first (AP@R = 1/2), query 1 ranks b, a (1/4):
+
+    >>> import numpy as np
+    >>> from sksiamese.metrics import mean_average_precision_at_r
+    >>> points = np.array([[0.0], [1.0], [1.5], [3.7], [5.0], [6.0]])
+    >>> labels = ["a", "a", "b", "b", "a", "b"]
+    >>> round(mean_average_precision_at_r(points, labels), 4)
+    0.2083
+    """
+    embeddings, labels = _check_retrieval_input(embeddings, labels)
+    hits, n_relevant = _hits_within_r(embeddings, labels, distance)
+    ranks = np.arange(1, hits.shape[1] + 1)
+    precision = np.cumsum(hits, axis=1) / ranks
+    return float(np.mean(np.sum(precision * hits, axis=1) / n_relevant))
+
+
+# Episodes -------------------------------------------------------------------
 
 
 def few_shot_accuracy(
@@ -92,6 +376,7 @@ def few_shot_accuracy(
     >>> few_shot_accuracy(points, np.repeat(np.arange(5), 3), n_way=5, random_state=0)
     1.0
     """
+    metric = _neighbor_metric(distance)
     embeddings = np.asarray(embeddings)
     labels = np.asarray(labels)
     groups = np.zeros(len(labels)) if groups is None else np.asarray(groups)
@@ -115,9 +400,290 @@ def few_shot_accuracy(
             support.append(rows[:n_shot])
             query.append(rows[n_shot])
         support = np.concatenate(support)
-        distances = pairwise_distances(
-            embeddings[query], embeddings[support], metric=NEIGHBOR_METRICS[distance]
-        )
+        distances = pairwise_distances(embeddings[query], embeddings[support], metric=metric)
         predicted = labels[support][distances.argmin(axis=1)]
         correct += np.sum(predicted == labels[query])
     return float(correct / (n_episodes * n_way))
+
+
+# Verification ---------------------------------------------------------------
+
+
+def _check_pairs(y_true, y_score):
+    """Validate pair labels (1 same; 0, False or -1 different) and scores.
+
+    Returns the labels as 0/1 codes and the scores as a float array.
+    """
+    y_score = np.asarray(y_score)
+    if y_score.ndim != 1:
+        raise ValueError(f"y_score must be a 1-D array of shape (n_pairs,); got shape {y_score.shape}.")
+    y_true, _ = check_pair_labels(y_true, len(y_score))
+    y_score = check_array(y_score, ensure_2d=False, dtype="numeric", input_name="y_score")
+    return y_true.astype(np.int64), y_score
+
+
+def _roc_counts(y_true, y_score):
+    """ROC points as counts: false accepts, true accepts, thresholds, n_neg, n_pos.
+
+    Every distinct score is a point (no intermediate point dropped), so
+    false and true accepts never both stay unchanged from one point to the
+    next.
+    """
+    fpr, tpr, thresholds = roc_curve(y_true, y_score, drop_intermediate=False)
+    n_pos = int(y_true.sum())
+    n_neg = len(y_true) - n_pos
+    false_accepts = np.rint(fpr * n_neg).astype(np.int64)
+    true_accepts = np.rint(tpr * n_pos).astype(np.int64)
+    return false_accepts, true_accepts, thresholds, n_neg, n_pos
+
+
+def _eer_point(y_true, y_score):
+    """Equal error rate and the score threshold where it occurs.
+
+    The ROC curve from ``sklearn.metrics.roc_curve`` (every distinct score a
+    point) is walked until the false accept rate minus the false reject
+    rate turns non-negative; between that point and the one before, both
+    the rate and the threshold are interpolated linearly to where the
+    difference is zero. A pair is accepted as "same" when its score is
+    ``>= threshold``. Where the crossing lies between the first ROC point
+    (no pair accepted, threshold +inf) and the next, the threshold is the
+    highest score.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_pairs,)
+        1 (or True) for same-class pairs, 0 (or False) for different ones;
+        both must occur.
+    y_score : array-like of shape (n_pairs,)
+        Scores, higher for more alike pairs.
+
+    Returns
+    -------
+    eer : float
+        In [0, 1].
+    threshold : float
+        Score threshold at the equal error rate.
+    """
+    y_true, y_score = _check_pairs(y_true, y_score)
+    false_accepts, true_accepts, thresholds, n_neg, n_pos = _roc_counts(y_true, y_score)
+    # n_neg * n_pos * (FAR - FRR), exact in integers; strictly increasing
+    # from -n_neg * n_pos at the first point to +n_neg * n_pos at the last.
+    gap = false_accepts * n_pos + true_accepts * n_neg - n_pos * n_neg
+    j = int(np.argmax(gap >= 0))
+    if gap[j] == 0:
+        return float(false_accepts[j] / n_neg), float(thresholds[j])
+    alpha = -gap[j - 1] / (gap[j] - gap[j - 1])
+    eer = (false_accepts[j - 1] + alpha * (false_accepts[j] - false_accepts[j - 1])) / n_neg
+    upper, lower = thresholds[j - 1], thresholds[j]
+    threshold = upper + alpha * (lower - upper) if np.isfinite(upper) else lower
+    return float(eer), float(threshold)
+
+
+def equal_error_rate(y_true, y_score):
+    """Equal error rate (EER) of pair scores: where false accepts equal false rejects.
+
+    The false accept rate (FPR) and false reject rate (1 - TPR) of the
+    rule "same when score >= threshold" move in opposite directions as the
+    threshold falls; the EER is their common value where the two cross,
+    interpolated linearly between the two neighbouring points of the ROC
+    curve. Lower is better: 0 when a threshold separates the pairs
+    perfectly, 0.5 for uninformative scores, 1 for perfectly reversed ones.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_pairs,)
+        1 (or True) for same-class pairs, 0 (or False) for different ones;
+        both must occur.
+    y_score : array-like of shape (n_pairs,)
+        Scores, higher for more alike pairs (e.g. a negated distance).
+
+    Returns
+    -------
+    eer : float
+        In [0, 1], lower is better.
+
+    See Also
+    --------
+    tar_at_far : True accept rate at a fixed false accept rate.
+
+    Examples
+    --------
+    The ROC curve passes from (FAR, TAR) = (0, 0.5) at threshold 0.9 to
+    (0.5, 1) at threshold 0.5; FAR = 1 - TAR halfway between:
+
+    >>> from sksiamese.metrics import equal_error_rate
+    >>> equal_error_rate([0, 1, 0, 1], [0.2, 0.5, 0.5, 0.9])
+    0.25
+    >>> equal_error_rate([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.8])
+    0.0
+    """
+    return _eer_point(y_true, y_score)[0]
+
+
+def _check_far(far):
+    if isinstance(far, bool) or not isinstance(far, Real) or not 0 < far <= 1:
+        raise ValueError(f"far must be a number in (0, 1]; got {far!r}.")
+
+
+def tar_at_far(y_true, y_score, *, far=1e-3):
+    """True accept rate at a fixed false accept rate.
+
+    The true accept rate (TPR) at the largest point of the ROC curve (every
+    distinct score a point) whose false accept rate (FPR) is at most
+    ``far``: the share of same-class pairs a verifier accepts when it may
+    wrongly accept at most a fraction ``far`` of different-class pairs.
+    Face verification reports it at FAR = 1e-3 or lower.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_pairs,)
+        1 (or True) for same-class pairs, 0 (or False) for different ones;
+        both must occur.
+    y_score : array-like of shape (n_pairs,)
+        Scores, higher for more alike pairs.
+    far : float, default=1e-3
+        Largest false accept rate allowed, in (0, 1]. Resolving it needs at
+        least ``1 / far`` different-class pairs.
+
+    Returns
+    -------
+    tar : float
+        In [0, 1], higher is better; non-decreasing in ``far``.
+
+    See Also
+    --------
+    equal_error_rate : Where false accepts and false rejects balance.
+
+    Examples
+    --------
+    Accepting scores >= 0.95 accepts no different pair and 1 of 4 same
+    pairs; accepting scores >= 0.4 accepts 1 of 4 different pairs and all
+    same pairs:
+
+    >>> from sksiamese.metrics import tar_at_far
+    >>> y_true = [0, 0, 0, 0, 1, 1, 1, 1]
+    >>> y_score = [0.1, 0.2, 0.3, 0.9, 0.4, 0.5, 0.8, 0.95]
+    >>> tar_at_far(y_true, y_score, far=0.1), tar_at_far(y_true, y_score, far=0.25)
+    (0.25, 1.0)
+    """
+    _check_far(far)
+    y_true, y_score = _check_pairs(y_true, y_score)
+    fpr, tpr, _ = roc_curve(y_true, y_score, drop_intermediate=False)
+    # fpr is non-decreasing and starts at 0, so the point exists.
+    last = np.searchsorted(fpr, far, side="right") - 1
+    return float(tpr[last]) if last >= 0 else 0.0
+
+
+# Scorers --------------------------------------------------------------------
+
+
+def _accepts_distance(metric):
+    try:
+        return "distance" in inspect.signature(metric).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+class _EmbeddingScorer:
+    """``scorer(estimator, X, y)``: a metric on ``estimator.transform(X)``."""
+
+    def __init__(self, metric, kwargs):
+        self.metric = metric
+        self.kwargs = kwargs
+
+    def __call__(self, estimator, X, y):
+        kwargs = dict(self.kwargs)
+        if "distance" not in kwargs and _accepts_distance(self.metric):
+            kwargs["distance"] = getattr(estimator, "distance", "euclidean")
+        return float(self.metric(estimator.transform(X), y, **kwargs))
+
+    def __repr__(self):
+        name = getattr(self.metric, "__name__", repr(self.metric))
+        args = "".join(f", {key}={value!r}" for key, value in self.kwargs.items())
+        return f"make_embedding_scorer({name}{args})"
+
+
+def make_embedding_scorer(metric, **kwargs):
+    """Make a ``GridSearchCV`` scorer from a metric on embeddings.
+
+    The scorer embeds ``X`` with the estimator's ``transform`` and returns
+    ``metric(embeddings, y, **kwargs)``. When ``metric`` takes a
+    ``distance`` keyword and ``kwargs`` gives none, the scorer uses the
+    estimator's ``distance`` attribute (``"euclidean"`` where it has none),
+    so each candidate of a search is scored in the distance it was trained
+    for. Higher must be better, as for every metric of this module's
+    retrieval and episode groups.
+
+    Parameters
+    ----------
+    metric : callable
+        ``metric(embeddings, labels, **kwargs) -> float``, e.g.
+        :func:`mean_average_precision_at_r` or :func:`few_shot_accuracy`.
+        Define it at module level so the scorer can be pickled.
+    **kwargs
+        Further keyword arguments of ``metric``, such as ``k`` or ``n_way``.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``; picklable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.preprocessing import FunctionTransformer
+    >>> from sksiamese.metrics import make_embedding_scorer, recall_at_k
+    >>> scorer = make_embedding_scorer(recall_at_k, k=2)
+    >>> scorer
+    make_embedding_scorer(recall_at_k, k=2)
+    >>> X = np.array([[0.0], [0.1], [5.0], [5.2]])
+    >>> scorer(FunctionTransformer().fit(X), X, [0, 0, 1, 1])
+    1.0
+    """
+    if not callable(metric):
+        raise TypeError(f"metric must be callable; got {metric!r}.")
+    try:
+        inspect.signature(metric).bind_partial(None, None, **kwargs)
+    except ValueError:  # no signature to check against
+        pass
+    except TypeError as error:
+        raise TypeError(f"Arguments {kwargs} do not fit {metric!r}: {error}") from None
+    return _EmbeddingScorer(metric, kwargs)
+
+
+def make_tar_at_far_scorer(far=1e-3):
+    """Make a scorer of :func:`tar_at_far` for pair classifiers.
+
+    The scorer rates the pairs with the estimator's ``decision_function``;
+    higher is better.
+
+    Parameters
+    ----------
+    far : float, default=1e-3
+        Largest false accept rate allowed, in (0, 1].
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``, from
+        ``sklearn.metrics.make_scorer``.
+
+    Examples
+    --------
+    >>> from sksiamese.metrics import make_tar_at_far_scorer
+    >>> make_tar_at_far_scorer(far=0.01)
+    make_scorer(tar_at_far, response_method='decision_function', far=0.01)
+    """
+    _check_far(far)
+    return make_scorer(tar_at_far, response_method="decision_function", far=far)
+
+
+# Embedding scorers: precision at 1, R-precision and MAP@R of estimator.transform(X).
+precision_at_1_scorer = make_embedding_scorer(precision_at_1)
+r_precision_scorer = make_embedding_scorer(r_precision)
+map_at_r_scorer = make_embedding_scorer(mean_average_precision_at_r)
+
+# Pair-classifier scorer: minus the equal error rate of decision_function(X).
+neg_equal_error_rate_scorer = make_scorer(
+    equal_error_rate, greater_is_better=False, response_method="decision_function"
+)
