@@ -1,10 +1,12 @@
 """The one place that imports private scikit-learn helpers.
 
-scikit-learn keeps parameter validation and the fit context private; pinning
-them here means a change upstream is mended in one file.
+scikit-learn keeps parameter validation, the fit context and Platt's sigmoid
+calibration private; pinning them here means a change upstream is mended in
+one file.
 """
 
 from sklearn.base import _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.calibration import _SigmoidCalibration
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-__all__ = ["Interval", "StrOptions", "_fit_context"]
+__all__ = ["HasMethods", "Interval", "StrOptions", "_SigmoidCalibration", "_fit_context"]
