@@ -136,14 +136,22 @@ def train(
     # XLA made the default cnn's train step slower on CPU (1581 vs 2106
     # images/s on 2 cores), so the step is compiled by tf.function alone.
     trainer.compile(optimizer=optimizer, jit_compile=False)
-    history = trainer.fit(
-        batches,
-        epochs=epochs,
-        steps_per_epoch=sampler.steps_per_epoch,
-        validation_data=validation_batches,
-        validation_steps=validation_steps,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the samplers already draw batches at random
-    )
+    try:
+        history = trainer.fit(
+            batches,
+            epochs=epochs,
+            steps_per_epoch=sampler.steps_per_epoch,
+            validation_data=validation_batches,
+            validation_steps=validation_steps,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the samplers already draw batches at random
+        )
+    finally:
+        # Keras leaves each callback pointing at the trainer, which cannot be
+        # pickled or deep-copied; the callbacks are estimator parameters, so
+        # they must stay clonable and picklable. The base class's set_model
+        # is called because subclasses may not accept None.
+        for callback in callbacks:
+            keras.callbacks.Callback.set_model(callback, None)
     return history.history

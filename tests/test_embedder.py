@@ -202,6 +202,18 @@ def test_keras_callbacks_see_every_epoch(small_digits):
     assert recorder.batches == 3 * int(np.ceil(len(X) / 32))
 
 
+def test_estimator_with_callbacks_stays_clonable_and_picklable(small_digits):
+    X, y = small_digits
+    stopping = keras.callbacks.EarlyStopping(monitor="loss", patience=1)
+    embedder = SiameseEmbedder(n_components=4, epochs=2, callbacks=[stopping], random_state=0)
+    embedder.fit(X, y)
+    assert stopping.model is None
+    restored = pickle.loads(pickle.dumps(embedder))
+    np.testing.assert_array_equal(restored.transform(X[:5]), embedder.transform(X[:5]))
+    refit = clone(embedder).fit(X, y)
+    np.testing.assert_array_equal(refit.transform(X[:5]), embedder.transform(X[:5]))
+
+
 def test_callback_can_stop_training(small_digits):
     X, y = small_digits
     stop = keras.callbacks.LambdaCallback(
