@@ -139,7 +139,9 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the batches and the validation split. An
         int gives bit-identical embeddings on CPU for the same data. Seeding
-        is local to the fit: no global random or TensorFlow state changes.
+        is local to the fit: no global seed is set and results do not depend
+        on one. (Keras still draws from Python's ``random`` module when it
+        builds layers, so that module's state moves on during any fit.)
 
     verbose : int, default=0
         0 silent, 1 Keras progress bar, 2 one line per epoch.
@@ -171,7 +173,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         Number of features of one row (``prod(input_shape_)``).
 
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during :term:`fit`. Defined only when `X`
+        Names of features seen during :meth:`fit`. Defined only when `X`
         has feature names that are all strings.
 
     See Also
@@ -282,7 +284,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape)
+        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape)``
             Training rows.
         y : array-like of shape (n_samples,)
             Class labels, at least two classes.
@@ -307,7 +309,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        pairs : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2, *input_shape)
+        pairs : array-like of shape (n_pairs, 2, n_features) or ``(n_pairs, 2, *input_shape)``
             Pairs of rows.
         same : array-like of shape (n_pairs,)
             1 (or True) where the two rows match, 0 (or False, or -1) where
@@ -408,7 +410,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape_)``
             Rows to embed.
 
         Returns
@@ -431,7 +433,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, *input_shape_)
+        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape_)``
             At least two rows.
         y : array-like of shape (n_samples,)
             Their classes.

@@ -131,7 +131,7 @@ class SiameseVerifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2, *input_shape)
+        X : array-like of shape (n_pairs, 2, n_features) or ``(n_pairs, 2, *input_shape)``
             Pairs of rows.
         y : array-like of shape (n_pairs,)
             1 (or True) where the rows match, 0 (or False, or -1) where they
@@ -168,7 +168,7 @@ class SiameseVerifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2, *input_shape)
+        X : array-like of shape (n_pairs, 2, n_features) or ``(n_pairs, 2, *input_shape)``
             Pairs of rows.
 
         Returns
@@ -184,7 +184,7 @@ class SiameseVerifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2, *input_shape)
+        X : array-like of shape (n_pairs, 2, n_features) or ``(n_pairs, 2, *input_shape)``
             Pairs of rows.
 
         Returns
@@ -200,7 +200,7 @@ class SiameseVerifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_pairs, 2, n_features) or (n_pairs, 2, *input_shape)
+        X : array-like of shape (n_pairs, 2, n_features) or ``(n_pairs, 2, *input_shape)``
             Pairs of rows.
 
         Returns

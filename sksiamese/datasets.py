@@ -1,15 +1,13 @@
 """Data sets and pair/triplet samplers for few-shot and metric learning.
 
-Contents
---------
-make_pairs
+:func:`make_pairs`
     Random labelled pairs ``(pairs, same)`` from a labelled data set, for
     contrastive losses or pair classifiers.
-make_triplets
+:func:`make_triplets`
     Random ``(anchor, positive, negative)`` triplets from a labelled data set.
-load_omniglot_zip
+:func:`load_omniglot_zip`
     Read an Omniglot zip, in the published layout, into arrays.
-fetch_omniglot
+:func:`fetch_omniglot`
     Download (or find a local copy of) an Omniglot subset, verify its MD5
     checksum, cache it and load it with :func:`load_omniglot_zip`.
 
@@ -141,7 +139,7 @@ def make_pairs(X, y, n_pairs=None, *, positive_fraction=0.5, return_indices=Fals
 
     Returns
     -------
-    pairs : ndarray of shape (n_pairs, 2, *X.shape[1:])
+    pairs : ndarray of shape ``(n_pairs, 2, *X.shape[1:])``
         The rows of each pair, in the dtype of ``X`` (the layout used by
         metric-learn's pair learners). With ``return_indices=True``, an int
         array of shape ``(n_pairs, 2)`` of row indices into ``X`` instead.
@@ -243,7 +241,7 @@ def make_triplets(X, y, n_triplets=None, *, return_indices=False, random_state=N
 
     Returns
     -------
-    triplets : ndarray of shape (n_triplets, 3, *X.shape[1:])
+    triplets : ndarray of shape ``(n_triplets, 3, *X.shape[1:])``
         Anchor, positive and negative rows, in the dtype of ``X``. With
         ``return_indices=True``, an int array of shape ``(n_triplets, 3)``
         of row indices into ``X`` instead.

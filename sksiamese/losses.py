@@ -14,8 +14,25 @@ Margins are in the unit of the distance:
 
 import tensorflow as tf
 
+__all__ = [
+    "DISTANCES",
+    "LOSSES",
+    "MININGS",
+    "contrastive_loss",
+    "contrastive_pair_loss",
+    "paired_distances",
+    "pairwise_distances",
+    "triplet_loss",
+]
+
+#: Distances between embeddings: the values of the ``distance`` parameter of
+#: the losses and the estimators.
 DISTANCES = ("euclidean", "sqeuclidean", "cosine")
+#: Triplet or pair selection strategies: the values of the ``mining``
+#: parameter.
 MININGS = ("semi-hard", "hard", "all")
+#: Training objectives of :class:`~sksiamese.SiameseEmbedder`: the values of
+#: its ``loss`` parameter.
 LOSSES = ("triplet", "contrastive")
 
 # Squared distances below this are treated as exact zeros: the square root's

@@ -53,7 +53,8 @@ __all__ = [
     "tar_at_far",
 ]
 
-# The neighbour search metric that ranks rows like each training distance.
+#: For each training distance, the ``NearestNeighbors`` metric that ranks rows
+#: like it.
 NEIGHBOR_METRICS = {"euclidean": "euclidean", "sqeuclidean": "euclidean", "cosine": "cosine"}
 
 
@@ -678,12 +679,18 @@ def make_tar_at_far_scorer(far=1e-3):
     return make_scorer(tar_at_far, response_method="decision_function", far=far)
 
 
-# Embedding scorers: precision at 1, R-precision and MAP@R of estimator.transform(X).
+#: Embedding scorer: :func:`precision_at_1` of ``estimator.transform(X)``, in
+#: the estimator's ``distance``.
 precision_at_1_scorer = make_embedding_scorer(precision_at_1)
+#: Embedding scorer: :func:`r_precision` of ``estimator.transform(X)``, in the
+#: estimator's ``distance``.
 r_precision_scorer = make_embedding_scorer(r_precision)
+#: Embedding scorer: MAP@R (:func:`mean_average_precision_at_r`) of
+#: ``estimator.transform(X)``, in the estimator's ``distance``.
 map_at_r_scorer = make_embedding_scorer(mean_average_precision_at_r)
 
-# Pair-classifier scorer: minus the equal error rate of decision_function(X).
+#: Pair-classifier scorer: minus the :func:`equal_error_rate` of
+#: ``estimator.decision_function(X)``, so that higher is better.
 neg_equal_error_rate_scorer = make_scorer(
     equal_error_rate, greater_is_better=False, response_method="decision_function"
 )

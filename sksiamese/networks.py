@@ -5,12 +5,16 @@ that maps rows of shape ``input_shape`` to raw embeddings of size
 ``n_components``. The two built-in ones are :func:`build_mlp` for tabular rows
 and :func:`build_cnn` for images. Define custom networks at module level so
 that estimators using them can be pickled.
+
+The module's other functions serve the estimators and are not public.
 """
 
 import math
 
 import keras
 import numpy as np
+
+__all__ = ["build_mlp", "build_cnn"]
 
 
 def build_mlp(input_shape, n_components, *, hidden_units=(256, 128), dropout=0.0):

@@ -1,12 +1,12 @@
 """Visualisations of embeddings and training curves, in scikit-learn's style.
 
-Each display holds the data to draw. Its :meth:`plot` method draws it on a
+Each display holds the data to draw. Its ``plot`` method draws it on a
 matplotlib axes and stores the axes, the figure and the artists, and its
-``from_*`` class methods compute the data and call :meth:`plot`, like
+``from_*`` class methods compute the data and call ``plot``, like
 :class:`sklearn.metrics.RocCurveDisplay`.
 
 matplotlib is an optional dependency (``pip install sksiamese[plot]``): this
-module imports without it and only :meth:`plot` and the ``from_*`` methods
+module imports without it and only ``plot`` and the ``from_*`` methods
 need it.
 """
 
