@@ -1,11 +1,14 @@
 """SiameseEmbedder: a scikit-learn transformer that learns a distance."""
 
 import functools
+import os
+import warnings
 from numbers import Integral, Real
 
 import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -17,6 +20,7 @@ from sklearn.utils.validation import (
 )
 
 from . import losses, networks
+from ._checkpoint import Checkpointer, read_checkpoint
 from ._compat import Interval, StrOptions, _fit_context
 from ._inference import EncoderRunner
 from ._serialization import model_from_bytes, model_to_bytes
@@ -148,7 +152,16 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
 
     warm_start : bool, default=False
         Continue training the fitted encoder instead of starting anew;
-        ``history_`` then grows. Rows must keep their shape.
+        ``history_`` then grows. Rows must keep their shape. An estimator
+        that has not been fitted in this session resumes from the
+        checkpoint in ``checkpoint_dir``, if there is one.
+
+    checkpoint_dir : str or path-like, default=None
+        Folder where the encoder and ``history_`` are saved after every
+        epoch that ends with a finite loss, in one file replaced atomically,
+        so a crash or an interrupt loses at most the epoch in progress.
+        With ``warm_start=True`` a new estimator (or a new process) resumes
+        from it; otherwise a fit starts anew and overwrites it.
 
     Attributes
     ----------
@@ -186,6 +199,13 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
     ``transform`` computes in the precision of its input: float32 rows give
     float32 embeddings; float64 rows run through a float64 copy of the
     encoder, so each row's embedding is independent of its batch.
+
+    Training that diverges (the loss turns NaN or infinite, e.g. with a far
+    too large ``learning_rate``) stops at once; the encoder keeps the
+    weights of the last epoch that ended with a finite loss and a
+    ``ConvergenceWarning`` says so. ``KeyboardInterrupt`` (Ctrl-C) during
+    ``fit`` leaves a fitted estimator with the weights reached so far,
+    warns, and is raised again.
 
     References
     ----------
@@ -230,6 +250,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "checkpoint_dir": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -255,6 +276,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         random_state=None,
         verbose=0,
         warm_start=False,
+        checkpoint_dir=None,
     ):
         self.network = network
         self.input_shape = input_shape
@@ -277,6 +299,7 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.checkpoint_dir = checkpoint_dir
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -294,8 +317,8 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         self : SiameseEmbedder
             The fitted estimator.
         """
-        rows, labels = self._checked(self._validate_training_data, X, y)
-        return self._train(rows, labels, ClassBalancedSampler, self._batch_loss())
+        plan = self._checked(self._plan_training, self._validate_training_data, (X, y))
+        return self._train(plan, ClassBalancedSampler, self._batch_loss())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):
@@ -334,58 +357,116 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         >>> embedder.fit_pairs(pairs, same).transform(X).shape
         (1797, 32)
         """
-        rows, codes = self._checked(self._validate_pair_data, pairs, same)
+        plan = self._checked(self._plan_training, self._validate_pair_data, (pairs, same))
         loss = functools.partial(
             losses.contrastive_pair_loss, margin=self.margin, distance=self.distance
         )
-        return self._train(rows, codes, PairSampler, loss)
+        return self._train(plan, PairSampler, loss)
 
-    def _train(self, rows, targets, sampler_type, loss):
-        """Build or continue the encoder and train it on validated data."""
+    def _plan_training(self, validate, data):
+        """Validate ``data`` and settle where training starts from.
+
+        Everything that can reject a call happens here, before any training
+        and before any fitted attribute is replaced.
+        """
+        rows, targets = validate(*data)
         rng = check_random_state(self.random_state)
         weight_seed, batch_seed, split_seed, augment_seed = rng.randint(_SEED_LIMIT - 3, size=4)
-
         if self._continues_training():
             encoder, history = self.encoder_, self.history_
         else:
-            encoder, history = self._build_encoder(rows, weight_seed), {}
+            resumed = self._resumed_checkpoint()
+            encoder, history = resumed or (self._build_encoder(rows, weight_seed), {})
+        validation = None
+        if self.early_stopping:
+            rows, targets, validation = self._hold_out(
+                rows, targets, split_seed, paired=validate == self._validate_pair_data
+            )
+        return {
+            "rows": rows,
+            "targets": targets,
+            "validation": validation,
+            "encoder": encoder,
+            "history": history,
+            "batch_seed": int(batch_seed),
+            "augment_seed": int(augment_seed),
+        }
+
+    def _resumed_checkpoint(self):
+        """The encoder and history saved in ``checkpoint_dir``, to warm-start from."""
+        if not (self.warm_start and self.checkpoint_dir is not None):
+            return None
+        saved = read_checkpoint(self.checkpoint_dir)
+        if saved is not None and saved[0].input_shape[1:] != self.input_shape_:
+            raise ValueError(
+                f"The checkpoint in {self.checkpoint_dir} holds an encoder for rows of "
+                f"shape {saved[0].input_shape[1:]}; these rows have shape {self.input_shape_}."
+            )
+        return saved
+
+    def _train(self, plan, sampler_type, loss):
+        """Train the planned encoder, then record what training reached."""
 
         def sampler(targets):
             if sampler_type is PairSampler:
                 return PairSampler(targets, self.batch_size)
             return ClassBalancedSampler(targets, self.batch_size, self.samples_per_class)
 
+        encoder, history = plan["encoder"], plan["history"]
         validation = None
         callbacks = list(self.callbacks or [])
-        if self.early_stopping:
-            rows, targets, (val_rows, val_targets) = self._hold_out(
-                rows, targets, split_seed, paired=sampler_type is PairSampler
-            )
+        if plan["validation"] is not None:
+            val_rows, val_targets = plan["validation"]
             validation = (sampler(val_targets), val_rows)
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss", patience=self.n_iter_no_change, restore_best_weights=True
                 )
             )
-        epoch_history = train(
+        checkpoint = None
+        if self.checkpoint_dir is not None:
+            checkpoint = Checkpointer(self.checkpoint_dir, earlier_history=history)
+        n_before = len(history.get("loss", []))
+        run = train(
             encoder,
             loss,
-            sampler(targets),
-            rows,
+            sampler(plan["targets"]),
+            plan["rows"],
             validation=validation,
             optimizer=make_optimizer(self.optimizer, self.learning_rate),
             epochs=self.epochs,
-            seed=int(batch_seed),
+            seed=plan["batch_seed"],
             callbacks=callbacks,
             verbose=min(int(self.verbose), 2),
-            augmenter=image_augmenter(int(augment_seed)) if self._augments() else None,
+            augmenter=image_augmenter(plan["augment_seed"]) if self._augments() else None,
+            checkpoint=checkpoint,
         )
-        for key, values in epoch_history.items():
-            history.setdefault(key, []).extend(float(value) for value in values)
+        history.setdefault("loss", [])
+        for key, values in run.history.items():
+            history.setdefault(key, []).extend(values)
         self.encoder_ = encoder
         self.history_ = history
         self.n_iter_ = len(history["loss"])
         self._runner = EncoderRunner(encoder)
+        if run.diverged_at is not None:
+            kept = n_before + run.diverged_at
+            warnings.warn(
+                f"Training diverged: the loss became NaN or infinite in epoch {kept + 1}. "
+                "Training stopped and the encoder keeps the weights of "
+                + (f"epoch {kept}, the last with a finite loss" if kept else "its start")
+                + f". Lower learning_rate (now {self.learning_rate}).",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        if run.interrupted:
+            warnings.warn(
+                f"fit was interrupted during epoch {self.n_iter_ + 1}; the estimator keeps "
+                f"the weights reached so far ({self.n_iter_} complete epochs in history_) "
+                "and can be used, saved or warm-started.",
+                UserWarning,
+                stacklevel=4,
+            )
+            raise KeyboardInterrupt
         return self
 
     def _batch_loss(self):
@@ -420,7 +501,14 @@ class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         """
         check_is_fitted(self)
         rows = self._validate_rows(X)
-        return self._runner(rows)
+        embedded = self._runner(rows)
+        if not np.isfinite(embedded).all():
+            # Inputs are finite (validated), so the weights overflow.
+            raise ValueError(
+                "The encoder maps these finite rows to NaN or infinite embeddings: its "
+                "weights overflow. Refit with a lower learning_rate."
+            )
+        return embedded
 
     def score(self, X, y):
         """Precision at 1 of the embedding of ``X``: a retrieval score.

@@ -1,0 +1,262 @@
+"""Nothing lost, nothing silent: divergence, interrupts, checkpoints, threads, memory."""
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
+
+import keras
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sksiamese import SiameseEmbedder
+from sksiamese._checkpoint import CHECKPOINT_NAME, read_checkpoint
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Sets every weight to NaN when epoch ``at`` begins; records earlier weights."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+        self.weights_at_epoch_end = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.weights_at_epoch_end.append(self.model.encoder.get_weights())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            encoder = self.model.encoder
+            encoder.set_weights([np.full_like(w, np.nan) for w in encoder.get_weights()])
+
+
+class Interrupt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt, as Ctrl-C does, after batch ``batch`` of epoch ``epoch``."""
+
+    def __init__(self, epoch, batch=0):
+        super().__init__()
+        self.epoch, self.batch, self.current = epoch, batch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.current == self.epoch and batch == self.batch:
+            raise KeyboardInterrupt
+
+
+# Divergence ------------------------------------------------------------------
+
+
+class RecordStart(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.weights = self.model.encoder.get_weights()
+
+
+def test_a_huge_learning_rate_is_stopped_and_warned_about(digits):
+    X, y = digits
+    start = RecordStart()
+    embedder = SiameseEmbedder(
+        normalize=False, learning_rate=1e8, epochs=4, callbacks=[start], random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="diverged.*epoch 1.*its start.*learning_rate"):
+        embedder.fit(X, y)
+    assert embedder.n_iter_ == 0 and embedder.history_ == {"loss": []}
+    for kept, initial in zip(embedder.encoder_.get_weights(), start.weights):
+        np.testing.assert_array_equal(kept, initial)
+    assert np.all(np.isfinite(embedder.transform(X)))
+
+
+def test_divergence_mid_training_restores_the_last_finite_epoch(small_digits):
+    X, y = small_digits
+    poison = PoisonWeights(at=2)
+    embedder = SiameseEmbedder(n_components=8, epochs=5, callbacks=[poison], random_state=0)
+    with pytest.warns(ConvergenceWarning, match="epoch 3.*weights of epoch 2"):
+        embedder.fit(X, y)
+    assert embedder.n_iter_ == 2 and len(embedder.history_["loss"]) == 2
+    assert all(np.isfinite(embedder.history_["loss"]))
+    for kept, saved in zip(embedder.encoder_.get_weights(), poison.weights_at_epoch_end[1]):
+        np.testing.assert_array_equal(kept, saved)
+    assert np.all(np.isfinite(embedder.transform(X)))
+
+
+def test_transform_refuses_to_return_non_finite_embeddings(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(n_components=4, epochs=1, random_state=0).fit(X, y)
+    embedder.encoder_.set_weights([w * 1e30 for w in embedder.encoder_.get_weights()])
+    with pytest.raises(ValueError, match="NaN or infinite embeddings.*learning_rate"):
+        embedder.transform(X.astype(np.float32))
+
+
+# Interrupts -------------------------------------------------------------------
+
+
+def test_ctrl_c_leaves_a_usable_estimator(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(n_components=8, epochs=5, callbacks=[Interrupt(epoch=2)], random_state=0)
+    with pytest.warns(UserWarning, match="interrupted.*2 complete epochs"):
+        with pytest.raises(KeyboardInterrupt):
+            embedder.fit(X, y)
+    assert embedder.n_iter_ == 2
+    embedded = embedder.transform(X)
+    assert embedded.shape == (len(X), 8) and np.all(np.isfinite(embedded))
+    restored = pickle.loads(pickle.dumps(embedder))
+    np.testing.assert_array_equal(restored.transform(X), embedded)
+    embedder.set_params(callbacks=None, warm_start=True, epochs=1).fit(X, y)
+    assert embedder.n_iter_ == 3
+
+
+def test_ctrl_c_keeps_weights_reached_mid_epoch(small_digits):
+    X, y = small_digits
+    recorder = PoisonWeights(at=-1)  # records only
+    embedder = SiameseEmbedder(
+        n_components=8, epochs=5, batch_size=32, callbacks=[recorder, Interrupt(epoch=1, batch=3)],
+        random_state=0,
+    )
+    with pytest.warns(UserWarning), pytest.raises(KeyboardInterrupt):
+        embedder.fit(X, y)
+    # Four batches of epoch 2 were applied after epoch 1's weights.
+    after_epoch_1 = recorder.weights_at_epoch_end[0]
+    assert any(
+        not np.array_equal(now, then)
+        for now, then in zip(embedder.encoder_.get_weights(), after_epoch_1)
+    )
+
+
+# Checkpoints ------------------------------------------------------------------
+
+
+def test_checkpoint_holds_the_last_epoch_and_resumes(small_digits, tmp_path):
+    X, y = small_digits
+    first = SiameseEmbedder(n_components=8, epochs=3, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
+    assert os.listdir(tmp_path) == [CHECKPOINT_NAME]
+    encoder, history = read_checkpoint(tmp_path)
+    assert history == first.history_
+    np.testing.assert_array_equal(
+        encoder.predict(X[:20].astype(np.float32), verbose=0),
+        first.encoder_.predict(X[:20].astype(np.float32), verbose=0),
+    )
+    # A new estimator (as in a new process) resumes from the folder.
+    resumed = SiameseEmbedder(
+        n_components=8, epochs=2, checkpoint_dir=tmp_path, warm_start=True, random_state=0
+    ).fit(X, y)
+    assert resumed.n_iter_ == 5 and resumed.history_["loss"][:3] == first.history_["loss"]
+    assert read_checkpoint(tmp_path)[1] == resumed.history_
+
+
+def test_checkpoint_of_an_interrupted_fit_resumes(small_digits, tmp_path):
+    X, y = small_digits
+    interrupted = SiameseEmbedder(
+        n_components=8, epochs=5, checkpoint_dir=tmp_path, callbacks=[Interrupt(epoch=2)],
+        random_state=0,
+    )
+    with pytest.warns(UserWarning), pytest.raises(KeyboardInterrupt):
+        interrupted.fit(X, y)
+    assert len(read_checkpoint(tmp_path)[1]["loss"]) == 2
+    resumed = SiameseEmbedder(
+        n_components=8, epochs=1, checkpoint_dir=tmp_path, warm_start=True, random_state=0
+    ).fit(X, y)
+    assert resumed.n_iter_ == 3
+
+
+def test_without_warm_start_a_fit_starts_anew_and_overwrites(small_digits, tmp_path):
+    X, y = small_digits
+    SiameseEmbedder(n_components=8, epochs=3, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
+    fresh = SiameseEmbedder(n_components=8, epochs=1, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
+    assert fresh.n_iter_ == 1 and len(read_checkpoint(tmp_path)[1]["loss"]) == 1
+
+
+def test_an_interrupted_checkpoint_write_keeps_the_previous_one(small_digits, tmp_path):
+    X, y = small_digits
+    from sksiamese import _checkpoint
+
+    real = _checkpoint.model_to_bytes
+    calls = []
+
+    def fail_on_second_save(model):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(model)
+
+    embedder = SiameseEmbedder(n_components=8, epochs=4, checkpoint_dir=tmp_path, random_state=0)
+    with mock.patch.object(_checkpoint, "model_to_bytes", fail_on_second_save):
+        with pytest.warns(UserWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
+            embedder.fit(X, y)
+    assert os.listdir(tmp_path) == [CHECKPOINT_NAME]
+    assert len(read_checkpoint(tmp_path)[1]["loss"]) == 1
+
+
+def test_resuming_checks_the_row_shape_before_training(small_digits, tmp_path):
+    X, y = small_digits
+    SiameseEmbedder(n_components=8, epochs=1, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
+    resumed = SiameseEmbedder(checkpoint_dir=tmp_path, warm_start=True)
+    with mock.patch("sksiamese._embedder.train") as train:
+        with pytest.raises(ValueError, match="checkpoint.*rows of shape \\(64,\\).*\\(32,\\)"):
+            resumed.fit(X[:, :32], y)
+    train.assert_not_called()
+
+
+def test_a_corrupt_checkpoint_is_a_clear_error(small_digits, tmp_path):
+    X, y = small_digits
+    (tmp_path / CHECKPOINT_NAME).write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="Cannot resume from the checkpoint"):
+        SiameseEmbedder(checkpoint_dir=tmp_path, warm_start=True).fit(X, y)
+    with zipfile.ZipFile(tmp_path / CHECKPOINT_NAME, "w") as archive:
+        archive.writestr("state.json", "{}")
+    with pytest.raises(ValueError, match="Cannot resume from the checkpoint"):
+        SiameseEmbedder(checkpoint_dir=tmp_path, warm_start=True).fit(X, y)
+
+
+# Threads and memory ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transform_from_eight_threads_matches_one_call(fitted, digits, dtype):
+    X = digits[0][:1500].astype(dtype)
+    # A fresh runner, so the threads also race to compile it.
+    fitted = pickle.loads(pickle.dumps(fitted))
+    expected = fitted.transform(X)
+    fitted = pickle.loads(pickle.dumps(fitted))
+    start = threading.Barrier(8)
+
+    def embed(_):
+        start.wait()
+        return fitted.transform(X)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(embed, range(8)))
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
+
+
+def test_transform_memory_stays_near_the_output_size():
+    script = textwrap.dedent(
+        """
+        import resource, numpy as np
+        from sksiamese import SiameseEmbedder
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(1_000_000, 8)).astype(np.float32)
+        y = rng.integers(0, 4, len(X))
+        embedder = SiameseEmbedder(n_components=32, epochs=1, random_state=0).fit(X[:2000], y[:2000])
+        embedder.transform(X[:5000])  # compile first
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        Z = embedder.transform(X)
+        growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+        print(growth / 1024, Z.nbytes / 2**20)
+        """
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    ).stdout.split()
+    growth_mb, output_mb = float(out[-2]), float(out[-1])
+    assert output_mb == pytest.approx(122.07, abs=0.01)
+    # The output itself plus at most a few chunks of working memory.
+    assert growth_mb < output_mb + 64
