@@ -23,6 +23,7 @@ from . import losses, networks
 from ._checkpoint import Checkpointer, read_checkpoint
 from ._compat import Interval, StrOptions, _fit_context
 from ._inference import EncoderRunner
+from ._persistence import SaveMixin
 from ._serialization import model_from_bytes, model_to_bytes
 from ._pairs import check_pair_labels, stack_pair_rows
 from ._sampling import ClassBalancedSampler, PairSampler
@@ -32,7 +33,9 @@ from .metrics import precision_at_1
 _SEED_LIMIT = 2**31 - 1
 
 
-class SiameseEmbedder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SiameseEmbedder(
+    SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Learn an embedding with a Siamese network and a triplet or contrastive loss.
 
     Twin copies of one encoder network, sharing their weights, embed the rows

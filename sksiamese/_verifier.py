@@ -14,12 +14,13 @@ from . import losses
 from ._compat import HasMethods, Interval, StrOptions, _SigmoidCalibration, _fit_context
 from ._embedder import SiameseEmbedder
 from ._pairs import check_pair_labels, stack_pair_rows
+from ._persistence import SaveMixin
 from .metrics import _eer_point
 
 _SEED_LIMIT = 2**31 - 1
 
 
-class SiameseVerifier(ClassifierMixin, BaseEstimator):
+class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
     """Verify pairs: are the two rows of a pair the same kind of thing?
 
     The verifier embeds both rows of a pair with one shared encoder and
