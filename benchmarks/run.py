@@ -8,7 +8,8 @@ Prints one table and writes the results as JSON (``--output``). Sections:
 1. train:   images/s of ``SiameseEmbedder.fit`` against a hand-written
             ``tf.function`` loop on the same network and the same batches.
 2. infer:   1-row latency and 10,000-row throughput of ``transform`` against
-            ``encoder_.predict``.
+            ``encoder_.predict``, and the peak memory growth of one
+            ``transform`` of a million rows against the size of its output.
 3. fewshot: Omniglot (``../shared/data/omniglot`` or ``--omniglot``): train on
             three alphabets, 20-way and 5-way 1-shot episodes on the two
             others, within one alphabet (Lake's protocol) and across both;
@@ -165,6 +166,35 @@ def bench_infer(embedder, images, *, n_rows=10_000, repeats=200):
         "throughput_ratio": transform_rate / predict_rate,
         "throughput_ratio_batch_1024": transform_rate / predict_1024_rate,
     }
+
+
+_MEMORY_CHILD = """
+import resource, sys, numpy as np
+from sksiamese import SiameseEmbedder
+n, dtype = int(sys.argv[1]), sys.argv[2]
+rng = np.random.default_rng(0)
+X = rng.normal(size=(n, 8)).astype(dtype)
+y = rng.integers(0, 4, n)
+embedder = SiameseEmbedder(n_components=32, epochs=1, random_state=0).fit(X[:2000], y[:2000])
+embedder.transform(X[:5000])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+Z = embedder.transform(X)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, Z.nbytes / 2**20)
+"""
+
+
+def bench_transform_memory(n_rows):
+    """Peak memory growth of one ``transform`` call against the size of its output."""
+    results = {}
+    for dtype in ("float32", "float64"):
+        out = subprocess.run(
+            [sys.executable, "-c", _MEMORY_CHILD, str(n_rows), dtype],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        ).stdout.split()
+        growth, output = float(out[-2]), float(out[-1])
+        results[f"{n_rows:,} rows {dtype}: peak growth MB / output MB"] = f"{growth:.0f} / {output:.0f}"
+    return results
 
 
 # 3. Few-shot quality -----------------------------------------------------------
@@ -384,6 +414,7 @@ def main(argv=None):
         embedder, results["train"] = bench_train(images, labels, steps=30 if args.quick else 100)
     if "infer" in sections:
         results["infer"] = bench_infer(embedder, images, repeats=100 if args.quick else 300)
+        results["infer"].update(bench_transform_memory(200_000 if args.quick else 1_000_000))
     if "fewshot" in sections and data is not None:
         results["fewshot"] = bench_fewshot(
             data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
