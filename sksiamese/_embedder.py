@@ -1,6 +1,7 @@
 """SiameseEmbedder: a scikit-learn transformer that learns a distance."""
 
 import functools
+import math
 import os
 import warnings
 from numbers import Integral, Real
@@ -31,6 +32,7 @@ from ._training import OPTIMIZERS, image_augmenter, make_optimizer, train
 from .metrics import precision_at_1
 
 _SEED_LIMIT = 2**31 - 1
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class SiameseEmbedder(
@@ -362,7 +364,7 @@ class SiameseEmbedder(
         """
         plan = self._checked(self._plan_training, self._validate_pair_data, (pairs, same))
         loss = functools.partial(
-            losses.contrastive_pair_loss, margin=self.margin, distance=self.distance
+            losses.contrastive_pair_loss, margin=float(self.margin), distance=self.distance
         )
         return self._train(plan, PairSampler, loss)
 
@@ -373,6 +375,12 @@ class SiameseEmbedder(
         and before any fitted attribute is replaced.
         """
         rows, targets = validate(*data)
+        for callback in self.callbacks or []:
+            if not isinstance(callback, keras.callbacks.Callback):
+                raise TypeError(
+                    "callbacks must hold keras.callbacks.Callback instances; got "
+                    f"{type(callback).__name__} {callback!r}."
+                )
         rng = check_random_state(self.random_state)
         weight_seed, batch_seed, split_seed, augment_seed = rng.randint(_SEED_LIMIT - 3, size=4)
         if self._continues_training():
@@ -412,8 +420,10 @@ class SiameseEmbedder(
 
         def sampler(targets):
             if sampler_type is PairSampler:
-                return PairSampler(targets, self.batch_size)
-            return ClassBalancedSampler(targets, self.batch_size, self.samples_per_class)
+                return PairSampler(targets, int(self.batch_size))
+            return ClassBalancedSampler(
+                targets, int(self.batch_size), int(self.samples_per_class)
+            )
 
         encoder, history = plan["encoder"], plan["history"]
         validation = None
@@ -423,7 +433,9 @@ class SiameseEmbedder(
             validation = (sampler(val_targets), val_rows)
             callbacks.append(
                 keras.callbacks.EarlyStopping(
-                    monitor="val_loss", patience=self.n_iter_no_change, restore_best_weights=True
+                    monitor="val_loss",
+                    patience=int(self.n_iter_no_change),
+                    restore_best_weights=True,
                 )
             )
         checkpoint = None
@@ -436,8 +448,8 @@ class SiameseEmbedder(
             sampler(plan["targets"]),
             plan["rows"],
             validation=validation,
-            optimizer=make_optimizer(self.optimizer, self.learning_rate),
-            epochs=self.epochs,
+            optimizer=make_optimizer(self.optimizer, float(self.learning_rate)),
+            epochs=int(self.epochs),
             seed=plan["batch_seed"],
             callbacks=callbacks,
             verbose=min(int(self.verbose), 2),
@@ -476,7 +488,7 @@ class SiameseEmbedder(
         """The loss of labelled P x K batches, as configured."""
         loss = losses.triplet_loss if self.loss == "triplet" else losses.contrastive_loss
         return functools.partial(
-            loss, margin=self.margin, mining=self.mining, distance=self.distance
+            loss, margin=float(self.margin), mining=self.mining, distance=self.distance
         )
 
     def _checked(self, validate, *args):
@@ -597,6 +609,11 @@ class SiameseEmbedder(
                 f"warm_start=True continues an encoder for rows of shape "
                 f"{self.encoder_.input_shape[1:]}; these rows have shape {self.input_shape_}."
             )
+        if X.dtype == np.float64 and np.abs(X).max() > _FLOAT32_MAX:
+            raise ValueError(
+                "X holds values beyond float32's range (about 3.4e38 in magnitude); the "
+                "network trains in float32. Rescale X."
+            )
         return X.astype(np.float32, copy=False).reshape((len(X), *self.input_shape_))
 
     def _validate_pair_data(self, pairs, same):
@@ -668,10 +685,15 @@ class SiameseEmbedder(
             channels = rows.reshape(-1, rows.shape[-1]).astype(np.float64)
             mean = channels.mean(axis=0)
             variance = np.full_like(mean, np.mean((channels - mean) ** 2))
+            if not variance[0] < _FLOAT32_MAX:
+                raise ValueError(
+                    f"X varies too widely (variance {variance[0]:.3g}) to be standardised "
+                    "in float32, in which the network computes. Rescale X."
+                )
         encoder = networks.assemble_encoder(
             self.network,
             self.input_shape_,
-            self.n_components,
+            int(self.n_components),
             normalize=self.normalize,
             mean=mean,
             variance=variance,
@@ -688,6 +710,12 @@ class SiameseEmbedder(
         """
         units = rows.reshape((len(targets), 2, *rows.shape[1:])) if paired else rows
         n_validation = int(np.ceil(self.validation_fraction * len(targets)))
+        if len(targets) - n_validation < 2:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} holds out {n_validation} of "
+                f"{len(targets)} {'pairs' if paired else 'rows'}, leaving fewer than 2 to "
+                "train on; lower it or set early_stopping=False."
+            )
         _, counts = np.unique(targets, return_counts=True)
         stratify = targets if counts.min() >= 2 and n_validation >= len(counts) else None
         train_units, val_units, train_targets, val_targets = train_test_split(
@@ -711,7 +739,8 @@ def _flatten_rows(X):
         X = np.asarray(X)
     shape = getattr(X, "shape", None)
     if shape is not None and len(shape) > 2:
-        return np.reshape(X, (shape[0], -1)), tuple(int(size) for size in shape[1:])
+        row_shape = tuple(int(size) for size in shape[1:])
+        return np.reshape(X, (shape[0], math.prod(row_shape))), row_shape
     return X, None
 
 

@@ -6,9 +6,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import losses
 from ._compat import HasMethods, Interval, StrOptions, _SigmoidCalibration, _fit_context
@@ -57,8 +56,9 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     calibration_fraction : float, default=0.2
         When the embedder is trained here, the fraction of the pairs held
-        out of training, stratified by label, to calibrate the threshold and
-        the probabilities on distances it has not been trained to shrink.
+        out of training (that fraction of each kind, and at least one of
+        each) to calibrate the threshold and the probabilities on distances
+        the embedder has not been trained to shrink.
         Unused with a frozen embedder.
 
     random_state : int, RandomState instance or None, default=None
@@ -113,7 +113,10 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "embedder": [HasMethods(["transform"]), None],
-        "threshold": [StrOptions({"accuracy", "f1", "eer"}), Real],
+        "threshold": [
+            StrOptions({"accuracy", "f1", "eer"}),
+            Interval(Real, None, None, closed="neither"),
+        ],
         "calibration_fraction": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
     }
@@ -145,6 +148,8 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
         """
         rows = stack_pair_rows(X)
         codes, classes = check_pair_labels(y, len(rows) // 2)
+        # Every pair, calibration pairs included, is checked before training.
+        check_array(rows.reshape(len(rows), -1), dtype="numeric", input_name="X")
         rng = check_random_state(self.random_state)
         if isinstance(self.embedder, FrozenEstimator):
             embedder, calibration_rows, calibration_codes = self.embedder, rows, codes
@@ -194,6 +199,7 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
             ``classes_[1]`` (same) where ``decision_function >= threshold_``,
             else ``classes_[0]``.
         """
+        check_is_fitted(self)
         return self.classes_[(self.decision_function(X) >= self.threshold_).astype(int)]
 
     def predict_proba(self, X):
@@ -209,6 +215,7 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
         proba : ndarray of shape (n_pairs, 2)
             Columns follow ``classes_``: different, then same.
         """
+        check_is_fitted(self)
         same = self.calibrator_.predict(self.decision_function(X))
         return np.column_stack([1.0 - same, same])
 
@@ -236,20 +243,27 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
         return embedder
 
     def _calibration_split(self, pairs, codes, rng):
-        n_calibration = int(np.ceil(self.calibration_fraction * len(codes)))
-        if np.bincount(codes).min() < 2 or len(codes) - n_calibration < 2:
-            raise ValueError(
-                f"calibration_fraction={self.calibration_fraction} with {len(codes)} pairs "
-                "leaves too few to train on and calibrate with; each needs matching and "
-                "non-matching pairs. Give more pairs, of both kinds."
+        """Hold out ``calibration_fraction`` of each kind of pair, at least one.
+
+        Both parts get matching and non-matching pairs, which calibrating
+        and training need.
+        """
+        train, calibration = [], []
+        for kind in (0, 1):
+            members = rng.permutation(np.flatnonzero(codes == kind))
+            n_calibration = min(
+                max(1, round(self.calibration_fraction * len(members))), len(members) - 1
             )
-        return train_test_split(
-            pairs,
-            codes,
-            test_size=n_calibration,
-            stratify=codes,
-            random_state=int(rng.randint(_SEED_LIMIT)),
-        )
+            if n_calibration < 1:
+                raise ValueError(
+                    f"calibration_fraction={self.calibration_fraction} needs at least 2 "
+                    f"{'matching' if kind else 'non-matching'} pairs, one to train on and "
+                    f"one to calibrate with; got {len(members)}. Give more pairs."
+                )
+            calibration.append(members[:n_calibration])
+            train.append(members[n_calibration:])
+        train, calibration = np.sort(np.concatenate(train)), np.sort(np.concatenate(calibration))
+        return pairs[train], pairs[calibration], codes[train], codes[calibration]
 
 
 def _decision_values(embedder, rows):

@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
+import scipy.sparse
 from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sksiamese import SiameseEmbedder
+from sksiamese import SiameseEmbedder, SiameseVerifier
+from sksiamese.datasets import make_pairs, make_triplets
 
 X = np.random.default_rng(0).normal(size=(40, 6))
 y = np.arange(40) % 4
@@ -156,3 +159,299 @@ def test_score_checks_its_labels(fitted):
         fitted.score(X, y[:10])
     with pytest.raises(ValueError, match="at least 2 samples"):
         fitted.score(X[:1], y[:1])
+
+
+# Every other bad-input case the estimators handle --------------------------
+#
+# One test per raise site (or scikit-learn check the estimators delegate to)
+# that the tests above, test_verifier.py, test_datasets.py and
+# test_reliability.py leave out; each asserts the exception type and a
+# fragment of the message.
+
+PAIRS = X[:20].reshape(10, 2, 6)
+SAME = np.arange(10) % 2
+
+
+@pytest.mark.parametrize(
+    "X_bad, y_bad, error, match",
+    [
+        (X[0, 0], y, ValueError, "Expected 2D array, got scalar"),
+        (X[:, :0], y, ValueError, "0 feature\\(s\\)"),
+        (X + 1j, y, ValueError, "Complex data not supported"),
+        (scipy.sparse.csr_matrix(X), y, TypeError, "dense data is required"),
+        (X, np.r_[np.nan, y[1:]], ValueError, "Input y contains NaN"),
+        (X, np.array([None, 1] * 20, dtype=object), ValueError, "Unknown label type"),
+        (X, y + 0j, ValueError, "Complex data not supported"),
+        (X, np.array(["a", 1] * 20, dtype=object), TypeError, "not supported between"),
+    ],
+    ids=["scalar-X", "no-features", "complex-X", "sparse-X", "nan-y", "none-y", "complex-y",
+         "mixed-type-y"],
+)
+def test_more_bad_training_input(monkeypatch, X_bad, y_bad, error, match):
+    never_trains(monkeypatch)
+    with pytest.raises(error, match=match):
+        SiameseEmbedder().fit(X_bad, y_bad)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"input_shape": "abc"},
+        {"normalize": "yes"},
+        {"epochs": 0},
+        {"augment": "sometimes"},
+        {"learning_rate": 0.0},
+        {"early_stopping": None},
+        {"n_iter_no_change": 0},
+        {"random_state": "seed"},
+        {"verbose": -1},
+        {"warm_start": 1},
+        {"checkpoint_dir": 3},
+        {"margin": np.inf},
+        {"learning_rate": np.nan},
+    ],
+    ids=lambda params: "-".join(f"{k}={v!r}" for k, v in params.items()),
+)
+def test_every_parameter_is_validated(monkeypatch, params):
+    never_trains(monkeypatch)
+    (name,) = params
+    with pytest.raises(InvalidParameterError, match=f"'{name}' parameter of SiameseEmbedder"):
+        SiameseEmbedder(**params).fit(X, y)
+
+
+def test_fit_pairs_validates_parameters(monkeypatch):
+    never_trains(monkeypatch)
+    with pytest.raises(InvalidParameterError, match="'margin' parameter"):
+        SiameseEmbedder(loss="contrastive", margin=0.0).fit_pairs(PAIRS, SAME)
+
+
+@pytest.mark.parametrize("input_shape", [(), ("a", 6), (-6,)])
+def test_input_shape_must_hold_positive_ints(monkeypatch, input_shape):
+    never_trains(monkeypatch)
+    with pytest.raises(ValueError, match="input_shape must be a tuple of positive ints"):
+        SiameseEmbedder(input_shape=input_shape).fit(X, y)
+
+
+def test_cnn_network_needs_images(monkeypatch):
+    # Without augmentation the network itself rejects the shape (with it,
+    # the augmenter does first: test_augment_needs_image_rows).
+    never_trains(monkeypatch)
+    message = "network='cnn' needs input_shape=\\(height, width, channels\\), got \\(6,\\)"
+    with pytest.raises(ValueError, match=message):
+        SiameseEmbedder(network="cnn", input_shape=(6,), augment=False).fit(X, y)
+    with pytest.raises(ValueError, match="got \\(1, 2, 3, 1\\)"):
+        SiameseEmbedder(network="cnn", input_shape=(1, 2, 3, 1), augment=False).fit(X, y)
+
+
+@pytest.mark.parametrize("params", [{"augment": True}, {"augment": True, "input_shape": (2, 3)}])
+def test_augment_needs_image_rows(monkeypatch, params):
+    never_trains(monkeypatch)
+    message = "augment=True transforms images; it needs rows of shape \\(height, width, channels\\)"
+    with pytest.raises(ValueError, match=message):
+        SiameseEmbedder(**params).fit(X, y)
+
+
+def test_early_stopping_needs_rows_to_hold_out(monkeypatch, fitted):
+    before = fitted.transform(X)
+    never_trains(monkeypatch)
+    params = dict(early_stopping=True, validation_fraction=0.01)
+    with pytest.raises(ValueError, match="validation_fraction=0.01 leaves too few rows"):
+        SiameseEmbedder(**params).fit(X[:4], y[:4])
+    with pytest.raises(ValueError, match="leaves too few pairs"):
+        SiameseEmbedder(loss="contrastive", **params).fit_pairs(PAIRS[:4], SAME[:4])
+    # A rejected refit of a fitted estimator keeps its model.
+    fitted.set_params(**params)
+    try:
+        with pytest.raises(ValueError, match="leaves too few rows"):
+            fitted.fit(X[:4, :5], y[:4])
+    finally:
+        fitted.set_params(early_stopping=False, validation_fraction=0.1)
+    assert fitted.n_features_in_ == 6
+    np.testing.assert_array_equal(fitted.transform(X), before)
+
+
+@pytest.mark.parametrize(
+    "pairs, same, match",
+    [
+        (None, SAME, "got a NoneType"),
+        ("pairs", SAME, "got a str"),
+        (PAIRS[:, 0, 0], SAME, "got shape \\(10,\\)"),
+        (PAIRS, SAME * 0.5, "must be 1 .same. and 0 or -1.*0.5"),
+        (PAIRS, np.r_[np.nan, SAME[1:]], "must be 1 .same."),
+        (PAIRS, np.c_[SAME, SAME], "y should be a 1d array"),
+        (PAIRS[:1], SAME[:1], "every label is 0"),
+        (np.zeros((10, 2, 0)), SAME, "0 feature\\(s\\)"),
+    ],
+    ids=["none", "str", "rank-1", "half", "nan-label", "2d-labels", "one-pair", "no-features"],
+)
+def test_more_bad_pairs(monkeypatch, pairs, same, match):
+    never_trains(monkeypatch)
+    with pytest.raises(ValueError, match=match):
+        SiameseEmbedder(loss="contrastive").fit_pairs(pairs, same)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"threshold": "median"}, "'threshold' parameter"),
+        ({"threshold": None}, "'threshold' parameter"),
+        ({"calibration_fraction": 0.0}, "'calibration_fraction' parameter"),
+        ({"calibration_fraction": 1.0}, "'calibration_fraction' parameter"),
+        ({"random_state": "seed"}, "'random_state' parameter"),
+    ],
+)
+def test_verifier_parameters_are_validated(monkeypatch, params, match):
+    never_trains(monkeypatch)
+    with pytest.raises(InvalidParameterError, match=match):
+        SiameseVerifier(**params).fit(PAIRS, SAME)
+
+
+@pytest.fixture(scope="module")
+def frozen_verifier(fitted):
+    pairs = X.reshape(20, 2, 6)
+    return SiameseVerifier(FrozenEstimator(fitted)).fit(pairs, np.arange(20) % 2)
+
+
+@pytest.mark.parametrize(
+    "pairs, error, match",
+    [
+        (X, ValueError, "pairs must be an array of shape \\(n_pairs, 2, n_features\\)"),
+        (X[:0].reshape(0, 2, 3), ValueError, "pairs holds no pair"),
+        (X[:, :5].reshape(20, 2, 5)[:, :, :4], ValueError, "X has 4 features"),
+        (np.full((3, 2, 6), np.inf), ValueError, "infinity"),
+    ],
+    ids=["2d", "empty", "features", "inf"],
+)
+def test_verifier_checks_pairs_to_predict(frozen_verifier, pairs, error, match):
+    with pytest.raises(error, match=match):
+        frozen_verifier.decision_function(pairs)
+    with pytest.raises(error, match=match):
+        frozen_verifier.predict_proba(pairs)
+
+
+@pytest.mark.parametrize(
+    "X_bad, error, match",
+    [
+        (X[:0], ValueError, "0 sample\\(s\\)"),
+        (scipy.sparse.csr_matrix(X), TypeError, "dense data is required"),
+        (X + 1j, ValueError, "Complex data not supported"),
+        (X[0, 0], ValueError, "Expected 2D array, got scalar"),
+    ],
+    ids=["empty", "sparse", "complex", "scalar"],
+)
+def test_more_bad_transform_input(fitted, X_bad, error, match):
+    before = fitted.transform(X)
+    with pytest.raises(error, match=match):
+        fitted.transform(X_bad)
+    np.testing.assert_array_equal(fitted.transform(X), before)
+
+
+def test_score_before_fit():
+    with pytest.raises(NotFittedError):
+        SiameseEmbedder().score(X, y)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: make_pairs(3.0, [0]), "make_pairs needs X of shape \\(n_samples, ...\\); got a scalar"),
+        (lambda: make_triplets(3.0, [0]), "make_triplets needs X of shape"),
+        (lambda: make_pairs(X, y, n_pairs=True), "n_pairs must be an integer >= 1 or None; got True"),
+        (lambda: make_triplets(X, y, n_triplets=-2), "n_triplets must be"),
+        (lambda: make_pairs(X, y, positive_fraction="0.5"), "positive_fraction must be a number"),
+        (lambda: make_pairs(X, y, positive_fraction=True), "positive_fraction must be a number"),
+        (lambda: make_pairs(X, np.linspace(0, 1, 40)), "Unknown label type"),
+        (lambda: make_triplets(X, y[:3]), "same length"),
+        (lambda: make_pairs(X[:2], [0, 1], positive_fraction=1.0), "at least 2 samples"),
+    ],
+    ids=["pairs-scalar", "triplets-scalar", "n_pairs-bool", "n_triplets-negative",
+         "fraction-str", "fraction-bool", "continuous-y", "triplets-length", "positives-singletons"],
+)
+def test_more_bad_dataset_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+# Inputs that property-based testing found slipping through, now rejected ---
+
+
+def test_verifier_checks_every_pair_before_training(monkeypatch):
+    never_trains(monkeypatch)
+    for index in range(len(PAIRS)):
+        pairs = PAIRS.copy()
+        pairs[index, 1, 0] = np.nan
+        with pytest.raises(ValueError, match="NaN"):
+            SiameseVerifier(SiameseEmbedder(loss="contrastive"), random_state=0).fit(pairs, SAME)
+
+
+def test_verifier_calibration_split_keeps_both_kinds_on_both_sides():
+    rng = np.random.RandomState(0)
+    for same in ([1, 1, 0, 0], [1, 1, 1, 1, 1, 1, 1, 1, 0, 0], [0, 1] * 20):
+        same = np.array(same)
+        pairs = np.arange(len(same))
+        verifier = SiameseVerifier(calibration_fraction=0.2)
+        _, _, train, calibration = verifier._calibration_split(pairs, same, rng)
+        assert set(train) == {0, 1} and set(calibration) == {0, 1}
+        assert len(train) + len(calibration) == len(same)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "score"])
+def test_unfitted_verifier_raises_not_fitted_everywhere(method):
+    args = (PAIRS, SAME) if method == "score" else (PAIRS,)
+    with pytest.raises(NotFittedError):
+        getattr(SiameseVerifier(), method)(*args)
+
+
+@pytest.mark.parametrize("method", ["fit", "transform"])
+def test_image_shaped_input_with_no_rows(fitted, method):
+    empty = np.zeros((0, 6, 1))
+    with pytest.raises(ValueError, match="0 sample"):
+        if method == "fit":
+            SiameseEmbedder().fit(empty, np.zeros(0))
+        else:
+            fitted.transform(empty)
+
+
+def test_callbacks_must_be_keras_callbacks(monkeypatch):
+    never_trains(monkeypatch)
+    with pytest.raises((ValueError, TypeError), match="callbacks"):
+        SiameseEmbedder(callbacks=["EarlyStopping"]).fit(X, y)
+
+
+def test_rows_too_large_for_float32_are_rejected(monkeypatch):
+    never_trains(monkeypatch)
+    with pytest.raises(ValueError):
+        SiameseEmbedder().fit(X * 1e20, y)
+
+
+def test_early_stopping_holding_out_every_row(monkeypatch):
+    never_trains(monkeypatch)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        SiameseEmbedder(early_stopping=True, validation_fraction=0.99).fit(X[:20], y[:20])
+
+
+def test_verifier_threshold_nan_is_rejected(monkeypatch):
+    never_trains(monkeypatch)
+    with pytest.raises(ValueError, match="threshold"):
+        SiameseVerifier(threshold=float("nan")).fit(PAIRS, SAME)
+
+
+def test_numpy_integer_n_components_works():
+    embedder = SiameseEmbedder(n_components=np.int64(3), epochs=1, random_state=0).fit(X, y)
+    assert embedder.transform(X).shape == (40, 3)
+
+
+def test_numpy_float32_learning_rate_works():
+    embedder = SiameseEmbedder(learning_rate=np.float32(1e-3), epochs=1, random_state=0).fit(X, y)
+    assert embedder.transform(X).shape == (40, 32)
+
+
+def test_verifier_calibration_split_holds_both_kinds():
+    same = np.r_[np.ones(8, dtype=int), np.zeros(2, dtype=int)]
+    verifier = SiameseVerifier(
+        SiameseEmbedder(loss="contrastive", n_components=2, epochs=1), threshold="eer", random_state=0
+    )
+    try:
+        verifier.fit(PAIRS, same)
+    except ValueError as error:  # acceptable: a clear error naming the cause
+        assert "calibration_fraction" in str(error)
