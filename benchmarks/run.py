@@ -169,17 +169,32 @@ def bench_infer(embedder, images, *, n_rows=10_000, repeats=200):
 
 
 _MEMORY_CHILD = """
-import resource, sys, numpy as np
+import os, sys, threading, numpy as np
 from sksiamese import SiameseEmbedder
+
+def rss():  # current resident memory in bytes (Linux)
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
 n, dtype = int(sys.argv[1]), sys.argv[2]
 rng = np.random.default_rng(0)
 X = rng.normal(size=(n, 8)).astype(dtype)
 y = rng.integers(0, 4, n)
 embedder = SiameseEmbedder(n_components=32, epochs=1, random_state=0).fit(X[:2000], y[:2000])
 embedder.transform(X[:5000])
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before, peak, done = rss(), [0], threading.Event()
+
+def watch():  # the process's peak is already set by TensorFlow's start-up
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        done.wait(0.002)
+
+watcher = threading.Thread(target=watch)
+watcher.start()
 Z = embedder.transform(X)
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024, Z.nbytes / 2**20)
+done.set()
+watcher.join()
+print((max(peak[0], rss()) - before) / 2**20, Z.nbytes / 2**20)
 """
 
 
