@@ -626,8 +626,6 @@ class SiameseEmbedder(
         codes, _ = check_pair_labels(same, len(rows) // 2)
         X, nd_shape = _flatten_rows(rows)
         X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
-        if len(np.unique(codes)) < 2 or len(codes) < 2:
-            raise ValueError("fit_pairs needs at least one matching and one non-matching pair.")
         # Pairs carry no classes; drop those of an earlier fit.
         self.__dict__.pop("classes_", None)
         return self._shaped_training_rows(X, nd_shape), codes
