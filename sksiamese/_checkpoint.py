@@ -7,11 +7,10 @@ the folder always holds the last complete epoch.
 """
 
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
+from ._files import replacing
 from ._serialization import model_from_bytes, model_to_bytes
 
 CHECKPOINT_NAME = "sksiamese-checkpoint.zip"
@@ -36,17 +35,9 @@ class Checkpointer:
             for key, values in history.items()
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{CHECKPOINT_NAME}.", suffix=".part", dir=self.path.parent
-        )
-        try:
-            with os.fdopen(descriptor, "wb") as file, zipfile.ZipFile(file, "w") as archive:
-                archive.writestr(_MODEL, model_to_bytes(encoder))
-                archive.writestr(_STATE, json.dumps({"history": combined}))
-            os.replace(temporary, self.path)
-        except BaseException:
-            os.remove(temporary)
-            raise
+        with replacing(self.path) as file, zipfile.ZipFile(file, "w") as archive:
+            archive.writestr(_MODEL, model_to_bytes(encoder))
+            archive.writestr(_STATE, json.dumps({"history": combined}))
 
 
 def read_checkpoint(directory):

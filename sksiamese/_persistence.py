@@ -35,7 +35,6 @@ import math
 import os
 import pathlib
 import re
-import secrets
 import sys
 import warnings
 import zipfile
@@ -46,6 +45,7 @@ import numpy as np
 from sklearn.frozen import FrozenEstimator
 
 from ._compat import _SigmoidCalibration
+from ._files import replacing
 
 FORMAT_NAME = "sksiamese"
 FORMAT_VERSION = 1
@@ -148,21 +148,11 @@ def save(estimator, path):
     members = {}
     _store(estimator, "", members)
     path = os.fspath(path)
-    folder, name = os.path.split(os.path.abspath(path))
-    # Write beside the target and rename over it: an existing file is never
-    # left half-written. (open, unlike mkstemp, gives the file the usual
-    # permissions.)
-    temporary = os.path.join(folder, f".{name}.{secrets.token_hex(8)}.part")
-    try:
-        with open(temporary, "xb") as file:
-            with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-                for name, data in members.items():
-                    archive.writestr(name, data)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    # An existing file is never left half-written.
+    with replacing(path) as file:
+        with zipfile.ZipFile(file, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
     return path
 
 

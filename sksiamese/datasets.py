@@ -17,9 +17,7 @@ class is as likely to be picked as a small one.
 
 import hashlib
 import logging
-import os
 import re
-import tempfile
 import urllib.request
 import warnings
 import zipfile
@@ -33,6 +31,8 @@ from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
+
+from ._files import replacing
 
 __all__ = ["fetch_omniglot", "load_omniglot_zip", "make_pairs", "make_triplets"]
 
@@ -390,25 +390,16 @@ def _download(remote, path):
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     logger.info("Downloading %s to %s", remote.url, path)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
+    with replacing(path) as file, urllib.request.urlopen(remote.url, timeout=60) as response:
         digest = hashlib.md5(usedforsecurity=False)
-        with os.fdopen(descriptor, "wb") as file, urllib.request.urlopen(remote.url, timeout=60) as response:
-            while chunk := response.read(_CHUNK_BYTES):
-                digest.update(chunk)
-                file.write(chunk)
+        while chunk := response.read(_CHUNK_BYTES):
+            digest.update(chunk)
+            file.write(chunk)
         if digest.hexdigest() != remote.md5:
             raise OSError(
                 f"The download of {remote.filename} from {remote.url} is corrupt: its MD5 "
                 f"checksum is {digest.hexdigest()}, expected {remote.md5}."
             )
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.remove(temporary)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def fetch_omniglot(subset="background", *, data_home=None, download_if_missing=True, image_size=28):
