@@ -322,7 +322,7 @@ class SiameseEmbedder(
         self : SiameseEmbedder
             The fitted estimator.
         """
-        plan = self._checked(self._plan_training, self._validate_training_data, (X, y))
+        plan = self._checked(self._plan_training, self._validate_training_data, (X, y), False)
         return self._train(plan, ClassBalancedSampler, self._batch_loss())
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -362,14 +362,17 @@ class SiameseEmbedder(
         >>> embedder.fit_pairs(pairs, same).transform(X).shape
         (1797, 32)
         """
-        plan = self._checked(self._plan_training, self._validate_pair_data, (pairs, same))
+        plan = self._checked(self._plan_training, self._validate_pair_data, (pairs, same), True)
         loss = functools.partial(
             losses.contrastive_pair_loss, margin=float(self.margin), distance=self.distance
         )
         return self._train(plan, PairSampler, loss)
 
-    def _plan_training(self, validate, data):
+    def _plan_training(self, validate, data, paired):
         """Validate ``data`` and settle where training starts from.
+
+        ``paired`` says that ``data`` are pairs, so that early stopping holds
+        out whole pairs.
 
         Everything that can reject a call happens here, before any training
         and before any fitted attribute is replaced.
@@ -391,7 +394,7 @@ class SiameseEmbedder(
         validation = None
         if self.early_stopping:
             rows, targets, validation = self._hold_out(
-                rows, targets, split_seed, paired=validate == self._validate_pair_data
+                rows, targets, split_seed, paired=paired
             )
         return {
             "rows": rows,
