@@ -4,7 +4,8 @@
 call, which costs tens of milliseconds even for one row. Here each input
 dtype gets one ``tf.function`` with a dynamic batch dimension, traced once and
 then called directly on slices of the input, writing into a preallocated
-output: peak memory stays near the size of the output plus one chunk.
+output: peak memory stays near the size of the output plus one chunk, also
+for inputs memory-mapped from disk, which are read one chunk at a time.
 """
 
 import threading
@@ -12,6 +13,7 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from ._rows import is_disk_backed, iter_chunks
 from .networks import float64_twin
 
 
@@ -31,15 +33,19 @@ class EncoderRunner:
         self._functions = {}
         self._lock = threading.Lock()
 
-    def __call__(self, rows):
-        function = self._function(rows.dtype)
-        if len(rows) <= self.chunk_size:
+    def __call__(self, rows, dtype=None):
+        """Embeddings of ``rows``, computed in ``dtype`` (default: the rows' own).
+
+        Disk-backed rows are read one chunk at a time.
+        """
+        dtype = np.dtype(dtype or rows.dtype)
+        function = self._function(dtype)
+        if len(rows) <= self.chunk_size and not is_disk_backed(rows):
             # Fast path: one call, no staging buffer.
-            return function(rows).numpy()
-        embedded = np.empty((len(rows), self._n_components), dtype=rows.dtype)
-        for start in range(0, len(rows), self.chunk_size):
-            stop = start + self.chunk_size
-            embedded[start:stop] = function(rows[start:stop]).numpy()
+            return function(rows.astype(dtype, copy=False)).numpy()
+        embedded = np.empty((len(rows), self._n_components), dtype=dtype)
+        for start, chunk in iter_chunks(rows, self.chunk_size, dtype=dtype):
+            embedded[start : start + len(chunk)] = function(chunk).numpy()
         return embedded
 
     def _function(self, dtype):

@@ -1,18 +1,45 @@
 """Training batches as ``tf.data`` pipelines: class-balanced P x K, or pairs.
 
-Each class-balanced batch holds ``P`` distinct classes with ``K`` rows each, so every anchor
-has positives and negatives in its own batch. Batches are drawn inside the
-TensorFlow graph from stateless random ops seeded by ``(seed, step)``: there is
-no per-step Python work, the stream is reproducible, and batches can be built
-in parallel with training. The rows are gathered from one in-memory tensor;
-nothing is copied per epoch.
+Each class-balanced batch holds ``P`` distinct classes with ``K`` rows each, so
+every anchor has positives and negatives in its own batch. Batches are drawn
+inside the TensorFlow graph from stateless random ops seeded by ``(seed,
+index)``: there is no per-step Python work, the stream is reproducible, and
+batches can be built in parallel with training. Rows come from a *reader*, a
+function from row indices to rows: an in-graph gather from one in-memory
+tensor, or reads from a memory-mapped file (:func:`row_reader`).
 
 Pair batches walk through labelled pairs in a fresh random order each epoch,
 drawn the same stateless way.
+
+Under a ``tf.distribute`` strategy with ``R`` replicas in sync, ``batch_size``
+is the global batch: each replica draws its own batch of about ``batch_size /
+R`` rows, batch ``index = step * R + replica`` of the stream. Without a
+strategy, ``R = 1`` and the stream index is the step.
 """
 
 import numpy as np
 import tensorflow as tf
+
+from ._rows import DiskRows, is_disk_backed
+
+
+def row_reader(rows):
+    """A function mapping a tensor of row indices to a float32 batch of ``rows``.
+
+    In-memory rows (float32) are held as one tensor and gathered inside the
+    graph. Disk-backed rows are read batch by batch from their file.
+    """
+    row_shape = tuple(rows.shape[1:])
+    if is_disk_backed(rows):
+        disk = DiskRows(rows, row_shape)
+
+        def read(indices):
+            batch = tf.numpy_function(disk.take, [indices], tf.float32)
+            return tf.ensure_shape(batch, (None, *row_shape))
+
+        return read
+    tensor = tf.constant(rows)
+    return lambda indices: tf.gather(tensor, indices)
 
 
 def batch_layout(n_classes, batch_size, samples_per_class):
@@ -29,6 +56,31 @@ def batch_layout(n_classes, batch_size, samples_per_class):
     return classes_per_batch, per_class
 
 
+def _stream(draw, seed, n_replicas, n_batches, input_context):
+    """``draw(stream_seed)`` for the batches this input pipeline feeds.
+
+    Pipeline ``i`` of ``N`` feeds ``R = n_replicas / N`` replicas; its
+    element ``j`` is the batch of global step ``j // R`` for replica ``i * R
+    + j % R``. ``n_batches`` counts global steps.
+    """
+    pipelines, pipeline = 1, 0
+    if input_context is not None:
+        pipelines, pipeline = input_context.num_input_pipelines, input_context.input_pipeline_id
+    local = n_replicas // pipelines
+    elements = (
+        tf.data.Dataset.range(n_batches * local) if n_batches else tf.data.Dataset.counter()
+    )
+    seed = tf.constant(seed, tf.int64)
+
+    def element(j):
+        index = (j // local) * n_replicas + pipeline * local + j % local
+        return draw(tf.stack([seed, index]), index)
+
+    return elements.map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+
 class ClassBalancedSampler:
     """Draws P x K index batches from class labels.
 
@@ -37,33 +89,41 @@ class ClassBalancedSampler:
     labels : ndarray of shape (n_samples,)
         Class labels of any type; at least two distinct values.
     batch_size, samples_per_class : int
-        Target rows per batch and ``K``; see :func:`batch_layout`. A class
-        with fewer than ``K`` rows is drawn with replacement; otherwise its
-        ``K`` rows are distinct.
+        Target rows per (global) batch and ``K``; see :func:`batch_layout`.
+        A class with fewer than ``K`` rows is drawn with replacement;
+        otherwise its ``K`` rows are distinct.
+    index : ndarray of shape (n_samples,) or None
+        Position of each sample in the rows batches are read from; None
+        means sample ``i`` is row ``i``.
+    n_replicas : int
+        Replicas that each draw a batch per step.
+
+    The class of each sample is found by one lookup table sorted by class;
+    drawing a batch costs ``O(n_classes + P * K)``, however large the
+    classes.
     """
 
-    def __init__(self, labels, batch_size, samples_per_class):
+    def __init__(self, labels, batch_size, samples_per_class, *, index=None, n_replicas=1):
         _, codes = np.unique(np.asarray(labels), return_inverse=True)
         counts = np.bincount(codes)
-        n_classes = len(counts)
+        self._n_classes = len(counts)
+        self.n_replicas = n_replicas
         self.classes_per_batch, self.samples_per_class = batch_layout(
-            n_classes, batch_size, samples_per_class
+            self._n_classes, -(-batch_size // n_replicas), samples_per_class
         )
-        width = max(int(counts.max()), self.samples_per_class)
-        # Row c lists the sample indices of class c, padded to a common width.
-        table = np.zeros((n_classes, width), dtype=np.int64)
-        for code in range(n_classes):
-            members = np.flatnonzero(codes == code)
-            table[code, : len(members)] = members
-        self._table = tf.constant(table)
-        self._counts = tf.constant(counts, dtype=tf.int32)
-        self._n_classes = n_classes
-        self._width = width
+        order = np.argsort(codes, kind="stable")
+        if index is not None:
+            order = np.asarray(index)[order]
+        # Class c's samples are rows members[starts[c] : starts[c] + counts[c]].
+        self._members = tf.constant(order.astype(np.int64))
+        self._starts = tf.constant(np.cumsum(counts) - counts, dtype=tf.int64)
+        self._counts = tf.constant(counts, dtype=tf.int64)
         # One epoch draws about as many rows as there are samples.
-        self.steps_per_epoch = max(1, int(np.ceil(len(codes) / self.batch_size)))
+        self.steps_per_epoch = max(1, int(np.ceil(len(codes) / (self.batch_size * n_replicas))))
 
     @property
     def batch_size(self):
+        """Rows in the batch of one replica."""
         return self.classes_per_batch * self.samples_per_class
 
     def sample(self, seed):
@@ -71,48 +131,54 @@ class ClassBalancedSampler:
 
         ``seed`` is a stateless seed pair: the same pair gives the same batch.
         """
-        class_seed, row_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, num=2)
-        )
+        class_seed, row_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
         class_keys = tf.random.stateless_uniform([self._n_classes], seed=class_seed)
         classes = tf.math.top_k(class_keys, k=self.classes_per_batch).indices
         counts = tf.gather(self._counts, classes)
-        row_keys = tf.random.stateless_uniform(
-            [self.classes_per_batch, self._width], seed=row_seed
+        # Slot k of a class is member k of a random permutation of the class,
+        # K distinct members (every member in turn when the class has fewer
+        # than K), rotated by a random offset of the class's own so that
+        # classes of equal size do not pick the same positions.
+        shuffle_seed, offset_seed = tf.unstack(
+            tf.random.experimental.stateless_split(row_seed, num=2)
         )
-        # Padding slots get keys above every real one, so the K smallest keys
-        # are K distinct members when the class has K of them.
-        is_member = tf.range(self._width)[None, :] < counts[:, None]
-        row_keys = tf.where(is_member, row_keys, 2.0)
-        slots = tf.math.top_k(-row_keys, k=self.samples_per_class).indices
-        # Smaller classes wrap around: rows repeat, drawn with replacement.
-        slots = slots % counts[:, None]
-        indices = tf.gather(self._table, classes)
-        indices = tf.gather(indices, slots, batch_dims=1)
+        slots = tf.range(self.samples_per_class, dtype=tf.int64)[None, :] % counts[:, None]
+        max_index = tf.broadcast_to(counts[:, None] - 1, tf.shape(slots))
+        shuffled = tf.reshape(
+            tf.random.experimental.index_shuffle(
+                tf.reshape(slots, [-1]), seed=shuffle_seed, max_index=tf.reshape(max_index, [-1])
+            ),
+            tf.shape(slots),
+        )
+        offsets = tf.random.stateless_uniform(
+            [self.classes_per_batch, 1], seed=offset_seed, maxval=2**62, dtype=tf.int64
+        )
+        shuffled = tf.reshape((shuffled + offsets) % counts[:, None], [-1])
+        starts = tf.repeat(tf.gather(self._starts, classes), self.samples_per_class)
         codes = tf.repeat(classes, self.samples_per_class)
-        return tf.reshape(indices, [-1]), codes
+        return tf.gather(self._members, starts + shuffled), codes
 
-    def dataset(self, data, seed, n_batches=None):
+    def dataset(self, read, seed, *, n_batches=None, input_context=None):
         """A ``tf.data.Dataset`` of ``(rows, codes)`` batches.
 
         Parameters
         ----------
-        data : tf.Tensor of shape (n_samples, ...)
-            The rows, already in memory; batches gather from it.
+        read : callable
+            Maps a tensor of row indices to the rows; see :func:`row_reader`.
         seed : int
-            Seeds the whole stream: batch ``i`` depends on ``(seed, i)`` only.
+            Seeds the whole stream: batch ``index`` depends on ``(seed,
+            index)`` only.
         n_batches : int or None
-            Length of the stream; None makes it endless.
+            Number of (global) steps; None makes the stream endless.
+        input_context : tf.distribute.InputContext or None
+            Which input pipeline this is, under a distribution strategy.
         """
-        steps = tf.data.Dataset.range(n_batches) if n_batches else tf.data.Dataset.counter()
 
-        def draw(step):
-            indices, codes = self.sample(tf.stack([tf.constant(seed, tf.int64), step]))
-            return tf.gather(data, indices), codes
+        def draw(stream_seed, _):
+            indices, codes = self.sample(stream_seed)
+            return read(indices), codes
 
-        return steps.map(
-            draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        ).prefetch(tf.data.AUTOTUNE)
+        return _stream(draw, seed, self.n_replicas, n_batches, input_context)
 
 
 class PairSampler:
@@ -123,45 +189,60 @@ class PairSampler:
     same : ndarray of shape (n_pairs,)
         1 for matching pairs, 0 for the others.
     batch_size : int
-        Rows per batch: a batch holds ``batch_size // 2`` pairs (at least
-        one), the last batch of an epoch fewer.
+        Rows per (global) batch: a step takes ``batch_size // 2`` pairs (at
+        least one), shared out among the replicas.
+    index : ndarray of shape (n_pairs,) or None
+        Which pair of the rows each label belongs to: pair ``p`` is rows
+        ``2 * p`` and ``2 * p + 1``. None means label ``i`` is pair ``i``.
+    n_replicas : int
+        Replicas that each draw a batch per step.
+
+    Each epoch visits every pair once in a new order; the last step of an
+    epoch is filled up with pairs from the start of that order, so every
+    batch has the same size.
     """
 
-    def __init__(self, same, batch_size):
+    def __init__(self, same, batch_size, *, index=None, n_replicas=1):
         self._same = tf.constant(np.asarray(same), dtype=tf.int32)
+        self._pair_ids = None if index is None else tf.constant(np.asarray(index), tf.int64)
         self._n_pairs = len(same)
-        self.pairs_per_batch = max(1, min(batch_size // 2, self._n_pairs))
-        self.steps_per_epoch = int(np.ceil(self._n_pairs / self.pairs_per_batch))
+        self.n_replicas = n_replicas
+        pairs_per_step = max(1, min(batch_size // 2, self._n_pairs))
+        self.pairs_per_batch = -(-pairs_per_step // n_replicas)
+        self.steps_per_epoch = int(np.ceil(self._n_pairs / (self.pairs_per_batch * n_replicas)))
 
-    def dataset(self, data, seed, n_batches=None):
+    def dataset(self, read, seed, *, n_batches=None, input_context=None):
         """A ``tf.data.Dataset`` of ``(rows, same)`` batches.
 
         Parameters
         ----------
-        data : tf.Tensor of shape (2 * n_pairs, ...)
-            Pair ``i`` is rows ``2 * i`` and ``2 * i + 1``.
+        read : callable
+            Maps a tensor of row indices to the rows; see :func:`row_reader`.
         seed : int
             Seeds the order of every epoch: epoch ``e`` depends on ``(seed, e)``.
         n_batches : int or None
-            Length of the stream; None makes it endless.
+            Number of (global) steps; None makes the stream endless.
+        input_context : tf.distribute.InputContext or None
+            Which input pipeline this is, under a distribution strategy.
 
         Batches hold the first rows of their pairs, then the second rows, as
         :func:`~sksiamese.losses.contrastive_pair_loss` expects.
         """
-        seed = tf.constant(seed, tf.int64)
+        per_step = self.pairs_per_batch * self.n_replicas
+        seed_tensor = tf.constant(seed, tf.int64)
 
-        def epoch_order(epoch):
-            keys = tf.random.stateless_uniform([self._n_pairs], seed=tf.stack([seed, epoch]))
-            order = tf.argsort(keys)
-            return tf.data.Dataset.from_tensor_slices(order).batch(self.pairs_per_batch)
-
-        def gather(pairs):
+        def draw(_, index):
+            step, replica = index // self.n_replicas, index % self.n_replicas
+            epoch, step_in_epoch = step // self.steps_per_epoch, step % self.steps_per_epoch
+            first = step_in_epoch * per_step + replica * self.pairs_per_batch
+            positions = (first + tf.range(self.pairs_per_batch, dtype=tf.int64)) % self._n_pairs
+            # Position p of epoch e holds pair index_shuffle(p): a stateless
+            # permutation of the pairs, never materialised.
+            labels = tf.random.experimental.index_shuffle(
+                positions, seed=tf.stack([seed_tensor, epoch]), max_index=self._n_pairs - 1
+            )
+            pairs = labels if self._pair_ids is None else tf.gather(self._pair_ids, labels)
             rows = tf.concat([2 * pairs, 2 * pairs + 1], axis=0)
-            return tf.gather(data, rows), tf.gather(self._same, pairs)
+            return read(rows), tf.gather(self._same, labels)
 
-        batches = tf.data.Dataset.counter().flat_map(epoch_order)
-        if n_batches:
-            batches = batches.take(n_batches)
-        return batches.map(
-            gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
-        ).prefetch(tf.data.AUTOTUNE)
+        return _stream(draw, seed, self.n_replicas, n_batches, input_context)

@@ -1,8 +1,10 @@
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from sksiamese._sampling import ClassBalancedSampler, PairSampler, batch_layout
+from sksiamese._sampling import ClassBalancedSampler, PairSampler, batch_layout, row_reader
 
 
 @pytest.mark.parametrize(
@@ -58,7 +60,7 @@ def test_dataset_gathers_the_sampled_rows():
     labels = np.repeat(np.arange(5), 6)
     rows = np.arange(30, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
     sampler = ClassBalancedSampler(labels, batch_size=8, samples_per_class=2)
-    batches = list(sampler.dataset(tf.constant(rows), seed=1, n_batches=3))
+    batches = list(sampler.dataset(row_reader(rows), seed=1, n_batches=3))
     assert len(batches) == 3
     for step, (batch_rows, codes) in enumerate(batches):
         indices, expected_codes = draw(sampler, 1, step)
@@ -69,7 +71,7 @@ def test_dataset_gathers_the_sampled_rows():
 def test_pair_batches_cover_every_pair_once_per_epoch():
     n_pairs = 10
     # Pair i is rows 2i and 2i + 1, holding the values 2i and 2i + 1.
-    data = tf.constant(np.arange(2 * n_pairs, dtype=np.float32)[:, None])
+    data = row_reader(np.arange(2 * n_pairs, dtype=np.float32)[:, None])
     same = np.arange(n_pairs) % 2
     sampler = PairSampler(same, batch_size=8)
     assert sampler.pairs_per_batch == 4 and sampler.steps_per_epoch == 3
@@ -79,17 +81,116 @@ def test_pair_batches_cover_every_pair_once_per_epoch():
     for epoch in epochs:
         firsts = []
         for rows, labels in epoch:
+            assert len(rows) == 8
             left, right = np.split(rows[:, 0], 2)
             np.testing.assert_array_equal(right, left + 1)
             pair_ids = (left / 2).astype(int)
             np.testing.assert_array_equal(labels, same[pair_ids])
             firsts.extend(pair_ids)
-        assert sorted(firsts) == list(range(n_pairs))
+        # Every pair once; the last batch is filled up from the epoch's start.
+        assert sorted(firsts[:n_pairs]) == list(range(n_pairs))
+        assert firsts[n_pairs:] == firsts[:2]
         orders.append(firsts)
-    assert [len(rows) for rows, _ in epochs[0]] == [8, 8, 4]
     # A new order each epoch, and the same stream for the same seed.
     assert orders[0] != orders[1]
     again = list(sampler.dataset(data, seed=0, n_batches=3).as_numpy_iterator())
     np.testing.assert_array_equal(again[0][0], batches[0][0])
     other = list(sampler.dataset(data, seed=1, n_batches=1).as_numpy_iterator())
     assert not np.array_equal(other[0][0], batches[0][0])
+
+
+def test_pair_index_maps_labels_to_pairs_of_the_rows():
+    data = row_reader(np.arange(20, dtype=np.float32)[:, None])
+    index = np.array([7, 2, 9])
+    sampler = PairSampler(np.array([1, 0, 1]), batch_size=6, index=index)
+    (rows, labels), = sampler.dataset(data, seed=0, n_batches=1).as_numpy_iterator()
+    left = rows[:3, 0].astype(int)
+    assert sorted(left // 2) == [2, 7, 9]
+    np.testing.assert_array_equal(labels, np.where(left // 2 == 2, 0, 1))
+
+
+def test_large_classes_are_drawn_without_a_table_of_members():
+    # One class of a million rows: drawing must not scale with class size.
+    labels = np.zeros(1_000_002, dtype=np.int64)
+    labels[-2:] = 1
+    sampler = ClassBalancedSampler(labels, batch_size=8, samples_per_class=4)
+    start = time.perf_counter()
+    for step in range(20):
+        indices, codes = draw(sampler, 0, step)
+        big = indices[codes == 0]
+        assert len(set(big)) == len(big) == 4 and big.max() < 1_000_000
+    assert time.perf_counter() - start < 5
+
+
+def test_class_members_are_drawn_uniformly():
+    # 6 members, K = 2: each of the 15 pairs of members about equally often.
+    labels = np.repeat([0, 1], 6)
+    sampler = ClassBalancedSampler(labels, batch_size=4, samples_per_class=2)
+    counts = {}
+    for step in range(1500):
+        indices, codes = draw(sampler, 0, step)
+        pair = tuple(sorted(indices[codes == 0]))
+        counts[pair] = counts.get(pair, 0) + 1
+    assert len(counts) == 15
+    assert min(counts.values()) > 60 and max(counts.values()) < 140
+
+
+def test_index_maps_samples_to_rows():
+    labels = np.array([0, 0, 1, 1])
+    index = np.array([10, 11, 20, 21])
+    sampler = ClassBalancedSampler(labels, batch_size=4, samples_per_class=2, index=index)
+    indices, codes = draw(sampler, 0, 0)
+    np.testing.assert_array_equal(np.sort(indices), index)
+    np.testing.assert_array_equal(indices // 10 - 1, codes)
+
+
+class _Pipeline:
+    """Stands in for tf.distribute.InputContext."""
+
+    def __init__(self, pipeline, pipelines):
+        self.input_pipeline_id, self.num_input_pipelines = pipeline, pipelines
+
+
+def test_replicas_draw_whole_batches_of_their_own():
+    labels = np.repeat(np.arange(16), 8)
+    rows = np.arange(len(labels), dtype=np.float32)[:, None]
+    sampler = ClassBalancedSampler(labels, batch_size=32, samples_per_class=4, n_replicas=4)
+    # Global batch 32: four replicas of 2 classes x 4 rows.
+    assert (sampler.classes_per_batch, sampler.samples_per_class) == (2, 4)
+    assert sampler.steps_per_epoch == 4
+    single = [b for b, _ in sampler.dataset(row_reader(rows), seed=3, n_batches=2)]
+    # Two input pipelines of two replicas each (two workers) share the stream.
+    per_pipeline = [
+        [b for b, _ in sampler.dataset(row_reader(rows), 3, n_batches=2, input_context=_Pipeline(i, 2))]
+        for i in range(2)
+    ]
+    assert len(single) == 8 and all(len(p) == 4 for p in per_pipeline)
+    for step in range(2):
+        for replica in range(4):
+            expected = single[step * 4 + replica].numpy()
+            got = per_pipeline[replica // 2][step * 2 + replica % 2].numpy()
+            np.testing.assert_array_equal(got, expected)
+            batch_labels = labels[expected[:, 0].astype(int)].reshape(2, 4)
+            assert all(len(set(group)) == 1 for group in batch_labels)
+    # The replicas of one step draw different batches.
+    assert not np.array_equal(single[0].numpy(), single[1].numpy())
+
+
+def test_pair_replicas_take_disjoint_parts_of_the_epoch():
+    n_pairs = 16
+    data = row_reader(np.arange(2 * n_pairs, dtype=np.float32)[:, None])
+    sampler = PairSampler(np.arange(n_pairs) % 2, batch_size=16, n_replicas=2)
+    assert sampler.pairs_per_batch == 4 and sampler.steps_per_epoch == 2
+    batches = list(sampler.dataset(data, seed=0, n_batches=2).as_numpy_iterator())
+    firsts = [pair for rows, _ in batches for pair in (rows[:4, 0] / 2).astype(int)]
+    assert sorted(firsts) == list(range(n_pairs))
+
+
+def test_disk_reader_gives_the_rows_in_memory(tmp_path):
+    rows = np.random.default_rng(0).standard_normal((50, 2, 3)).astype(np.float64)
+    np.save(tmp_path / "rows.npy", rows)
+    on_disk = np.load(tmp_path / "rows.npy", mmap_mode="r")
+    indices = tf.constant([4, 0, 49, 4])
+    np.testing.assert_array_equal(
+        row_reader(on_disk)(indices).numpy(), row_reader(rows.astype(np.float32))(indices).numpy()
+    )
