@@ -24,11 +24,20 @@ from . import losses, networks
 from ._checkpoint import Checkpointer, read_checkpoint
 from ._compat import Interval, StrOptions, _fit_context
 from ._inference import EncoderRunner
-from ._persistence import SaveMixin
-from ._serialization import model_from_bytes, model_to_bytes
 from ._pairs import check_pair_labels, stack_pair_rows
-from ._sampling import ClassBalancedSampler, PairSampler
-from ._training import OPTIMIZERS, image_augmenter, make_optimizer, train
+from ._persistence import SaveMixin
+from ._rows import abs_max, channel_moments, check_finite, is_disk_backed
+from ._sampling import ClassBalancedSampler, PairSampler, row_reader
+from ._serialization import model_from_bytes, model_to_bytes
+from ._training import (
+    OPTIMIZERS,
+    dtype_policy,
+    image_augmenter,
+    in_current_strategy,
+    make_optimizer,
+    replicas_in_sync,
+    train,
+)
 from .metrics import precision_at_1
 
 _SEED_LIMIT = 2**31 - 1
@@ -106,7 +115,10 @@ class SiameseEmbedder(
         ``X`` holds.
 
     batch_size : int, default=128
-        Rows per batch.
+        Rows per batch. Under a ``tf.distribute`` strategy this is the
+        global batch: each of the ``R`` replicas trains on its own batch of
+        ``batch_size / R`` rows (rounded up) and their gradients are
+        averaged.
 
     samples_per_class : int, default=4
         ``K``, rows of each class in a batch; a batch holds ``batch_size //
@@ -167,6 +179,17 @@ class SiameseEmbedder(
         so a crash or an interrupt loses at most the epoch in progress.
         With ``warm_start=True`` a new estimator (or a new process) resumes
         from it; otherwise a fit starts anew and overwrites it.
+
+    precision : {"float32", "mixed", "mixed_float16", "mixed_bfloat16"}, default="float32"
+        Arithmetic of the encoder. The mixed policies compute in 16 bits
+        and keep float32 weights; input standardisation, the L2
+        normalisation and the loss stay in float32. ``"mixed_float16"``
+        suits NVIDIA GPUs and scales the loss so that small gradients do
+        not underflow; ``"mixed_bfloat16"`` suits TPUs and CPUs with
+        bfloat16 units. ``"mixed"`` picks float16 when TensorFlow sees a GPU
+        and bfloat16 otherwise. Set when the encoder is built: warm starts
+        and :meth:`partial_fit` keep the encoder's own precision. Needs a
+        functional or Sequential ``network``.
 
     Attributes
     ----------
@@ -256,6 +279,7 @@ class SiameseEmbedder(
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "checkpoint_dir": [str, os.PathLike, None],
+        "precision": [StrOptions({"float32", "mixed", "mixed_float16", "mixed_bfloat16"})],
     }
 
     def __init__(
@@ -282,6 +306,7 @@ class SiameseEmbedder(
         verbose=0,
         warm_start=False,
         checkpoint_dir=None,
+        precision="float32",
     ):
         self.network = network
         self.input_shape = input_shape
@@ -305,6 +330,7 @@ class SiameseEmbedder(
         self.verbose = verbose
         self.warm_start = warm_start
         self.checkpoint_dir = checkpoint_dir
+        self.precision = precision
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -322,8 +348,49 @@ class SiameseEmbedder(
         self : SiameseEmbedder
             The fitted estimator.
         """
-        plan = self._checked(self._plan_training, self._validate_training_data, (X, y), False)
-        return self._train(plan, ClassBalancedSampler, self._batch_loss())
+        plan = self._checked(self._plan_training, self._validate_training_data, (X, y))
+        return self._train(plan, self._batch_loss())
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        """Train on one chunk of a stream: one pass over ``X``, continuing the encoder.
+
+        The first call builds the encoder, standardising inputs with the
+        statistics of that first chunk; every call then trains one epoch on
+        its chunk (``epochs``, ``warm_start`` and early stopping do not
+        apply) and appends it to ``history_``. The optimizer's state carries
+        over from call to call within a session. Chunks must keep the row
+        shape; each needs at least two classes, and ``classes_`` gathers
+        those seen so far. Chunks may be memory-mapped from disk.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape)``
+            Training rows of this chunk.
+        y : array-like of shape (n_samples,)
+            Their class labels.
+
+        Returns
+        -------
+        self : SiameseEmbedder
+            The estimator, trained one epoch further.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_digits
+        >>> from sksiamese import SiameseEmbedder
+        >>> X, y = load_digits(return_X_y=True)
+        >>> embedder = SiameseEmbedder(n_components=16, random_state=0)
+        >>> for chunk in np.array_split(np.arange(len(X)), 4):
+        ...     embedder = embedder.partial_fit(X[chunk], y[chunk])
+        >>> embedder.n_iter_
+        4
+        """
+        plan = self._checked(
+            self._plan_training, self._validate_training_data, (X, y), incremental=True
+        )
+        return self._train(plan, self._batch_loss(), epochs=1)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):
@@ -362,49 +429,72 @@ class SiameseEmbedder(
         >>> embedder.fit_pairs(pairs, same).transform(X).shape
         (1797, 32)
         """
-        plan = self._checked(self._plan_training, self._validate_pair_data, (pairs, same), True)
+        plan = self._checked(
+            self._plan_training, self._validate_pair_data, (pairs, same), paired=True
+        )
         loss = functools.partial(
             losses.contrastive_pair_loss, margin=float(self.margin), distance=self.distance
         )
-        return self._train(plan, PairSampler, loss)
+        return self._train(plan, loss)
 
-    def _plan_training(self, validate, data, paired):
+    def _plan_training(self, validate, data, *, paired=False, incremental=False):
         """Validate ``data`` and settle where training starts from.
 
-        ``paired`` says that ``data`` are pairs, so that early stopping holds
-        out whole pairs.
+        ``validate(*data, continuing=...)`` returns the rows and their
+        targets: class labels, or with ``paired`` the labels of pairs of
+        consecutive rows, so that early stopping holds out whole pairs. With
+        ``incremental`` (:meth:`partial_fit`) a fitted encoder is always
+        continued.
 
         Everything that can reject a call happens here, before any training
         and before any fitted attribute is replaced.
         """
-        rows, targets = validate(*data)
+        continuing = hasattr(self, "encoder_") and (incremental or self.warm_start)
+        # partial_fit keeps what the first chunk set (n_features_in_ and
+        # feature names) and checks later chunks against it; fit resets it.
+        rows, targets = validate(*data, continuing=continuing, reset=not (incremental and continuing))
         for callback in self.callbacks or []:
             if not isinstance(callback, keras.callbacks.Callback):
                 raise TypeError(
                     "callbacks must hold keras.callbacks.Callback instances; got "
                     f"{type(callback).__name__} {callback!r}."
                 )
-        rng = check_random_state(self.random_state)
-        weight_seed, batch_seed, split_seed, augment_seed = rng.randint(_SEED_LIMIT - 3, size=4)
-        if self._continues_training():
+        weight_seed, batch_seed, split_seed, augment_seed = self._seeds(incremental)
+        if continuing:
             encoder, history = self.encoder_, self.history_
         else:
-            resumed = self._resumed_checkpoint()
+            resumed = None if incremental else self._resumed_checkpoint()
             encoder, history = resumed or (self._build_encoder(rows, weight_seed), {})
-        validation = None
-        if self.early_stopping:
-            rows, targets, validation = self._hold_out(
-                rows, targets, split_seed, paired=paired
-            )
+        moved = in_current_strategy(encoder)
+        optimizer = getattr(self, "_optimizer", None) if incremental and moved is encoder else None
+        train_index = validation_index = None
+        if self.early_stopping and not incremental:
+            train_index, validation_index = self._hold_out(targets, split_seed, paired)
         return {
             "rows": rows,
             "targets": targets,
-            "validation": validation,
-            "encoder": encoder,
+            "paired": paired,
+            "train_index": train_index,
+            "validation_index": validation_index,
+            "encoder": moved,
             "history": history,
+            "optimizer": optimizer,
+            "incremental": incremental,
             "batch_seed": int(batch_seed),
             "augment_seed": int(augment_seed),
         }
+
+    def _seeds(self, incremental):
+        """Seeds of the initial weights, the batches, the validation split and augmentation.
+
+        Each :meth:`partial_fit` call with an int ``random_state`` draws
+        from its own stream, keyed by the epochs trained so far, so a
+        stream of chunks trains reproducibly.
+        """
+        rng = check_random_state(self.random_state)
+        if incremental and isinstance(self.random_state, Integral):
+            rng = np.random.RandomState([int(self.random_state), getattr(self, "n_iter_", 0)])
+        return rng.randint(_SEED_LIMIT - 3, size=4)
 
     def _resumed_checkpoint(self):
         """The encoder and history saved in ``checkpoint_dir``, to warm-start from."""
@@ -418,22 +508,30 @@ class SiameseEmbedder(
             )
         return saved
 
-    def _train(self, plan, sampler_type, loss):
+    def _train(self, plan, loss, epochs=None):
         """Train the planned encoder, then record what training reached."""
+        n_replicas = replicas_in_sync()
+        targets = plan["targets"]
 
-        def sampler(targets):
-            if sampler_type is PairSampler:
-                return PairSampler(targets, int(self.batch_size))
+        def sampler(index):
+            labels = targets if index is None else targets[index]
+            if plan["paired"]:
+                return PairSampler(
+                    labels, int(self.batch_size), index=index, n_replicas=n_replicas
+                )
             return ClassBalancedSampler(
-                targets, int(self.batch_size), int(self.samples_per_class)
+                labels,
+                int(self.batch_size),
+                int(self.samples_per_class),
+                index=index,
+                n_replicas=n_replicas,
             )
 
         encoder, history = plan["encoder"], plan["history"]
-        validation = None
+        validation_sampler = None
         callbacks = list(self.callbacks or [])
-        if plan["validation"] is not None:
-            val_rows, val_targets = plan["validation"]
-            validation = (sampler(val_targets), val_rows)
+        if plan["validation_index"] is not None:
+            validation_sampler = sampler(plan["validation_index"])
             callbacks.append(
                 keras.callbacks.EarlyStopping(
                     monitor="val_loss",
@@ -444,21 +542,31 @@ class SiameseEmbedder(
         checkpoint = None
         if self.checkpoint_dir is not None:
             checkpoint = Checkpointer(self.checkpoint_dir, earlier_history=history)
+        optimizer = plan["optimizer"] or make_optimizer(
+            self.optimizer,
+            float(self.learning_rate),
+            loss_scaling=networks.compute_policy(encoder) == "mixed_float16",
+        )
         n_before = len(history.get("loss", []))
         run = train(
             encoder,
             loss,
-            sampler(plan["targets"]),
-            plan["rows"],
-            validation=validation,
-            optimizer=make_optimizer(self.optimizer, float(self.learning_rate)),
-            epochs=int(self.epochs),
+            sampler(plan["train_index"]),
+            row_reader(plan["rows"]),
+            validation_sampler=validation_sampler,
+            optimizer=optimizer,
+            epochs=int(self.epochs) if epochs is None else epochs,
             seed=plan["batch_seed"],
             callbacks=callbacks,
             verbose=min(int(self.verbose), 2),
             augmenter=image_augmenter(plan["augment_seed"]) if self._augments() else None,
             checkpoint=checkpoint,
         )
+        # partial_fit carries the optimizer's state over to the next chunk.
+        if plan["incremental"]:
+            self._optimizer = optimizer
+        else:
+            self.__dict__.pop("_optimizer", None)
         history.setdefault("loss", [])
         for key, values in run.history.items():
             history.setdefault(key, []).extend(values)
@@ -494,11 +602,11 @@ class SiameseEmbedder(
             loss, margin=float(self.margin), mining=self.mining, distance=self.distance
         )
 
-    def _checked(self, validate, *args):
-        """Run ``validate(*args)``; a rejected call leaves the estimator as it was."""
+    def _checked(self, validate, *args, **kwargs):
+        """Run ``validate(*args, **kwargs)``; a rejected call leaves the estimator as it was."""
         before = dict(self.__dict__)
         try:
-            return validate(*args)
+            return validate(*args, **kwargs)
         except Exception:
             self.__dict__.clear()
             self.__dict__.update(before)
@@ -519,7 +627,10 @@ class SiameseEmbedder(
         """
         check_is_fitted(self)
         rows = self._validate_rows(X)
-        embedded = self._runner(rows)
+        # Rows memory-mapped from disk keep their dtype until read: integers
+        # are embedded in float64, as scikit-learn converts them.
+        dtype = rows.dtype if rows.dtype in (np.float32, np.float64) else np.float64
+        embedded = self._runner(rows, dtype)
         if not np.isfinite(embedded).all():
             # Inputs are finite (validated), so the weights overflow.
             raise ValueError(
@@ -571,6 +682,7 @@ class SiameseEmbedder(
         # Copy: object.__getstate__ may hand back the live __dict__ itself.
         state = dict(super().__getstate__())
         state.pop("_runner", None)
+        state.pop("_optimizer", None)
         if "encoder_" in state:
             state["encoder_"] = model_to_bytes(state["encoder_"])
         return state
@@ -585,41 +697,51 @@ class SiameseEmbedder(
 
     # Validation -----------------------------------------------------------
 
-    def _validate_training_data(self, X, y):
+    def _validate_training_data(self, X, y, *, continuing, reset):
         X, nd_shape = _flatten_rows(X)
-        X, y = validate_data(
-            self, X, y, dtype=[np.float64, np.float32], ensure_min_samples=2
-        )
+        X, y = validate_data(self, X, y, ensure_min_samples=2, reset=reset, **_row_checks(X))
         check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
+        classes = np.unique(y)
+        if len(classes) < 2:
             raise ValueError(
                 "SiameseEmbedder needs samples of at least 2 classes to learn a "
-                f"distance; y holds one class ({self.classes_[0]!r})."
+                f"distance; y holds one class ({classes[0]!r})."
             )
-        return self._shaped_training_rows(X, nd_shape), y
+        rows = self._shaped_training_rows(X, nd_shape, continuing)
+        if continuing and hasattr(self, "classes_"):
+            classes = np.union1d(self.classes_, classes)
+        self.classes_ = classes
+        return rows, y
 
-    def _shaped_training_rows(self, X, nd_shape):
-        """Set ``input_shape_`` and reshape validated 2-D rows to it, as float32."""
+    def _shaped_training_rows(self, X, nd_shape, continuing):
+        """Set ``input_shape_`` and reshape validated 2-D rows to it.
+
+        In-memory rows become float32; disk-backed rows stay as they are, to
+        be read and converted batch by batch.
+        """
+        if is_disk_backed(X):
+            _check_disk_rows(X)
         self.input_shape_ = self._row_shape(X.shape[1], nd_shape)
         if self._augments() and len(self.input_shape_) != 3:
             raise ValueError(
                 "augment=True transforms images; it needs rows of shape (height, width, "
                 f"channels), got {self.input_shape_}. Set input_shape."
             )
-        if self._continues_training() and self.encoder_.input_shape[1:] != self.input_shape_:
+        if continuing and self.encoder_.input_shape[1:] != self.input_shape_:
             raise ValueError(
-                f"warm_start=True continues an encoder for rows of shape "
+                "warm_start=True and partial_fit continue an encoder for rows of shape "
                 f"{self.encoder_.input_shape[1:]}; these rows have shape {self.input_shape_}."
             )
-        if X.dtype == np.float64 and np.abs(X).max() > _FLOAT32_MAX:
+        if X.dtype == np.float64 and abs_max(X) > _FLOAT32_MAX:
             raise ValueError(
                 "X holds values beyond float32's range (about 3.4e38 in magnitude); the "
                 "network trains in float32. Rescale X."
             )
-        return X.astype(np.float32, copy=False).reshape((len(X), *self.input_shape_))
+        if not is_disk_backed(X):
+            X = X.astype(np.float32, copy=False)
+        return X.reshape((len(X), *self.input_shape_))
 
-    def _validate_pair_data(self, pairs, same):
+    def _validate_pair_data(self, pairs, same, *, continuing, reset):
         if self.loss != "contrastive":
             raise ValueError(
                 "fit_pairs trains with the contrastive loss; set loss='contrastive' "
@@ -628,10 +750,10 @@ class SiameseEmbedder(
         rows = stack_pair_rows(pairs)
         codes, _ = check_pair_labels(same, len(rows) // 2)
         X, nd_shape = _flatten_rows(rows)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_data(self, X, ensure_min_samples=2, reset=reset, **_row_checks(X))
         # Pairs carry no classes; drop those of an earlier fit.
         self.__dict__.pop("classes_", None)
-        return self._shaped_training_rows(X, nd_shape), codes
+        return self._shaped_training_rows(X, nd_shape, continuing), codes
 
     def _row_shape(self, n_features, nd_shape):
         """Shape of one row for the encoder, checked against ``input_shape``."""
@@ -665,16 +787,15 @@ class SiameseEmbedder(
             raise ValueError(
                 f"X has rows of shape {nd_shape}; the encoder takes {self.input_shape_}."
             )
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, X, reset=False, **_row_checks(X))
+        if is_disk_backed(X):
+            _check_disk_rows(X)
         return X.reshape((len(X), *self.input_shape_))
 
     # Training helpers -------------------------------------------------------
 
     def _augments(self):
         return self.network == "cnn" if self.augment is None else self.augment
-
-    def _continues_training(self):
-        return self.warm_start and hasattr(self, "encoder_")
 
     def _build_encoder(self, rows, seed):
         mean = variance = None
@@ -683,14 +804,13 @@ class SiameseEmbedder(
             # deviation: relative scales carry information, and per-feature
             # scaling would blow up near-constant features such as blank
             # image borders.
-            channels = rows.reshape(-1, rows.shape[-1]).astype(np.float64)
-            mean = channels.mean(axis=0)
-            variance = np.full_like(mean, np.mean((channels - mean) ** 2))
-            if not variance[0] < _FLOAT32_MAX:
+            mean, common_variance = channel_moments(rows)
+            if not common_variance < _FLOAT32_MAX:
                 raise ValueError(
-                    f"X varies too widely (variance {variance[0]:.3g}) to be standardised "
-                    "in float32, in which the network computes. Rescale X."
+                    f"X varies too widely (variance {common_variance:.3g}) to be "
+                    "standardised in float32, in which the network computes. Rescale X."
                 )
+            variance = np.full_like(mean, common_variance)
         encoder = networks.assemble_encoder(
             self.network,
             self.input_shape_,
@@ -699,40 +819,56 @@ class SiameseEmbedder(
             mean=mean,
             variance=variance,
         )
+        policy = dtype_policy(self.precision)
+        if policy != "float32":
+            encoder = networks.with_precision(encoder, policy)
         networks.reinitialize(encoder, seed)
         return encoder
 
-    def _hold_out(self, rows, targets, seed, paired=False):
+    def _hold_out(self, targets, seed, paired):
         """Split off ``validation_fraction`` of the data, stratified when possible.
 
-        Returns ``rows, targets, (val_rows, val_targets)``. With ``paired``,
-        ``targets`` label pairs of consecutive rows, and whole pairs are held
-        out.
+        Returns the indices of the training and of the held-out rows; with
+        ``paired``, of the pairs, which are held out whole.
         """
-        units = rows.reshape((len(targets), 2, *rows.shape[1:])) if paired else rows
+        unit = "pairs" if paired else "rows"
         n_validation = int(np.ceil(self.validation_fraction * len(targets)))
         if len(targets) - n_validation < 2:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} holds out {n_validation} of "
-                f"{len(targets)} {'pairs' if paired else 'rows'}, leaving fewer than 2 to "
-                "train on; lower it or set early_stopping=False."
+                f"{len(targets)} {unit}, leaving fewer than 2 to train on; lower it or set "
+                "early_stopping=False."
             )
         _, counts = np.unique(targets, return_counts=True)
         stratify = targets if counts.min() >= 2 and n_validation >= len(counts) else None
-        train_units, val_units, train_targets, val_targets = train_test_split(
-            units, targets, test_size=n_validation, stratify=stratify, random_state=seed
+        train_index, validation_index = train_test_split(
+            np.arange(len(targets)), test_size=n_validation, stratify=stratify, random_state=seed
         )
-        if len(np.unique(train_targets)) < 2 or len(val_targets) < 2:
+        if len(np.unique(targets[train_index])) < 2 or len(validation_index) < 2:
             raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves too few "
-                f"{'pairs' if paired else 'rows'} to train and validate on; lower it "
-                "or set early_stopping=False."
+                f"validation_fraction={self.validation_fraction} leaves too few {unit} to "
+                "train and validate on; lower it or set early_stopping=False."
             )
-        if paired:
-            train_units = train_units.reshape((-1, *rows.shape[1:]))
-            val_units = val_units.reshape((-1, *rows.shape[1:]))
-        return train_units, train_targets, (val_units, val_targets)
+        return train_index, validation_index
 
+
+def _row_checks(X):
+    """How ``validate_data`` checks rows: in memory, or memory-mapped from disk.
+
+    Disk-backed rows keep their dtype (no copy) and are checked for NaN
+    chunk by chunk by :func:`_check_disk_rows` instead of in one pass over
+    the whole mapping.
+    """
+    if is_disk_backed(X):
+        return {"dtype": None, "ensure_all_finite": False}
+    return {"dtype": [np.float64, np.float32]}
+
+
+def _check_disk_rows(X):
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X memory-mapped from disk must hold numbers; it holds {X.dtype}.")
+    if X.dtype.kind == "f":
+        check_finite(X)
 
 def _flatten_rows(X):
     """Flatten rows of an n-d ``X`` to 2-D, returning the rows' shape too."""

@@ -32,6 +32,7 @@ class SiameseTrainer(keras.Model):
         self.loss_fn = loss_fn
         self.augmenter = augmenter
         self.loss_tracker = keras.metrics.Mean(name="loss")
+        self._spans_workers = _spans_workers(tf.distribute.get_strategy())
 
     @property
     def metrics(self):
@@ -45,16 +46,53 @@ class SiameseTrainer(keras.Model):
         if self.augmenter is not None:
             rows = self.augmenter(rows, training=True)
         with tf.GradientTape() as tape:
-            loss = self.loss_fn(targets, self.encoder(rows, training=True))
+            loss = self._loss(targets, rows, training=True)
+            # Replicas' gradients are summed: scaling each replica's loss by
+            # 1 / R averages them. scale_loss applies mixed precision's loss
+            # scaling (a no-op otherwise).
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(loss / replicas)
         variables = self.encoder.trainable_variables
-        self.optimizer.apply(tape.gradient(loss, variables), variables)
-        self.loss_tracker.update_state(loss)
-        return {"loss": self.loss_tracker.result()}
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        return self._track(loss)
 
     def test_step(self, data):
         rows, targets = data
-        self.loss_tracker.update_state(self.loss_fn(targets, self.encoder(rows, training=False)))
-        return {"loss": self.loss_tracker.result()}
+        return self._track(self._loss(targets, rows, training=False))
+
+    def _track(self, loss):
+        self.loss_tracker.update_state(loss)
+        result = self.loss_tracker.result()
+        if self._spans_workers:
+            # Keras averages each replica's logs across workers along their
+            # axis 0, which a scalar lacks; as a 1-vector the mean over all
+            # replicas comes out a scalar.
+            result = tf.reshape(result, [1])
+        return {"loss": result}
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a strategy, Keras builds the model from the first batch,
+        # which it averages over replicas with one strategy.reduce call on
+        # the whole (rows, targets) tuple; MultiWorkerMirroredStrategy
+        # rejects nested values there. Shapes are all the build needs, so
+        # the first replica's part of the batch is used instead.
+        if iterator is None or not tf.distribute.has_strategy():
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        strategy = tf.distribute.get_strategy()
+        for _, _, batches in iterator:
+            batch = next(batches)
+            break
+        first_replica = tf.nest.map_structure(
+            lambda value: strategy.experimental_local_results(value)[0], batch
+        )
+        with strategy.scope():
+            self._symbolic_build(data_batch=first_replica)
+
+    def _loss(self, targets, rows, training):
+        # Mixed precision computes embeddings in float16 or bfloat16; the
+        # loss and its distances are computed in float32.
+        embeddings = tf.cast(self.encoder(rows, training=training), tf.float32)
+        return self.loss_fn(targets, embeddings)
 
 
 def image_augmenter(seed, *, shift=0.1, rotation=10.0, zoom=0.1):
@@ -75,15 +113,71 @@ def image_augmenter(seed, *, shift=0.1, rotation=10.0, zoom=0.1):
     )
 
 
-def make_optimizer(optimizer, learning_rate):
+def make_optimizer(optimizer, learning_rate, *, loss_scaling=False):
     """A fresh optimizer: from a name, or a copy of a Keras optimizer instance.
 
     Copying keeps the estimator's parameter untouched, so refits and clones
-    never share optimizer state.
+    never share optimizer state. ``loss_scaling`` wraps it for float16
+    mixed precision, whose small gradients would otherwise underflow.
     """
     if isinstance(optimizer, str):
-        return OPTIMIZERS[optimizer](learning_rate=learning_rate)
-    return type(optimizer).from_config(optimizer.get_config())
+        optimizer = OPTIMIZERS[optimizer](learning_rate=learning_rate)
+    else:
+        optimizer = type(optimizer).from_config(optimizer.get_config())
+    return keras.optimizers.LossScaleOptimizer(optimizer) if loss_scaling else optimizer
+
+
+def dtype_policy(precision):
+    """The Keras dtype policy for ``precision``.
+
+    ``"mixed"`` means float16 where TensorFlow sees a GPU and bfloat16
+    otherwise: CPUs have no fast float16 arithmetic.
+    """
+    if precision == "mixed":
+        return "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    return precision
+
+
+def replicas_in_sync():
+    """Number of replicas that train in step under the current strategy (1 without one)."""
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def in_current_strategy(encoder):
+    """``encoder``, or a copy of it whose variables belong to the current strategy.
+
+    An encoder built under one ``tf.distribute`` strategy (or none) cannot
+    be trained under another: warm starts and ``partial_fit`` move it by
+    cloning it in the current scope and copying its weights.
+    """
+    extended = tf.distribute.get_strategy().extended
+    if all(extended.variable_created_in_scope(weight.value) for weight in encoder.weights):
+        return encoder
+    copy = keras.models.clone_model(encoder)
+    copy.set_weights(encoder.get_weights())
+    return copy
+
+
+def _spans_workers(strategy):
+    """Whether ``strategy`` trains across several worker processes."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False
+    cluster = strategy.cluster_resolver.cluster_spec().as_dict()
+    return sum(len(tasks) for tasks in cluster.values()) > 1
+
+
+def _batches(sampler, read, seed, n_batches=None):
+    """The sampler's batches, shared out among replicas under a strategy.
+
+    Each input pipeline builds its own stream, so every replica draws a
+    whole batch of its own: P x K batches are not cut across classes, nor
+    pair batches across pairs.
+    """
+    if not tf.distribute.has_strategy():
+        return sampler.dataset(read, seed, n_batches=n_batches)
+    return tf.distribute.get_strategy().distribute_datasets_from_function(
+        lambda context: sampler.dataset(read, seed, n_batches=n_batches, input_context=context)
+    )
 
 
 class TrainingRun:
@@ -157,9 +251,9 @@ def train(
     encoder,
     loss_fn,
     sampler,
-    rows,
+    read,
     *,
-    validation,
+    validation_sampler,
     optimizer,
     epochs,
     seed,
@@ -175,6 +269,11 @@ def train(
     stops training too and is reported in the result, not raised: the
     caller decides what to keep before raising it again.
 
+    Under a ``tf.distribute`` strategy (called inside ``strategy.scope()``)
+    each replica trains on batches of its own, drawn by the samplers, and
+    their gradients are averaged; ``encoder`` must have been built in the
+    same scope (see :func:`in_current_strategy`).
+
     Parameters
     ----------
     encoder : keras.Model
@@ -182,11 +281,13 @@ def train(
         ``loss_fn(targets, embeddings) -> scalar``, where ``targets`` are what
         ``sampler`` yields beside the rows: class codes or pair labels.
     sampler : ClassBalancedSampler or PairSampler
-        Draws the training batches from ``rows``.
-    rows : ndarray of shape (n_rows, *input_shape), float32
-    validation : tuple (sampler, rows) or None
-        Held-out data; its loss is reported as ``val_loss`` after each epoch,
-        always on the same batches.
+        Draws the training batches.
+    read : callable
+        Maps row indices to rows, for both samplers; see
+        :func:`~sksiamese._sampling.row_reader`.
+    validation_sampler : ClassBalancedSampler or PairSampler or None
+        Draws held-out batches; their loss is reported as ``val_loss`` after
+        each epoch, always on the same batches.
     optimizer : keras.optimizers.Optimizer
     epochs : int
     seed : int
@@ -198,16 +299,16 @@ def train(
         Applied to each training batch before the encoder.
     checkpoint : callable or None
         ``checkpoint(encoder, history)``, called after every epoch that
-        ends with a finite loss.
+        ends with a finite loss; under a multi-worker strategy on the chief
+        worker only.
     """
-    batches = sampler.dataset(tf.constant(rows), seed)
+    batches = _batches(sampler, read, seed)
     validation_batches = validation_steps = None
-    if validation is not None:
-        val_sampler, val_rows = validation
-        validation_steps = val_sampler.steps_per_epoch
-        validation_batches = val_sampler.dataset(
-            tf.constant(val_rows), seed + 1, n_batches=validation_steps
-        )
+    if validation_sampler is not None:
+        validation_steps = validation_sampler.steps_per_epoch
+        validation_batches = _batches(validation_sampler, read, seed + 1, validation_steps)
+    if checkpoint is not None and not tf.distribute.get_strategy().extended.should_checkpoint:
+        checkpoint = None
 
     run = TrainingRun()
     safeguard = _Safeguard(encoder, run, checkpoint)

@@ -98,6 +98,11 @@ def build_cnn(input_shape, n_components, *, filters=(32, 64, 128), convs_per_blo
 
 BUILT_IN = {"mlp": build_mlp, "cnn": build_cnn}
 
+# Layers that stay in float32 under mixed precision: standardising raw
+# inputs and normalising embeddings need its range and precision.
+_STANDARDIZE = "standardize"
+_L2_NORMALIZE = "l2_normalize"
+
 
 def assemble_encoder(network, input_shape, n_components, *, normalize, mean=None, variance=None):
     """The estimator's encoder: standardisation, the network, L2 normalisation.
@@ -124,7 +129,9 @@ def assemble_encoder(network, input_shape, n_components, *, normalize, mean=None
     inputs = keras.Input(shape=tuple(input_shape), name="rows")
     if isinstance(network, str):
         body = BUILT_IN[network](input_shape, n_components)
-        hidden = keras.layers.Normalization(axis=-1, mean=mean, variance=variance)(inputs)
+        hidden = keras.layers.Normalization(
+            axis=-1, mean=mean, variance=variance, name=_STANDARDIZE
+        )(inputs)
     else:
         body = network(tuple(input_shape), n_components)
         if not isinstance(body, keras.Model):
@@ -140,7 +147,7 @@ def assemble_encoder(network, input_shape, n_components, *, normalize, mean=None
             f"expected ({n_components},) for n_components={n_components}."
         )
     if normalize:
-        embeddings = keras.layers.UnitNormalization(name="l2_normalize")(embeddings)
+        embeddings = keras.layers.UnitNormalization(name=_L2_NORMALIZE)(embeddings)
     return keras.Model(inputs, embeddings, name="encoder")
 
 
@@ -186,24 +193,53 @@ def float64_twin(encoder):
     it is computed in to within 1e-15, which float32 kernels cannot promise.
     Subclassed models cannot be cloned; None tells the caller to fall back.
     """
-
-    def to_float64(layer):
-        config = layer.get_config()
-        config["dtype"] = "float64"
-        return type(layer).from_config(config)
-
     try:
-        twin = keras.models.clone_model(
-            encoder,
-            input_tensors=keras.Input(shape=encoder.input_shape[1:], dtype="float64"),
-            clone_function=to_float64,
-            recursive=True,
-        )
+        return _retyped_copy(encoder, "float64", input_dtype="float64")
     except (ValueError, TypeError, NotImplementedError):
         return None
-    for target, source in zip(twin.weights, encoder.weights):
+
+
+def with_precision(encoder, policy):
+    """A copy of ``encoder`` computing under the dtype policy ``policy``.
+
+    ``"mixed_float16"`` and ``"mixed_bfloat16"`` compute in 16 bits and keep
+    float32 weights; input standardisation and the final L2 normalisation
+    stay in float32. Subclassed models cannot be cloned and get a clear
+    error.
+    """
+    try:
+        return _retyped_copy(encoder, policy, keep=(_STANDARDIZE, _L2_NORMALIZE))
+    except (ValueError, TypeError, NotImplementedError) as error:
+        raise ValueError(
+            f"precision={policy!r} rebuilds the network with a new dtype policy, which "
+            f"needs a functional or Sequential keras.Model: {error}"
+        ) from error
+
+
+def compute_policy(encoder):
+    """Name of the mixed dtype policy ``encoder`` computes under, or "float32"."""
+    names = {layer.dtype_policy.name for layer in _leaf_layers(encoder)}
+    return next((name for name in ("mixed_float16", "mixed_bfloat16") if name in names), "float32")
+
+
+def _retyped_copy(encoder, dtype, *, input_dtype="float32", keep=()):
+    """Clone ``encoder`` with every layer but those named in ``keep`` set to ``dtype``."""
+
+    def retype(layer):
+        config = layer.get_config()
+        if layer.name not in keep:
+            config["dtype"] = dtype
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(
+        encoder,
+        input_tensors=keras.Input(shape=encoder.input_shape[1:], dtype=input_dtype),
+        clone_function=retype,
+        recursive=True,
+    )
+    for target, source in zip(copy.weights, encoder.weights):
         target.assign(np.asarray(source).astype(target.dtype))
-    return twin
+    return copy
 
 
 def flat_size(input_shape):
