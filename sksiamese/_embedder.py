@@ -205,10 +205,12 @@ class SiameseEmbedder(
         Keras' ``History.history``.
 
     n_iter_ : int
-        Number of epochs trained, across warm starts.
+        Number of epochs trained, across warm starts and calls of
+        :meth:`partial_fit` (one epoch each).
 
     classes_ : ndarray of shape (n_classes,)
-        Classes seen in the last :meth:`fit`; not set by :meth:`fit_pairs`.
+        Classes seen in the last :meth:`fit`, or in all calls of
+        :meth:`partial_fit` since; not set by :meth:`fit_pairs`.
 
     n_features_in_ : int
         Number of features of one row (``prod(input_shape_)``).
@@ -234,6 +236,12 @@ class SiameseEmbedder(
     ``ConvergenceWarning`` says so. ``KeyboardInterrupt`` (Ctrl-C) during
     ``fit`` leaves a fitted estimator with the weights reached so far,
     warns, and is raised again.
+
+    ``fit`` called inside a ``tf.distribute`` strategy's ``scope()`` builds
+    and trains the encoder under that strategy (``MirroredStrategy``,
+    ``MultiWorkerMirroredStrategy``); see ``batch_size``. Arrays
+    memory-mapped from disk (``np.load(path, mmap_mode="r")``) are read in
+    chunks and batches, never copied whole, by every method.
 
     References
     ----------
@@ -356,12 +364,13 @@ class SiameseEmbedder(
         """Train on one chunk of a stream: one pass over ``X``, continuing the encoder.
 
         The first call builds the encoder, standardising inputs with the
-        statistics of that first chunk; every call then trains one epoch on
-        its chunk (``epochs``, ``warm_start`` and early stopping do not
-        apply) and appends it to ``history_``. The optimizer's state carries
-        over from call to call within a session. Chunks must keep the row
-        shape; each needs at least two classes, and ``classes_`` gathers
-        those seen so far. Chunks may be memory-mapped from disk.
+        statistics of that first chunk (or, with ``warm_start=True``,
+        resumes from the checkpoint in ``checkpoint_dir``); every call then
+        trains one epoch on its chunk and appends it to ``history_``;
+        ``epochs`` and early stopping do not apply. The optimizer's state
+        carries over from call to call within a session. Chunks must keep
+        the row shape; each needs at least two classes, and ``classes_``
+        gathers those seen so far. Chunks may be memory-mapped from disk.
 
         Parameters
         ----------
@@ -450,9 +459,10 @@ class SiameseEmbedder(
         and before any fitted attribute is replaced.
         """
         continuing = hasattr(self, "encoder_") and (incremental or self.warm_start)
-        # partial_fit keeps what the first chunk set (n_features_in_ and
-        # feature names) and checks later chunks against it; fit resets it.
-        rows, targets = validate(*data, continuing=continuing, reset=not (incremental and continuing))
+        # partial_fit keeps what the first chunk set (n_features_in_, feature
+        # names, classes_) and checks later chunks against it; fit resets it.
+        reset = not (incremental and continuing)
+        rows, targets = validate(*data, continuing=continuing, reset=reset)
         for callback in self.callbacks or []:
             if not isinstance(callback, keras.callbacks.Callback):
                 raise TypeError(
@@ -463,7 +473,7 @@ class SiameseEmbedder(
         if continuing:
             encoder, history = self.encoder_, self.history_
         else:
-            resumed = None if incremental else self._resumed_checkpoint()
+            resumed = self._resumed_checkpoint()
             encoder, history = resumed or (self._build_encoder(rows, weight_seed), {})
         moved = in_current_strategy(encoder)
         optimizer = getattr(self, "_optimizer", None) if incremental and moved is encoder else None
@@ -708,7 +718,7 @@ class SiameseEmbedder(
                 f"distance; y holds one class ({classes[0]!r})."
             )
         rows = self._shaped_training_rows(X, nd_shape, continuing)
-        if continuing and hasattr(self, "classes_"):
+        if not reset and hasattr(self, "classes_"):
             classes = np.union1d(self.classes_, classes)
         self.classes_ = classes
         return rows, y

@@ -98,8 +98,8 @@ class DiskRows:
         if isinstance(indices, slice):
             start, stop, step = indices.indices(len(self.array))
             if step == 1 and stride == row_bytes:
-                data = os.pread(self._fd, max(0, stop - start) * row_bytes, offset + start * stride)
-                return self._rows(data)
+                size = max(0, stop - start) * row_bytes
+                return self._rows(os.pread(self._fd, size, offset + start * stride))
             indices = np.arange(start, stop, step)
         indices = np.asarray(indices).reshape(-1)
         if indices.size and (indices.min() < -len(self.array) or indices.max() >= len(self.array)):
@@ -125,10 +125,12 @@ def iter_chunks(array, chunk_rows=None, dtype=None):
     reader = DiskRows(array, array.shape[1:]) if is_disk_backed(array) else None
     for start in range(0, len(array), chunk_rows):
         stop = start + chunk_rows
-        if reader is None:
-            yield start, array[start:stop] if dtype is None else array[start:stop].astype(dtype, copy=False)
-        else:
+        if reader is not None:
             yield start, reader.take(slice(start, stop), dtype=dtype)
+        elif dtype is None:
+            yield start, array[start:stop]
+        else:
+            yield start, array[start:stop].astype(dtype, copy=False)
 
 
 def check_finite(array, name="X"):
@@ -137,12 +139,15 @@ def check_finite(array, name="X"):
         if np.isnan(chunk).any():
             raise ValueError(f"Input {name} contains NaN.")
         if not np.isfinite(chunk).all():
-            raise ValueError(f"Input {name} contains infinity or a value too large for {chunk.dtype!r}.")
+            raise ValueError(
+                f"Input {name} contains infinity or a value too large for {chunk.dtype!r}."
+            )
 
 
 def abs_max(array):
     """Largest absolute value of ``array``, chunk by chunk."""
-    return max((float(np.abs(chunk).max()) for _, chunk in iter_chunks(array) if chunk.size), default=0.0)
+    maxima = (float(np.abs(chunk).max()) for _, chunk in iter_chunks(array) if chunk.size)
+    return max(maxima, default=0.0)
 
 
 def channel_moments(rows):

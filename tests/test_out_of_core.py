@@ -225,3 +225,15 @@ def test_partial_fit_reads_memmapped_chunks(tmp_path, small_digits):
     for start in range(0, len(y), 100):
         embedder.partial_fit(X[start : start + 100], y[start : start + 100])
     assert embedder.n_iter_ == 3
+
+
+def test_partial_fit_stream_resumes_from_its_checkpoint_in_a_new_estimator(tmp_path, small_digits):
+    X, y = small_digits
+    params = dict(n_components=4, random_state=0, checkpoint_dir=tmp_path, warm_start=True)
+    first = SiameseEmbedder(**params)
+    for X_chunk, y_chunk in stream(X[:200], y[:200], 2):
+        first.partial_fit(X_chunk, y_chunk)
+    # A new process picks the stream up where the checkpoint left it.
+    resumed = SiameseEmbedder(**params).partial_fit(X[200:], y[200:])
+    assert resumed.n_iter_ == 3 and len(resumed.history_["loss"]) == 3
+    assert resumed.history_["loss"][:2] == first.history_["loss"]
