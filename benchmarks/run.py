@@ -24,6 +24,14 @@ Prints one table and writes the results as JSON (``--output``). Sections:
             equal error rate, TAR at 1% FAR and accuracy at the calibrated
             threshold, for raw-pixel distance, the contrastive pair model
             trained on pairs, and a triplet embedder trained on classes.
+7. outofcore: one epoch of ``fit`` and one ``transform`` on a 3,000,000 x 32
+            float32 .npy file read with ``mmap_mode="r"``, against the same
+            file loaded into memory: seconds and peak growth of resident
+            memory (total, anonymous, file pages).
+8. distribute: training and inference images/s of the default cnn without a
+            strategy, under MirroredStrategy over two logical CPU devices
+            and in mixed_bfloat16; on a machine with GPUs, float32 against
+            mixed_float16 and MirroredStrategy over all GPUs.
 """
 
 import argparse
@@ -360,6 +368,180 @@ def bench_scaling(n):
     return results
 
 
+# 7. Out-of-core: a memory-mapped file larger than the memory budget -------------
+
+_OUT_OF_CORE_CHILD = """
+import os, sys, threading, time, numpy as np
+from sksiamese import SiameseEmbedder
+
+def status():  # resident memory in MiB: total, anonymous, mapped files (Linux)
+    values = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                values[key] = int(rest.split()[0]) / 1024
+    return values
+
+def peak_growth(call):
+    before, peak, done = status(), dict(status()), threading.Event()
+    def watch():
+        while not done.is_set():
+            for key, value in status().items():
+                peak[key] = max(peak[key], value)
+            done.wait(0.005)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    start = time.perf_counter()
+    result = call()
+    seconds = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    return {key: peak[key] - before[key] for key in before}, seconds, result
+
+path, labels_path, mode, batch_size, mining = sys.argv[1:4] + [int(sys.argv[4]), sys.argv[5]]
+X = np.load(path, mmap_mode="r" if mode == "memmap" else None)
+y = np.load(labels_path)
+embedder = SiameseEmbedder(n_components=16, epochs=1, batch_size=batch_size, mining=mining, random_state=0)
+# Warm up TensorFlow's runtime on a small slice, so the growth is the fit's.
+embedder.fit(np.asarray(X[:4096]), y[:4096])
+fit_growth, fit_seconds, _ = peak_growth(lambda: embedder.fit(X, y))
+transform_growth, transform_seconds, Z = peak_growth(lambda: embedder.transform(X))
+print(fit_growth["VmRSS"], fit_growth["RssAnon"], fit_growth["RssFile"], fit_seconds,
+      transform_growth["VmRSS"], transform_seconds, Z.nbytes / 2**20, embedder.history_["loss"][-1])
+"""
+
+
+def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000):
+    """One epoch of ``fit`` and one ``transform`` on an ``(n_rows, 32)`` float32 .npy file.
+
+    Read with ``mmap_mode="r"`` against loaded into memory, with the default
+    batches and with batches of 1024 rows (batch-hard mining, which scales
+    as the square of the batch rather than its cube); peak growth of
+    resident memory (total, anonymous and file pages) over each call.
+    """
+    import tempfile
+
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path, labels_path = Path(folder) / "X.npy", Path(folder) / "y.npy"
+        rng = np.random.default_rng(0)
+        centres = rng.standard_normal((n_classes, n_features)).astype(np.float32)
+        labels = rng.integers(0, n_classes, n_rows)
+        np.save(labels_path, labels)
+        X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n_rows, n_features))
+        for start in range(0, n_rows, 500_000):
+            part = labels[start : start + 500_000]
+            X[start : start + len(part)] = centres[part] + rng.standard_normal(
+                (len(part), n_features), dtype=np.float32
+            )
+        X.flush()
+        file_mb = X.nbytes / 2**20
+        del X
+        runs = [("memmap", 128, "semi-hard"), ("memory", 128, "semi-hard"), ("memmap", 1024, "hard")]
+        for mode, batch_size, mining in runs:
+            out = subprocess.run(
+                [sys.executable, "-c", _OUT_OF_CORE_CHILD, str(path), str(labels_path), mode,
+                 str(batch_size), mining],
+                capture_output=True, text=True, check=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            ).stdout.split()
+            fit_total, fit_anon, fit_file, fit_s, tr_total, tr_s, out_mb, loss = map(float, out[-8:])
+            results[f"{mode}, batch_size={batch_size}, mining={mining}"] = {
+                "file MB": file_mb,
+                "fit epoch s": fit_s,
+                "fit rows/s": n_rows / fit_s,
+                "fit peak growth MB (total / anonymous / file pages)": (
+                    f"{fit_total:.0f} / {fit_anon:.0f} / {fit_file:.0f}"
+                ),
+                "transform s": tr_s,
+                "transform peak growth MB / output MB": f"{tr_total:.0f} / {out_mb:.0f}",
+                "final loss": loss,
+            }
+    return results
+
+
+# 8. Throughput under tf.distribute strategies and on GPUs -----------------------
+
+_THROUGHPUT_CHILD = """
+import json, sys, time, numpy as np
+import tensorflow as tf
+import keras
+
+setup, precision, n_rows, batch_size, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+if setup == "mirrored-cpu":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+elif setup == "mirrored-gpus":
+    strategy = tf.distribute.MirroredStrategy()
+else:
+    strategy = tf.distribute.get_strategy()
+
+from sksiamese import SiameseEmbedder
+
+rng = np.random.default_rng(0)
+n_classes = 200
+prototypes = (rng.random((n_classes, 28, 28, 1)) > 0.8).astype(np.float32)
+y = rng.integers(0, n_classes, n_rows)
+X = prototypes[y] + 0.3 * rng.standard_normal((n_rows, 28, 28, 1), dtype=np.float32)
+times = []
+
+class Timer(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+    def on_epoch_end(self, epoch, logs=None):
+        times.append(time.perf_counter() - self.start)
+
+embedder = SiameseEmbedder(network="cnn", n_components=32, epochs=epochs, batch_size=batch_size,
+                           augment=False, precision=precision, callbacks=[Timer()], random_state=0)
+with strategy.scope():
+    embedder.fit(X, y)
+# The first epoch traces and compiles; the others measure.
+seconds = float(np.median(times[1:]))
+start = time.perf_counter()
+embedder.transform(X)
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "train images/s": n_rows / seconds,
+                  "transform images/s": n_rows / (time.perf_counter() - start),
+                  "final loss": embedder.history_["loss"][-1]}))
+"""
+
+
+def bench_distribute(*, quick):
+    """Training and inference throughput of the default cnn, per strategy and precision.
+
+    Without GPUs: no strategy, MirroredStrategy over two logical CPU devices
+    (one process and the same cores, so it measures the strategy's
+    overhead, not added hardware), and mixed_bfloat16. With GPUs: float32
+    against mixed_float16 at two batch sizes, and MirroredStrategy over
+    every GPU when there are several.
+    """
+    import tensorflow as tf
+
+    n_gpus = len(tf.config.list_physical_devices("GPU"))
+    n_rows, epochs = (4_000, 3) if quick else (16_000, 4)
+    runs = [("none", "float32", 128), ("mirrored-cpu", "float32", 128), ("none", "mixed_bfloat16", 128)]
+    if n_gpus:
+        n_rows = 20_000 if quick else 100_000
+        runs = [
+            ("none", "float32", 512),
+            ("none", "mixed_float16", 512),
+            ("none", "float32", 2048),
+            ("none", "mixed_float16", 2048),
+        ]
+        if n_gpus > 1:
+            runs += [("mirrored-gpus", "float32", 2048), ("mirrored-gpus", "mixed_float16", 2048)]
+    results = {"device": f"{n_gpus} GPU(s)" if n_gpus else f"CPU only ({os.cpu_count()} cores), no GPU visible"}
+    for setup, precision, batch_size in runs:
+        out = subprocess.run(
+            [sys.executable, "-c", _THROUGHPUT_CHILD, setup, precision, str(n_rows), str(batch_size), str(epochs)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        ).stdout.strip().splitlines()[-1]
+        results[f"{setup}, {precision}, batch_size={batch_size}"] = json.loads(out)
+    return results
+
+
 # 5. Peer -------------------------------------------------------------------------
 
 def bench_peer():
@@ -399,8 +581,8 @@ def main(argv=None):
     parser.add_argument("--omniglot", type=Path, default=DEFAULT_OMNIGLOT)
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument(
-        "--sections", default="train,infer,fewshot,scaling,peer",
-        help="comma-separated subset of train,infer,fewshot,scaling,peer",
+        "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute",
+        help="comma-separated subset of train,infer,fewshot,scaling,peer,verify,outofcore,distribute",
     )
     args = parser.parse_args(argv)
     sections = set(args.sections.split(","))
@@ -440,6 +622,10 @@ def main(argv=None):
         results["peer"] = bench_peer()
     if "verify" in sections:
         results["verify"] = bench_verify(data, train, quick=args.quick)
+    if "outofcore" in sections:
+        results["outofcore"] = bench_out_of_core(300_000 if args.quick else 3_000_000)
+    if "distribute" in sections:
+        results["distribute"] = bench_distribute(quick=args.quick)
     results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print_table(results)
