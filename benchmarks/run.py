@@ -76,7 +76,7 @@ def bench_train(images, labels, *, steps, batch_size=128, samples_per_class=4):
     import tensorflow as tf
 
     from sksiamese import SiameseEmbedder, losses, networks
-    from sksiamese._sampling import ClassBalancedSampler
+    from sksiamese._sampling import ClassBalancedSampler, row_reader
 
     def loss_fn(codes, embeddings):
         return losses.triplet_loss(codes, embeddings, margin=0.5)
@@ -88,7 +88,7 @@ def bench_train(images, labels, *, steps, batch_size=128, samples_per_class=4):
     )
     optimizer = keras.optimizers.Adam(1e-3)
     sampler = ClassBalancedSampler(labels, batch_size, samples_per_class)
-    batches = iter(sampler.dataset(tf.constant(images), seed=0))
+    batches = iter(sampler.dataset(row_reader(images), seed=0))
 
     @tf.function(jit_compile=False)
     def step(rows, codes):
@@ -327,7 +327,7 @@ def bench_verify(data, train, *, quick):
 # 4. Scaling --------------------------------------------------------------------
 
 _SCALING_CHILD = """
-import resource, sys, time, numpy as np
+import sys, time, numpy as np
 n, method = int(sys.argv[1]), sys.argv[2]
 rng = np.random.default_rng(0)
 centers = rng.normal(size=(50, 32)) * 2
@@ -347,7 +347,11 @@ else:
         def on_epoch_end(self, e, logs=None): times.append(time.perf_counter() - self.t)
     SiameseEmbedder(n_components=16, epochs=3, callbacks=[T()], random_state=0).fit(X, y)
     seconds = float(np.mean(times[1:]))
-print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, X.nbytes / 2**20)
+# VmHWM is this process's own peak; ru_maxrss would carry over the parent's
+# peak from before exec.
+with open("/proc/self/status") as status:
+    peak_mb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+print(seconds, peak_mb, X.nbytes / 2**20)
 """
 
 

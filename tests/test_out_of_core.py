@@ -237,3 +237,10 @@ def test_partial_fit_stream_resumes_from_its_checkpoint_in_a_new_estimator(tmp_p
     resumed = SiameseEmbedder(**params).partial_fit(X[200:], y[200:])
     assert resumed.n_iter_ == 3 and len(resumed.history_["loss"]) == 3
     assert resumed.history_["loss"][:2] == first.history_["loss"]
+
+
+def test_warm_start_fit_reports_the_classes_of_its_last_call_only(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(n_components=4, epochs=1, warm_start=True, random_state=0)
+    embedder.fit(X[y < 3], y[y < 3]).fit(X[y >= 7], y[y >= 7])
+    np.testing.assert_array_equal(embedder.classes_, [7, 8, 9])
