@@ -71,13 +71,17 @@ class SiameseTrainer(keras.Model):
         return {"loss": result}
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Under a strategy, Keras builds the model from the first batch,
-        # which it averages over replicas with one strategy.reduce call on
-        # the whole (rows, targets) tuple; MultiWorkerMirroredStrategy
-        # rejects nested values there. Shapes are all the build needs, so
-        # the first replica's part of the batch is used instead.
+        # Under a strategy, Keras builds the model from a first batch, which
+        # it averages over replicas with one strategy.reduce call on the
+        # whole (rows, targets) tuple; MultiWorkerMirroredStrategy rejects
+        # nested values there. Shapes are all the build needs, so the first
+        # replica's part of the batch is used instead.
         if iterator is None or not tf.distribute.has_strategy():
             return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        if self.built and self.optimizer.built:
+            # Built by fit already: taking a batch would cost the
+            # validation pass one of its batches.
+            return
         strategy = tf.distribute.get_strategy()
         for _, _, batches in iterator:
             batch = next(batches)

@@ -4,7 +4,7 @@ Strategies over several logical CPU devices, or over several worker
 processes, must be set up before TensorFlow starts its runtime, so the tests
 run each case here in a fresh interpreter:
 
-    python distributed_worker.py {mirrored,averaging,multiworker} OUTPUT.json
+    python distributed_worker.py {mirrored,options,averaging,multiworker} OUTPUT.json
 
 For ``multiworker``, ``TF_CONFIG`` names the cluster and this worker, and
 ``CHECKPOINT_DIR`` (optional) is passed to the estimator.
@@ -50,6 +50,40 @@ def fit_digits(strategy):
         "restored_score": restored.score(X[1200:], y[1200:]),
         "weights": [weight.tolist() for weight in embedder.encoder_.get_weights()],
     }
+
+
+def options(strategy):
+    """Early stopping, pairs, augmentation, mixed precision and partial_fit under ``strategy``."""
+    from sklearn.datasets import load_digits
+
+    from sksiamese import SiameseEmbedder
+    from sksiamese.datasets import make_pairs
+
+    X, y = load_digits(return_X_y=True)
+    X, y, X_test, y_test = X[:600], y[:600], X[600:900], y[600:900]
+    params = dict(n_components=8, epochs=2, random_state=0)
+    runs = {
+        "early_stopping": lambda: SiameseEmbedder(early_stopping=True, **params).fit(X, y),
+        "fit_pairs": lambda: SiameseEmbedder(
+            loss="contrastive", early_stopping=True, **params
+        ).fit_pairs(*make_pairs(X, y, n_pairs=600, random_state=0)),
+        "cnn_augment": lambda: SiameseEmbedder(
+            network="cnn", input_shape=(8, 8), augment=True, **params
+        ).fit(X, y),
+        "mixed_float16": lambda: SiameseEmbedder(precision="mixed_float16", **params).fit(X, y),
+        "partial_fit": lambda: SiameseEmbedder(n_components=8, random_state=0)
+        .partial_fit(X[:300], y[:300])
+        .partial_fit(X[300:], y[300:]),
+    }
+    result = {}
+    for name, run in runs.items():
+        with strategy.scope():
+            embedder = run()
+        result[name] = {
+            "history": embedder.history_,
+            "score": embedder.score(X_test, y_test),
+        }
+    return result
 
 
 def averaging(strategy):
@@ -107,7 +141,7 @@ def averaging(strategy):
 def main(mode, output):
     import tensorflow as tf
 
-    if mode in ("mirrored", "averaging"):
+    if mode in ("mirrored", "options", "averaging"):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2
@@ -115,7 +149,8 @@ def main(mode, output):
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     else:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    result = (averaging if mode == "averaging" else fit_digits)(strategy)
+    run = {"averaging": averaging, "options": options}.get(mode, fit_digits)
+    result = run(strategy)
     with open(output, "w") as file:
         json.dump(result, file)
 

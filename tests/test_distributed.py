@@ -48,6 +48,18 @@ def test_mirrored_strategy_over_two_devices_trains_one_encoder(tmp_path):
     assert result["restored_score"] == result["score"]
 
 
+def test_estimator_options_train_under_a_two_device_strategy(tmp_path):
+    result = finish(start_worker("options", tmp_path / "out.json"), tmp_path / "out.json")
+    for name, run in result.items():
+        loss = run["history"]["loss"]
+        assert len(loss) == 2 and np.isfinite(loss).all(), name
+        assert run["score"] > 0.8, name
+    # The held-out loss is computed after every epoch.
+    for name in ("early_stopping", "fit_pairs"):
+        val_loss = result[name]["history"]["val_loss"]
+        assert len(val_loss) == 2 and np.isfinite(val_loss).all(), name
+
+
 def test_replica_gradients_are_averaged_over_a_global_batch(tmp_path):
     result = finish(start_worker("averaging", tmp_path / "out.json"), tmp_path / "out.json")
     # batch_size=16 is global: two replicas of 8 rows, one step per epoch.
