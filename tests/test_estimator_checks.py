@@ -1,6 +1,7 @@
 """scikit-learn's estimator checks, plus the ones check_estimator leaves out."""
 
 from sklearn.utils.estimator_checks import (
+    check_estimators_partial_fit_n_features,
     check_get_feature_names_out_error,
     check_param_validation,
     check_set_output_transform,
@@ -30,3 +31,9 @@ def test_set_output_transform():
 
 def test_get_feature_names_out_error():
     check_get_feature_names_out_error("SiameseEmbedder", tiny_embedder())
+
+
+def test_partial_fit_n_features():
+    # check_estimator runs this check for classifiers, regressors and
+    # clusterers only; it applies to any estimator with partial_fit.
+    check_estimators_partial_fit_n_features("SiameseEmbedder", tiny_embedder())
