@@ -100,6 +100,10 @@ def test_multi_worker_strategy_trains_in_step_over_loopback(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     assert len(chief["loss"]) == 4 and chief["loss"][-1] < 0.5 * chief["loss"][0]
     assert chief["score"] > 0.85
+    # Two workers of one replica each draw the batches two local replicas
+    # draw: the stream is indexed by step and replica, whatever the strategy.
+    mirrored = finish(start_worker("mirrored", tmp_path / "m.json"), tmp_path / "m.json")
+    assert mirrored["loss"] == chief["loss"]
     # Only the chief (worker 0) writes checkpoints.
     assert (tmp_path / "checkpoints0" / CHECKPOINT_NAME).exists()
     assert not (tmp_path / "checkpoints1").exists()
