@@ -26,20 +26,20 @@ from ._rows import DiskRows, is_disk_backed
 def row_reader(rows):
     """A function mapping a tensor of row indices to a float32 batch of ``rows``.
 
-    In-memory rows (float32) are held as one tensor and gathered inside the
-    graph. Disk-backed rows are read batch by batch from their file.
+    Batches are gathered from the caller's array itself, never from a copy:
+    in-memory rows (float32) by NumPy indexing, disk-backed rows by reads
+    from their file. A TensorFlow tensor of the rows would hold a second and
+    a third copy of them (the tensor, and the constant the input pipeline
+    captures).
     """
     row_shape = tuple(rows.shape[1:])
-    if is_disk_backed(rows):
-        disk = DiskRows(rows, row_shape)
+    take = DiskRows(rows, row_shape).take if is_disk_backed(rows) else rows.__getitem__
 
-        def read(indices):
-            batch = tf.numpy_function(disk.take, [indices], tf.float32)
-            return tf.ensure_shape(batch, (None, *row_shape))
+    def read(indices):
+        batch = tf.numpy_function(take, [indices], tf.float32)
+        return tf.ensure_shape(batch, (None, *row_shape))
 
-        return read
-    tensor = tf.constant(rows)
-    return lambda indices: tf.gather(tensor, indices)
+    return read
 
 
 def batch_layout(n_classes, batch_size, samples_per_class):
