@@ -3,10 +3,10 @@
 Each class-balanced batch holds ``P`` distinct classes with ``K`` rows each, so
 every anchor has positives and negatives in its own batch. Batches are drawn
 inside the TensorFlow graph from stateless random ops seeded by ``(seed,
-index)``: there is no per-step Python work, the stream is reproducible, and
-batches can be built in parallel with training. Rows come from a *reader*, a
-function from row indices to rows: an in-graph gather from one in-memory
-tensor, or reads from a memory-mapped file (:func:`row_reader`).
+index)``: the stream is reproducible, and batches are built in parallel with
+training. Rows come from a *reader*, a function from row indices to rows:
+NumPy indexing of the caller's array, or reads from a memory-mapped file
+(:func:`row_reader`).
 
 Pair batches walk through labelled pairs in a fresh random order each epoch,
 drawn the same stateless way.
