@@ -8,8 +8,9 @@ operating system's page cache, which it reclaims at will, and never become
 resident pages of this process, so its memory stays flat however large the
 file. (Linux maps whole folios of a file, up to megabytes, on each page
 fault, so reading scattered rows through the mapping would map most of the
-file within a few batches.) Views whose rows are not contiguous in the file
-are read through the mapping instead.
+file within a few batches.) Views whose rows are not contiguous in the file,
+and copy-on-write mappings (``mmap_mode="c"``), whose changes never reach
+the file, are read through the mapping instead.
 """
 
 import mmap
@@ -42,11 +43,15 @@ def is_disk_backed(array):
 def _row_layout(array):
     """``(path, offset, row_stride, row_bytes)`` of ``array``'s rows in its file, or None.
 
-    None when the file is unknown or a row's values are not contiguous in it.
+    None when the file is unknown, may differ from the array (a copy-on-write
+    mapping keeps its changes in memory), or a row's values are not
+    contiguous in it.
     """
     memmap, _ = _file_mapping(array)
     filename = getattr(memmap, "filename", None)
-    if memmap is None or filename is None or array.ndim < 1 or len(array) == 0:
+    if memmap is None or filename is None or memmap.mode == "c":
+        return None
+    if array.ndim < 1 or len(array) == 0:
         return None
     row_bytes = array.itemsize * int(np.prod(array.shape[1:], dtype=np.int64))
     contiguous = np.empty((1, *array.shape[1:]), array.dtype).strides[1:]

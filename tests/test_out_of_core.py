@@ -95,6 +95,14 @@ def test_float64_memmap_beyond_float32_range_is_refused(tmp_path, small_digits):
         SiameseEmbedder(epochs=1).fit(on_disk(tmp_path, X), y)
 
 
+def test_changes_to_a_copy_on_write_memmap_are_read(tmp_path):
+    np.save(tmp_path / "rows.npy", np.zeros((6, 3), np.float32))
+    X = np.load(tmp_path / "rows.npy", mmap_mode="c")
+    X[2] = 7.0  # kept in memory only: the file still holds zeros
+    np.testing.assert_array_equal(DiskRows(X, (3,)).take(np.array([2, 0])), [[7, 7, 7], [0, 0, 0]])
+    np.testing.assert_array_equal(DiskRows(X, (3,)).take(slice(1, 3)), [[0, 0, 0], [7, 7, 7]])
+
+
 def test_reading_a_memmap_keeps_resident_memory_bounded(tmp_path):
     # 1,500,000 x 32 float32: a 183 MiB file, read twice over.
     path = tmp_path / "big.npy"
