@@ -2,8 +2,12 @@
 
 Losses on labelled batches work from the batch's pairwise distance matrix and
 label masks, so no list of pairs or triplets is ever materialised: a batch of
-``B`` rows costs ``B x B`` memory (``B x B x B`` booleans for semi-hard and
-batch-all mining). :func:`contrastive_pair_loss` scores explicit pairs instead.
+``B`` rows costs ``O(B**2)`` memory whatever the mining. Semi-hard and batch-all
+mining sort each anchor's negative distances once and find, for every positive,
+its semi-hard negative or its violating negatives by binary search, in
+``O(B**2 log B)`` time rather than the ``O(B**3)`` of comparing every positive
+with every negative. :func:`contrastive_pair_loss` scores explicit pairs
+instead.
 
 Margins are in the unit of the distance:
 
@@ -34,6 +38,14 @@ MININGS = ("semi-hard", "hard", "all")
 #: Training objectives of :class:`~sksiamese.SiameseEmbedder`: the values of
 #: its ``loss`` parameter.
 LOSSES = ("triplet", "contrastive")
+
+# Semi-hard and batch-all mining compare each anchor's k positives with every
+# negative, O(k B**2) for B rows, while k is at most _COMPARED_POSITIVES (up to
+# 16 it was the faster way on 2 CPU cores at B = 1024) and the (B, k, B)
+# comparison holds at most _COMPARED_ELEMENTS entries (1 GiB of float32);
+# otherwise they sort each anchor's negatives, O(B**2 log B). Both are exact.
+_COMPARED_POSITIVES = 16
+_COMPARED_ELEMENTS = 2**28
 
 # Squared distances below this are treated as exact zeros: the square root's
 # gradient is infinite at 0, so those entries get a zero gradient instead.
@@ -146,13 +158,12 @@ def triplet_loss(labels, embeddings, *, margin, mining="semi-hard", distance="eu
     """
     batch = _LabelledBatch(labels, embeddings, margin, mining, distance)
     if mining == "all":
-        # losses[a, p, n] = d(a, p) - d(a, n) + margin
-        losses = tf.nn.relu(batch.dist[:, :, None] - batch.dist[:, None, :] + batch.margin)
-        valid = tf.logical_and(batch.positive[:, :, None], batch.negative[:, None, :])
-        losses = tf.where(valid, losses, tf.zeros_like(losses))
-        return _masked_mean(losses, losses > 0.0)
-    anchor_positive, anchor_negative, valid = batch.mined_pairs()
-    return _masked_mean(tf.nn.relu(anchor_positive - anchor_negative + batch.margin), valid)
+        return _mean(*batch.violating_triplets())
+
+    def triplet(anchor_positive, anchor_negative):
+        return tf.nn.relu(anchor_positive - anchor_negative + batch.margin)
+
+    return _mean(*batch.mined_sum(triplet))
 
 
 def contrastive_loss(labels, embeddings, *, margin, mining="semi-hard", distance="euclidean"):
@@ -196,9 +207,10 @@ def contrastive_loss(labels, embeddings, *, margin, mining="semi-hard", distance
         pull = _masked_mean(tf.square(batch.dist), batch.positive)
         push = tf.square(tf.nn.relu(batch.margin - batch.dist))
         return pull + _masked_mean(push, tf.logical_and(batch.negative, push > 0.0))
-    anchor_positive, anchor_negative, valid = batch.mined_pairs()
-    losses = tf.square(anchor_positive) + tf.square(tf.nn.relu(batch.margin - anchor_negative))
-    return _masked_mean(losses, valid)
+    def contrastive(anchor_positive, anchor_negative):
+        return tf.square(anchor_positive) + tf.square(tf.nn.relu(batch.margin - anchor_negative))
+
+    return _mean(*batch.mined_sum(contrastive))
 
 
 def contrastive_pair_loss(same, embeddings, *, margin, distance="euclidean"):
@@ -252,31 +264,169 @@ class _LabelledBatch:
         self.negative = tf.logical_not(same)
         self.margin = tf.constant(margin, dtype=self.dist.dtype)
 
-    def mined_pairs(self):
-        """``(d(a, p), d(a, n), valid)`` for the pairs ``mining`` selects.
+    def mined_sum(self, pair_loss):
+        """Sum and number of ``pair_loss(d(a, p), d(a, n))`` over the mined pairs.
 
-        Shapes are ``(n,)`` per anchor for hard mining and ``(n, n)`` per
-        anchor-positive pair for semi-hard mining.
+        Hard mining takes each anchor with its farthest positive and closest
+        negative; semi-hard mining each anchor-positive pair ``(a, p)`` with
+        the closest negative ``n`` farther from ``a`` than ``p`` is or, where
+        none is, the farthest negative.
         """
-        dist, positive, negative = self.dist, self.positive, self.negative
-        # Stands in for "no candidate" in min reductions; no gradient flows to it.
-        beyond = tf.stop_gradient(tf.reduce_max(dist)) + 1.0
-        has_negative = tf.reduce_any(negative, axis=1)
         if self.mining == "hard":
-            hardest_positive = tf.reduce_max(tf.where(positive, dist, tf.zeros_like(dist)), axis=1)
-            hardest_negative = tf.reduce_min(tf.where(negative, dist, beyond), axis=1)
-            valid = tf.logical_and(tf.reduce_any(positive, axis=1), has_negative)
-            return hardest_positive, hardest_negative, valid
-        anchor_positive = dist[:, :, None]
+            return _masked_sum(*self._hardest_pairs(), pair_loss)
+        return self._per_positive(
+            lambda anchor_positive, valid: _masked_sum(
+                *self._semi_hard_by_comparing(anchor_positive, valid), pair_loss
+            ),
+            lambda: _masked_sum(*self._semi_hard_by_sorting(), pair_loss),
+        )
+
+    def _hardest_pairs(self):
+        dist, positive, negative = self.dist, self.positive, self.negative
+        # Stands in for "no negative" in the min; no gradient flows to it.
+        beyond = tf.stop_gradient(tf.reduce_max(dist)) + 1.0
+        hardest_positive = tf.reduce_max(tf.where(positive, dist, tf.zeros_like(dist)), axis=1)
+        hardest_negative = tf.reduce_min(tf.where(negative, dist, beyond), axis=1)
+        valid = tf.logical_and(tf.reduce_any(positive, axis=1), self._has_negative())
+        return hardest_positive, hardest_negative, valid
+
+    def violating_triplets(self):
+        """Sum and number of the triplets with a positive loss (batch-all mining)."""
+        return self._per_positive(self._violating_by_comparing, self._violating_by_sorting)
+
+    def _has_negative(self):
+        return tf.reduce_any(self.negative, axis=1)
+
+    def _per_positive(self, by_comparing, by_sorting):
+        """Mine per anchor-positive pair, the cheaper of two exact ways.
+
+        Batches whose anchors have few positives each (``K - 1`` in a P x K
+        batch) compare every positive with every negative:
+        ``by_comparing(d(a, p), valid)`` on the ``(n, k)`` table of each
+        anchor's ``k`` positives, in ``O(k n**2)``. Batches with more
+        positives per anchor sort each anchor's negatives once instead,
+        ``by_sorting()``, in ``O(n**2 log n)``.
+        """
+        most = tf.reduce_max(tf.reduce_sum(tf.cast(self.positive, tf.int32), axis=1))
+        size = tf.cast(tf.shape(self.dist)[0], tf.int64)
+        compares = tf.logical_and(
+            most <= _COMPARED_POSITIVES,
+            tf.cast(most, tf.int64) * size * size <= _COMPARED_ELEMENTS,
+        )
+
+        def compare():
+            # An anchor's positives are the columns of its largest mask entries;
+            # anchors with fewer than `most` are padded with invalid columns.
+            flags, columns = tf.math.top_k(tf.cast(self.positive, tf.int32), k=most)
+            return by_comparing(tf.gather(self.dist, columns, batch_dims=1), flags > 0)
+
+        return tf.cond(compares, compare, by_sorting)
+
+    def _semi_hard_by_comparing(self, anchor_positive, valid):
+        dist, negative = self.dist, self.negative
+        beyond = tf.stop_gradient(tf.reduce_max(dist)) + 1.0
         anchor_negative = dist[:, None, :]
-        # semi_hard[a, p, n]: n is a negative of a, farther from a than p is.
-        semi_hard = tf.logical_and(negative[:, None, :], anchor_negative > anchor_positive)
+        # semi_hard[a, j, n]: n is a negative of a, farther from a than its positive j.
+        semi_hard = tf.logical_and(
+            negative[:, None, :], anchor_negative > anchor_positive[:, :, None]
+        )
         closest_semi_hard = tf.reduce_min(tf.where(semi_hard, anchor_negative, beyond), axis=2)
         farthest_negative = tf.reduce_max(tf.where(negative, dist, tf.zeros_like(dist)), axis=1)
-        chosen_negative = tf.where(
+        chosen = tf.where(
             tf.reduce_any(semi_hard, axis=2), closest_semi_hard, farthest_negative[:, None]
         )
-        return dist, chosen_negative, tf.logical_and(positive, has_negative[:, None])
+        return anchor_positive, chosen, tf.logical_and(valid, self._has_negative()[:, None])
+
+    def _semi_hard_by_sorting(self):
+        negatives = _SortedNegatives(self.dist, self.negative, self.margin)
+        count = negatives.count[:, None]
+        last = tf.maximum(count - 1, 0)
+        # Pair (a, p) takes the first of a's negatives farther than p ...
+        farther = negatives.count_below(self.dist, side="right")
+        found = farther < count
+        nearest = negatives.key_at(tf.minimum(farther, last))
+        nearest_end = negatives.count_below(nearest, side="right")
+        # ... or, where none is, a's farthest negative.
+        farthest = negatives.key_at(last)
+        farthest_first = negatives.count_below(farthest, side="left")
+        chosen = negatives.tied(
+            tf.where(found, nearest, farthest),
+            tf.where(found, farther, farthest_first),
+            tf.where(found, nearest_end, count),
+        )
+        return self.dist, chosen, tf.logical_and(self.positive, count > 0)
+
+    def _violating_by_comparing(self, anchor_positive, valid):
+        # losses[a, j, n] = d(a, p_j) - d(a, n) + margin
+        losses = tf.nn.relu(anchor_positive[:, :, None] - self.dist[:, None, :] + self.margin)
+        pairs = tf.logical_and(valid[:, :, None], self.negative[:, None, :])
+        violating = tf.logical_and(pairs, losses > 0.0)
+        total = tf.reduce_sum(tf.where(violating, losses, tf.zeros_like(losses)))
+        return total, tf.reduce_sum(tf.cast(violating, tf.int32))
+
+    def _violating_by_sorting(self):
+        # Triplet (a, p, n) violates the margin when d(a, n) < d(a, p) + margin:
+        # for each pair (a, p) those are the first c of a's sorted negatives,
+        # whose losses add up to c * (d(a, p) + margin) minus their distances.
+        negatives = _SortedNegatives(self.dist, self.negative, self.margin)
+        reach = self.dist + self.margin
+        count = tf.where(self.positive, negatives.count_below(reach, side="left"), 0)
+        total = tf.cast(count, reach.dtype) * reach - negatives.prefix_sum(count)
+        return tf.reduce_sum(total), tf.reduce_sum(count)
+
+
+class _SortedNegatives:
+    """Each anchor's distances to its negatives, in ascending order.
+
+    Row ``a`` holds ``a``'s ``count[a]`` negative distances first, sorted,
+    then a stand-in beyond every ``d(a, p) + margin`` for the other rows.
+    Gradients flow back to the distances they were gathered from.
+    """
+
+    def __init__(self, dist, negative, margin):
+        beyond = tf.stop_gradient(tf.reduce_max(dist)) + margin + 1.0
+        masked = tf.where(negative, dist, beyond)
+        order = tf.argsort(tf.stop_gradient(masked), axis=1, stable=True)
+        self.values = tf.gather(masked, order, batch_dims=1)
+        self.keys = tf.stop_gradient(self.values)
+        self.count = tf.reduce_sum(tf.cast(negative, tf.int32), axis=1)
+        zeros = tf.zeros_like(self.values[:, :1])
+        # prefix[a, c]: sum of a's c closest negatives (c = 0 .. B).
+        self._prefix = tf.concat([zeros, tf.cumsum(self.values, axis=1)], axis=1)
+
+    def count_below(self, bounds, side):
+        """For each ``bounds[a, j]``: how many of ``a``'s sorted values lie
+        below it (``side="left"``) or at or below it (``side="right"``)."""
+        return tf.searchsorted(self.keys, tf.stop_gradient(bounds), side=side)
+
+    def prefix_sum(self, count):
+        """Sum of the first ``count[a, j]`` sorted values of row ``a``."""
+        return tf.gather(self._prefix, count, batch_dims=1)
+
+    def key_at(self, position):
+        """The sorted value at ``position[a, j]`` of row ``a``, without gradient."""
+        return tf.gather(self.keys, position, batch_dims=1)
+
+    def tied(self, value, first, end):
+        """``value``, the sorted values ``first[a, j]:end[a, j]`` of row ``a``.
+
+        Its gradient is shared equally among those tied values, as
+        ``tf.reduce_min`` and ``tf.reduce_max`` share theirs: the mean of
+        the tied values carries the gradient, ``value`` the result exactly.
+        """
+        mean = (self.prefix_sum(end) - self.prefix_sum(first)) / tf.cast(end - first, value.dtype)
+        return value + (mean - tf.stop_gradient(mean))
+
+
+def _masked_sum(anchor_positive, anchor_negative, valid, pair_loss):
+    losses = pair_loss(anchor_positive, anchor_negative)
+    return tf.reduce_sum(tf.where(valid, losses, tf.zeros_like(losses))), tf.reduce_sum(
+        tf.cast(valid, tf.int32)
+    )
+
+
+def _mean(total, count):
+    return total / tf.maximum(tf.cast(count, total.dtype), 1.0)
 
 
 def _masked_mean(values, mask):

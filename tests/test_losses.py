@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import mining_reference
+from sksiamese import losses as losses_module
 from sksiamese.losses import (
     DISTANCES,
     MININGS,
@@ -205,3 +207,90 @@ def test_contrastive_pair_loss_is_zero_for_matched_and_far_pairs():
     emb = tf.constant([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]])
     # Pair 0: identical and same; pair 1: distance 2 > margin and different.
     assert contrastive_pair_loss(tf.constant([1, 0]), emb, margin=1.0).numpy() == 0.0
+
+
+# Semi-hard and batch-all mining against the O(B**3) definitions -------------
+
+_CUBIC_MININGS = [
+    (triplet_loss, mining_reference.triplet_loss, "semi-hard"),
+    (triplet_loss, mining_reference.triplet_loss, "all"),
+    (contrastive_loss, mining_reference.contrastive_loss, "semi-hard"),
+]
+
+
+def _batch(layout, tied, size, dtype, seed):
+    """Labels and embeddings of one batch: P x K or few classes, rows tied or not."""
+    rng = np.random.default_rng(seed)
+    if layout == "p_by_k":  # 4 rows per class: mined by comparing
+        labels = np.repeat(np.arange(size // 4), 4)
+    else:  # 2 or 3 classes: many positives per anchor, mined by sorting
+        labels = rng.integers(0, 2 + seed % 2, size)
+    if tied:
+        # Rows on a small integer grid and repeated: many exact duplicates
+        # and equal distances, across classes and within them.
+        grid = np.round(rng.normal(size=(max(2, size // 3), 2)))
+        embeddings = grid[rng.integers(0, len(grid), size)]
+    else:
+        embeddings = rng.normal(size=(size, 8))
+    return tf.constant(rng.permutation(labels)), tf.Variable(embeddings.astype(dtype))
+
+
+def _loss_and_gradient(loss, labels, embeddings, **kwargs):
+    with tf.GradientTape() as tape:
+        value = loss(labels, embeddings, **kwargs)
+    return value.numpy(), tape.gradient(value, embeddings).numpy()
+
+
+@pytest.mark.parametrize("loss, reference, mining", _CUBIC_MININGS)
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("layout", ["p_by_k", "few_classes"])
+@pytest.mark.parametrize("tied", [False, True])
+@pytest.mark.parametrize("size, dtype", [(8, np.float64), (64, np.float64), (256, np.float32)])
+def test_mining_equals_brute_force_definition(
+    loss, reference, mining, distance, layout, tied, size, dtype
+):
+    labels, embeddings = _batch(layout, tied, size, dtype, seed=size)
+    kwargs = {"margin": 0.3, "mining": mining, "distance": distance}
+    got, got_gradient = _loss_and_gradient(loss, labels, embeddings, **kwargs)
+    expected, expected_gradient = _loss_and_gradient(reference, labels, embeddings, **kwargs)
+    assert expected > 0 and np.abs(expected_gradient).max() > 0
+    tolerance = 1e-10 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(got, expected, rtol=tolerance)
+    np.testing.assert_allclose(got_gradient, expected_gradient, rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("loss, mining", [(loss, mining) for loss, _, mining in _CUBIC_MININGS])
+@pytest.mark.parametrize("tied", [False, True])
+def test_comparing_and_sorting_mine_the_same(monkeypatch, loss, mining, tied):
+    # A P x K batch is mined by comparing; forbidding that forces the sorting
+    # path on the very same batch, in graph mode as training runs it.
+    labels, embeddings = _batch("p_by_k", tied, 48, np.float64, seed=5)
+
+    def mined():
+        step = tf.function(lambda: _gradient_of(loss, labels, embeddings, mining))
+        return [value.numpy() for value in step()]
+
+    compared = mined()
+    monkeypatch.setattr(losses_module, "_COMPARED_POSITIVES", 0)
+    by_sorting = mined()
+    assert compared[0] > 0
+    for a, b in zip(compared, by_sorting):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def _gradient_of(loss, labels, embeddings, mining):
+    with tf.GradientTape() as tape:
+        value = loss(labels, embeddings, margin=0.3, mining=mining)
+    return value, tape.gradient(value, embeddings)
+
+
+@pytest.mark.parametrize("mining", ["semi-hard", "all"])
+def test_large_batches_mine_in_quadratic_memory(mining):
+    # The (B, B, B) comparison of the definitions would need 8 GiB of booleans
+    # alone at B = 2048; sorting needs a few (B, B) matrices.
+    labels = tf.constant(np.repeat(np.arange(64), 32))
+    embeddings = tf.math.l2_normalize(
+        tf.constant(np.random.default_rng(6).normal(size=(2048, 16)), tf.float32), axis=1
+    )
+    value = triplet_loss(labels, embeddings, margin=0.2, mining=mining)
+    assert np.isfinite(value.numpy()) and value.numpy() > 0
