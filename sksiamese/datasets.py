@@ -5,6 +5,9 @@
     contrastive losses or pair classifiers.
 :func:`make_triplets`
     Random ``(anchor, positive, negative)`` triplets from a labelled data set.
+:func:`load_omniglot`
+    Load the Omniglot characters of 5 alphabets bundled with the package
+    (no download): a few-shot benchmark to split by alphabet.
 :func:`load_omniglot_zip`
     Read an Omniglot zip, in the published layout, into arrays.
 :func:`fetch_omniglot`
@@ -16,6 +19,7 @@ class is as likely to be picked as a small one.
 """
 
 import hashlib
+import importlib.resources
 import logging
 import re
 import urllib.request
@@ -26,7 +30,6 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 from sklearn.datasets import get_data_home
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
@@ -34,7 +37,7 @@ from sklearn.utils.validation import column_or_1d
 
 from ._files import replacing
 
-__all__ = ["fetch_omniglot", "load_omniglot_zip", "make_pairs", "make_triplets"]
+__all__ = ["fetch_omniglot", "load_omniglot", "load_omniglot_zip", "make_pairs", "make_triplets"]
 
 logger = logging.getLogger(__name__)
 
@@ -312,6 +315,10 @@ def load_omniglot_zip(path, *, image_size=28):
         ``target_names``: ``"alphabet/character"`` for each target value.
         ``alphabet``: the alphabet of each image. ``drawer``: int, who drew it.
     """
+    # Imported here, not with the module: only decoding the PNGs needs
+    # TensorFlow, so load_omniglot and the samplers work without it.
+    import tensorflow as tf
+
     images, characters, alphabets, drawers = [], [], [], []
     with zipfile.ZipFile(path) as archive:
         for name in sorted(archive.namelist()):
@@ -334,6 +341,164 @@ def load_omniglot_zip(path, *, image_size=28):
         alphabet=np.array(alphabets),
         drawer=np.array(drawers),
     )
+
+
+# The package's copy of "background_small1", in sksiamese/data/.
+_BUNDLED_OMNIGLOT = "omniglot_small1.npz"
+_BUNDLED_OMNIGLOT_DESCR = "omniglot_small1.rst"
+
+
+def _bundle_omniglot_small1(zip_path, destination):
+    """Convert the published ``images_background_small1.zip`` into the bundled file.
+
+    This builds ``sksiamese/data/omniglot_small1.npz``, which
+    :func:`load_omniglot` reads; run it again only if the conversion changes::
+
+        from sksiamese.datasets import _bundle_omniglot_small1
+        _bundle_omniglot_small1("images_background_small1.zip", "sksiamese/data/omniglot_small1.npz")
+
+    The zip must be the published one (its MD5 is checked). The images are
+    read by :func:`load_omniglot_zip` at 28x28 and stored as 8-bit integers
+    (ink 255), which round each pixel by at most 1/510.
+    """
+    expected = _OMNIGLOT_FILES["background_small1"].md5
+    checksum = _md5(zip_path)
+    if checksum != expected:
+        raise ValueError(f"{zip_path} has MD5 checksum {checksum}, expected {expected}.")
+    data = load_omniglot_zip(zip_path)
+    with replacing(destination) as file:
+        np.savez_compressed(
+            file,
+            images=np.round(data.images[..., 0] * 255).astype(np.uint8),
+            target=data.target.astype(np.uint8),
+            target_names=data.target_names,
+            drawer=data.drawer.astype(np.uint8),
+        )
+
+
+def _read_omniglot_bundle(file):
+    """The arrays of a file written by :func:`_bundle_omniglot_small1`.
+
+    Each row's alphabet is the first part of its character's name,
+    ``"<alphabet>/<character>"``.
+    """
+    with np.load(file, allow_pickle=False) as bundle:
+        images = bundle["images"].astype(np.float32) / np.float32(255)
+        target = bundle["target"].astype(int)
+        target_names = bundle["target_names"]
+        drawer = bundle["drawer"].astype(int)
+    alphabet_of_target = np.array([name.split("/")[0] for name in target_names])
+    return Bunch(
+        images=images,
+        data=images.reshape(len(images), -1),
+        target=target,
+        target_names=target_names,
+        alphabet=alphabet_of_target[target],
+        drawer=drawer,
+    )
+
+
+def load_omniglot(*, return_X_y=False):
+    """Load the Omniglot characters of 5 alphabets that come with the package.
+
+    Hand-drawn characters for few-shot learning, bundled like scikit-learn's
+    :func:`~sklearn.datasets.load_digits`: nothing is downloaded. This is
+    the "background small 1" subset of Omniglot (Lake et al. 2015), reduced
+    to 28x28 pixels. Split it by alphabet (``groups=alphabet``): train on
+    some alphabets, recognise the characters of the others from one or a
+    few examples each.
+
+    =================   =====================================
+    Classes             136 characters
+    Alphabets           5
+    Samples per class   20 (one per drawer)
+    Samples total       2,720
+    Dimensionality      784 (28x28 images)
+    Features            float32 in [0, 1], ink 1 and paper 0
+    =================   =====================================
+
+    The data take 0.33 MB in the installed package (a compressed ``.npz``
+    file) and 8.5 MB of memory once loaded. They are shared under the MIT
+    licence of the Omniglot repository (https://github.com/brendenlake/omniglot),
+    whose text is installed beside them, in ``sksiamese/data/``.
+    :func:`fetch_omniglot` downloads the full background and evaluation sets.
+
+    Parameters
+    ----------
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object, with the following attributes.
+
+        data : ndarray of shape (2720, 784)
+            The images, flattened: one row per image, float32.
+        target : ndarray of shape (2720,)
+            The character of each image, an int in ``[0, 136)``.
+        target_names : ndarray of shape (136,)
+            The name of each character, ``"<alphabet>/<character>"``.
+        images : ndarray of shape (2720, 28, 28)
+            The images, float32 in [0, 1]: ink 1, paper 0.
+        alphabet : ndarray of shape (2720,)
+            The alphabet of each image (``"Balinese"``, ``"Early_Aramaic"``,
+            ``"Greek"``, ``"Korean"`` or ``"Latin"``), for ``groups`` in
+            scikit-learn's group splitters and in
+            :func:`sksiamese.metrics.few_shot_accuracy`.
+        drawer : ndarray of shape (2720,)
+            Who drew each image, an int in ``[1, 20]``.
+        DESCR : str
+            The full description of the data set.
+
+    (data, target) : tuple if ``return_X_y`` is True
+        The ``data`` and ``target`` arrays described above.
+
+    Raises
+    ------
+    TypeError
+        If ``return_X_y`` is not a bool.
+
+    See Also
+    --------
+    fetch_omniglot : Download the full Omniglot sets.
+
+    References
+    ----------
+    .. [1] B. M. Lake, R. Salakhutdinov and J. B. Tenenbaum, "Human-level
+       concept learning through probabilistic program induction", Science
+       350(6266), 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese.datasets import load_omniglot
+    >>> omniglot = load_omniglot()
+    >>> omniglot.images.shape, omniglot.data.shape
+    ((2720, 28, 28), (2720, 784))
+    >>> print(omniglot.target_names[omniglot.target[0]])
+    Balinese/character01
+    >>> print(np.unique(omniglot.alphabet))
+    ['Balinese' 'Early_Aramaic' 'Greek' 'Korean' 'Latin']
+
+    Hold out whole alphabets, so that the test characters are never seen:
+
+    >>> from sklearn.model_selection import LeaveOneGroupOut
+    >>> LeaveOneGroupOut().get_n_splits(groups=omniglot.alphabet)
+    5
+    >>> X, y = load_omniglot(return_X_y=True)
+    >>> X.dtype, len(set(y))
+    (dtype('float32'), 136)
+    """
+    if not isinstance(return_X_y, (bool, np.bool_)):
+        raise TypeError(f"return_X_y must be a bool; got {return_X_y!r}.")
+    folder = importlib.resources.files(__package__) / "data"
+    with (folder / _BUNDLED_OMNIGLOT).open("rb") as file:
+        data = _read_omniglot_bundle(file)
+    if return_X_y:
+        return data.data, data.target
+    data.DESCR = (folder / _BUNDLED_OMNIGLOT_DESCR).read_text(encoding="utf-8")
+    return data
 
 
 @dataclass(frozen=True)

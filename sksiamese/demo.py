@@ -1,98 +1,125 @@
-"""Few-shot recognition of digits never seen in training.
+"""Few-shot recognition of handwritten characters from alphabets never seen.
 
 Run with ``python -m sksiamese.demo``. A :class:`~sksiamese.SiameseEmbedder`
-learns a distance on scikit-learn's bundled digits 0-6. Then, for the digits
-7-9 it has never seen, random episodes give it one (or five) labelled examples
-per digit, and ``Pipeline([SiameseEmbedder, KNeighborsClassifier(1)])``
-labels every other 7, 8 and 9. Nearest neighbours on raw pixels face the same
-episodes.
+with a small convolutional network learns a distance between the Omniglot
+characters of three alphabets (bundled with the package, see
+:func:`~sksiamese.datasets.load_omniglot`). The characters of the two other
+alphabets, never seen in training, are then recognised from one or five
+examples each: every 20-way episode draws 20 characters of one alphabet
+(Lake et al.'s protocol), K labelled examples and one query image of each,
+and labels each query with the character of its nearest example. Raw pixels
+and PCA face the same episodes.
 """
 
 import argparse
 import time
 
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.frozen import FrozenEstimator
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline
+from sklearn.decomposition import PCA
 
 from . import SiameseEmbedder
+from .datasets import load_omniglot
+from .metrics import few_shot_accuracy
 
-SEEN_DIGITS = range(7)
+TRAIN_ALPHABETS = ("Balinese", "Korean", "Latin")
+N_WAY = 20
+SHOTS = (1, 5)
 
 
-def episode_accuracy(model, X, y, *, n_shots, n_episodes, random_state=0):
-    """Mean accuracy of ``model`` fitted on ``n_shots`` rows per class.
+def run(*, epochs=40, n_episodes=1000, random_state=0):
+    """Train on three alphabets, evaluate few-shot on the two others.
 
-    Each episode draws ``n_shots`` support rows of every class in ``y``,
-    fits ``model`` on them and scores it on all the remaining rows.
+    Parameters
+    ----------
+    epochs : int, default=40
+        Training epochs of the embedder.
+    n_episodes : int, default=1000
+        Episodes per number of examples; the same episodes for each
+        representation.
+    random_state : int, default=0
+        Seeds the models and the episodes.
+
+    Returns
+    -------
+    result : dict
+        The alphabets and sizes of both parts, the embedder's epochs, the
+        seconds each model took to fit (None for raw pixels) and
+        ``accuracy[name][n_shot]``.
     """
-    rng = np.random.default_rng(random_state)
-    accuracies = []
-    for _ in range(n_episodes):
-        support = np.concatenate(
-            [rng.choice(np.flatnonzero(y == c), n_shots, replace=False) for c in np.unique(y)]
-        )
-        query = np.setdiff1d(np.arange(len(y)), support)
-        model.fit(X[support], y[support])
-        accuracies.append(model.score(X[query], y[query]))
-    return float(np.mean(accuracies))
-
-
-def run(*, epochs=20, n_episodes=100, random_state=0):
-    """Train on digits 0-6, evaluate few-shot on 7-9, return the results."""
-    X, y = load_digits(return_X_y=True)
-    seen = np.isin(y, SEEN_DIGITS)
-    embedder = SiameseEmbedder(epochs=epochs, random_state=random_state)
-    start = time.perf_counter()
-    embedder.fit(X[seen], y[seen])
-    fit_seconds = time.perf_counter() - start
-
-    unseen_X, unseen_y = X[~seen], y[~seen]
-    models = {
-        "raw pixels + 1-NN": KNeighborsClassifier(1),
-        "SiameseEmbedder + 1-NN": Pipeline(
-            [("emb", FrozenEstimator(embedder)), ("knn", KNeighborsClassifier(1))]
-        ),
-    }
-    accuracies = {
+    data = load_omniglot()
+    train = np.isin(data.alphabet, TRAIN_ALPHABETS)
+    X_new, y_new, alphabet_new = data.data[~train], data.target[~train], data.alphabet[~train]
+    embedder = SiameseEmbedder(
+        network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=random_state
+    )
+    models = {"PCA (32 components)": PCA(32, random_state=random_state), "SiameseEmbedder": embedder}
+    fit_seconds = {"raw pixels": None}
+    representations = {"raw pixels": X_new}
+    for name, model in models.items():
+        start = time.perf_counter()
+        model.fit(data.data[train], data.target[train])
+        fit_seconds[name] = time.perf_counter() - start
+        representations[name] = model.transform(X_new)
+    accuracy = {
         name: {
-            n_shots: episode_accuracy(
-                model, unseen_X, unseen_y, n_shots=n_shots, n_episodes=n_episodes
+            n_shot: few_shot_accuracy(
+                Z, y_new, n_way=N_WAY, n_shot=n_shot, n_episodes=n_episodes,
+                groups=alphabet_new, random_state=random_state,
             )
-            for n_shots in (1, 5)
+            for n_shot in SHOTS
         }
-        for name, model in models.items()
+        for name, Z in representations.items()
     }
     return {
-        "n_train": int(seen.sum()),
-        "n_unseen": int((~seen).sum()),
-        "fit_seconds": fit_seconds,
+        "train_alphabets": sorted(set(data.alphabet[train])),
+        "new_alphabets": sorted(set(alphabet_new)),
+        "n_train_characters": len(np.unique(data.target[train])),
+        "n_train_images": int(train.sum()),
+        "n_new_characters": len(np.unique(y_new)),
         "epochs": embedder.n_iter_,
-        "final_loss": embedder.history_["loss"][-1],
-        "accuracy": accuracies,
+        "fit_seconds": fit_seconds,
+        "accuracy": accuracy,
     }
+
+
+def positive_int(text):
+    """Parse a command-line count, which must be at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--episodes", type=int, default=100)
+    parser = argparse.ArgumentParser(prog="python -m sksiamese.demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default: 40)")
+    parser.add_argument(
+        "--episodes",
+        type=positive_int,
+        default=1000,
+        help="episodes per number of examples (default: 1000)",
+    )
     args = parser.parse_args(argv)
     result = run(epochs=args.epochs, n_episodes=args.episodes)
     print(
-        f"Trained on digits 0-6 ({result['n_train']} images) in "
-        f"{result['fit_seconds']:.1f} s, {result['epochs']} epochs, "
-        f"final triplet loss {result['final_loss']:.4f}."
+        f"Trained on {len(result['train_alphabets'])} Omniglot alphabets "
+        f"({', '.join(result['train_alphabets'])}): {result['n_train_characters']} characters, "
+        f"{result['n_train_images']} images; SiameseEmbedder(network=\"cnn\"), "
+        f"{result['epochs']} epochs."
     )
     print(
-        f"Recognising the unseen digits 7-9 ({result['n_unseen']} images), "
-        f"mean over {args.episodes} random episodes (3-way):"
+        f"Recognising the {result['n_new_characters']} characters of the alphabets never seen "
+        f"({', '.join(result['new_alphabets'])}) from {' or '.join(map(str, SHOTS))} examples each:"
     )
-    print(f"{'':24}  {'1-shot':>7}  {'5-shot':>7}")
+    print(
+        f"{N_WAY}-way episodes within one alphabet, mean accuracy over {args.episodes} "
+        f"episodes (chance {1 / N_WAY:.2f})."
+    )
+    print(f"{'':22}  {'fit (s)':>7}" + "".join(f"  {f'{n_shot}-shot':>7}" for n_shot in SHOTS))
     for name, by_shots in result["accuracy"].items():
-        print(f"{name:24}  {by_shots[1]:7.3f}  {by_shots[5]:7.3f}")
+        seconds = result["fit_seconds"][name]
+        seconds = "-" if seconds is None else f"{seconds:.1f}"
+        print(f"{name:22}  {seconds:>7}" + "".join(f"  {by_shots[n_shot]:7.3f}" for n_shot in SHOTS))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Pair and triplet samplers, and the Omniglot reader and fetcher on a small zip
-built in the published layout (no network access)."""
+"""Pair and triplet samplers, the bundled Omniglot characters, and the Omniglot
+reader and fetcher on a small zip built in the published layout (no network
+access)."""
 
 import hashlib
 import io
@@ -10,9 +11,17 @@ import zipfile
 import numpy as np
 import pytest
 import tensorflow as tf
+from sklearn.model_selection import LeaveOneGroupOut
 
 from sksiamese import datasets
-from sksiamese.datasets import fetch_omniglot, load_omniglot_zip, make_pairs, make_triplets
+from sksiamese.datasets import (
+    fetch_omniglot,
+    load_omniglot,
+    load_omniglot_zip,
+    make_pairs,
+    make_triplets,
+)
+from sksiamese.metrics import few_shot_accuracy
 
 
 def png(pixels):
@@ -328,3 +337,94 @@ def test_the_published_subsets():
     for name, remote in datasets._OMNIGLOT_FILES.items():
         assert remote.url.startswith("https://github.com/brendenlake/omniglot/")
         assert remote.url.endswith("/" + remote.filename) and re.fullmatch("[0-9a-f]{32}", remote.md5)
+
+
+# load_omniglot ------------------------------------------------------------------
+
+# Characters per alphabet of the "background small 1" set.
+ALPHABETS = {"Balinese": 24, "Early_Aramaic": 22, "Greek": 24, "Korean": 40, "Latin": 26}
+# SHA-256 of the bundled 8-bit images (ink 255): it changes only with the data.
+BUNDLED_IMAGES_SHA256 = "40b4c330cc412034b4e14b31bb228d77f66f117dcce9207b62b82ccdd34e113d"
+
+
+def test_load_omniglot_shapes_dtypes_and_ranges(monkeypatch):
+    forbid_downloads(monkeypatch)
+    data = load_omniglot()
+    assert set(data) == {"data", "target", "target_names", "images", "alphabet", "drawer", "DESCR"}
+    assert data.images.shape == (2720, 28, 28) and data.images.dtype == np.float32
+    assert data.data.shape == (2720, 784) and data.data.dtype == np.float32
+    np.testing.assert_array_equal(data.data, data.images.reshape(2720, 784))
+    assert data.images.min() == 0.0 and data.images.max() == 1.0
+    # Thin strokes on paper: about 8% ink overall, and every image has some.
+    assert 0.05 < data.images.mean() < 0.1
+    assert data.images.max(axis=(1, 2)).min() > 0.5
+    assert np.issubdtype(data.target.dtype, np.integer) and np.issubdtype(data.drawer.dtype, np.integer)
+    assert np.bincount(data.target).tolist() == [20] * 136
+    assert data.target_names.shape == (136,) and len(set(data.target_names)) == 136
+    assert data.target_names[0] == "Balinese/character01"
+    assert "Omniglot" in data.DESCR and "MIT" in data.DESCR
+
+
+def test_load_omniglot_holds_the_bundled_images():
+    images = load_omniglot().images
+    ink = np.round(images * 255)
+    np.testing.assert_array_equal(ink / np.float32(255), images)
+    assert hashlib.sha256(ink.astype(np.uint8).tobytes()).hexdigest() == BUNDLED_IMAGES_SHA256
+
+
+def test_load_omniglot_characters_alphabets_and_drawers():
+    data = load_omniglot()
+    alphabets, images = np.unique(data.alphabet, return_counts=True)
+    assert dict(zip(alphabets.tolist(), (images // 20).tolist())) == ALPHABETS
+    # Every character is drawn once by each of the 20 drawers.
+    by_character = np.lexsort((data.drawer, data.target))
+    np.testing.assert_array_equal(
+        data.drawer[by_character].reshape(136, 20), np.tile(np.arange(1, 21), (136, 1))
+    )
+
+
+def test_load_omniglot_alphabets_hold_out_whole_characters():
+    data = load_omniglot()
+    splits = list(LeaveOneGroupOut().split(data.data, data.target, groups=data.alphabet))
+    assert len(splits) == 5
+    for train, test in splits:
+        assert not set(data.target[train]) & set(data.target[test])
+    # The labels belong to the images: nearest neighbours on raw pixels score
+    # about 0.19 on 20-way 1-shot episodes within an alphabet; chance is 0.05.
+    accuracy = few_shot_accuracy(
+        data.data, data.target, n_way=20, n_episodes=200, groups=data.alphabet, random_state=0
+    )
+    assert 0.15 < accuracy < 0.3
+
+
+def test_load_omniglot_return_X_y():
+    data = load_omniglot()
+    for flag in (True, np.True_):
+        X, y = load_omniglot(return_X_y=flag)
+        np.testing.assert_array_equal(X, data.data)
+        np.testing.assert_array_equal(y, data.target)
+
+
+@pytest.mark.parametrize("value", [1, "yes", None])
+def test_load_omniglot_rejects_a_return_X_y_that_is_not_a_bool(value):
+    with pytest.raises(TypeError, match="return_X_y must be a bool; got"):
+        load_omniglot(return_X_y=value)
+
+
+def test_the_bundle_is_the_zip_read_at_8_bits(omniglot_zip, remote_zip, tmp_path):
+    # remote_zip gives the test zip the published MD5 the conversion checks.
+    datasets._bundle_omniglot_small1(omniglot_zip, tmp_path / "bundle.npz")
+    bundled = datasets._read_omniglot_bundle(tmp_path / "bundle.npz")
+    read = load_omniglot_zip(omniglot_zip)
+    assert bundled.images.shape == (9, 28, 28) and bundled.images.dtype == np.float32
+    # The column where the ink ends is grey: rounding, not thresholding.
+    assert np.any((bundled.images > 0.1) & (bundled.images < 0.9))
+    np.testing.assert_allclose(bundled.images, read.images[..., 0], rtol=0, atol=1 / 510)
+    for key in ("target", "target_names", "alphabet", "drawer"):
+        np.testing.assert_array_equal(bundled[key], read[key])
+
+
+def test_the_bundle_is_built_only_from_the_published_zip(omniglot_zip, tmp_path):
+    with pytest.raises(ValueError, match="MD5 checksum .*, expected e704a628"):
+        datasets._bundle_omniglot_small1(omniglot_zip, tmp_path / "bundle.npz")
+    assert list(tmp_path.glob("*.npz")) == []

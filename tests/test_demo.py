@@ -1,13 +1,38 @@
+import numpy as np
+import pytest
+
 from sksiamese import demo
 
 
-def test_demo_reports_few_shot_accuracy_on_unseen_digits(capsys):
-    demo.main(["--epochs", "2", "--episodes", "3"])
+def test_demo_recognises_unseen_alphabets_far_better_than_raw_pixels(capsys):
+    n_episodes = 50
+    demo.main(["--epochs", "3", "--episodes", str(n_episodes)])
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("Trained on digits 0-6 (1264 images)")
-    assert "unseen digits 7-9 (533 images)" in lines[1]
-    rows = {line[:24].strip(): line[24:].split() for line in lines[3:]}
-    assert set(rows) == {"raw pixels + 1-NN", "SiameseEmbedder + 1-NN"}
-    for one_shot, five_shot in rows.values():
-        # Three classes: chance is 1/3, and five examples beat one.
-        assert 0.34 < float(one_shot) < float(five_shot) <= 1.0
+    assert lines[0] == (
+        "Trained on 3 Omniglot alphabets (Balinese, Korean, Latin): 90 characters, "
+        '1800 images; SiameseEmbedder(network="cnn"), 3 epochs.'
+    )
+    assert "the 46 characters of the alphabets never seen (Early_Aramaic, Greek)" in lines[1]
+    assert lines[2].startswith(f"20-way episodes within one alphabet, mean accuracy over {n_episodes} ")
+    rows = {line[:22].strip(): line[22:].split() for line in lines[4:]}
+    assert list(rows) == ["raw pixels", "PCA (32 components)", "SiameseEmbedder"]
+    assert rows["raw pixels"][0] == "-" and float(rows["SiameseEmbedder"][0]) > 0
+    accuracy = {name: np.array(values[1:], dtype=float) for name, values in rows.items()}
+    for one_shot, five_shot in accuracy.values():
+        # Chance is 1/20, and five examples beat one.
+        assert 0.05 < one_shot < five_shot <= 1.0
+    # Each accuracy is a mean over n_episodes * 20 queries. The embedder must
+    # lead raw pixels by over 4 standard errors of the difference (counting
+    # the two as independent, which the shared episodes make conservative).
+    n_queries = n_episodes * 20
+    for embedder, pixels in zip(accuracy["SiameseEmbedder"], accuracy["raw pixels"]):
+        standard_error = np.sqrt((embedder * (1 - embedder) + pixels * (1 - pixels)) / n_queries)
+        assert embedder - pixels > 4 * standard_error, (embedder, pixels, standard_error)
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--episodes", "-3"], ["--episodes", "many"]])
+def test_demo_rejects_counts_below_one(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        demo.main(argv)
+    assert exit_info.value.code == 2
+    assert f"argument {argv[0]}: " in capsys.readouterr().err
