@@ -32,6 +32,12 @@ Prints one table and writes the results as JSON (``--output``). Sections:
             strategy, under MirroredStrategy over two logical CPU devices
             and in mixed_bfloat16; on a machine with GPUs, float32 against
             mixed_float16 and MirroredStrategy over all GPUs.
+9. mining:  milliseconds of one triplet loss and its gradient per batch size
+            (128 to 8192 rows of 64-d unit vectors) and mining, in P x K
+            batches of 4 rows per class and in batches of 64 rows per class,
+            against the O(B**3) definitions (``tests/mining_reference.py``)
+            where they fit in memory; median and range of repeats, and the
+            peak growth of resident memory.
 """
 
 import argparse
@@ -546,6 +552,104 @@ def bench_distribute(*, quick):
     return results
 
 
+# 9. Mining cost per batch size ----------------------------------------------------
+
+_MINING_CHILD = """
+import importlib.util, json, os, sys, threading, time
+import numpy as np
+import tensorflow as tf
+
+size, per_class, mining, how, repeats = sys.argv[1:6]
+size, per_class, repeats = int(size), int(per_class), int(repeats)
+if how == "definition":
+    spec = importlib.util.spec_from_file_location("mining_reference", sys.argv[6])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    loss = module.triplet_loss
+else:
+    from sksiamese.losses import triplet_loss as loss
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+rng = np.random.default_rng(0)
+labels = tf.constant(rng.permutation(np.repeat(np.arange(size // per_class), per_class)))
+embeddings = tf.Variable(tf.math.l2_normalize(rng.normal(size=(size, 64)).astype(np.float32), axis=1))
+
+@tf.function(jit_compile=False)
+def step():
+    with tf.GradientTape() as tape:
+        value = loss(labels, embeddings, margin=0.2, mining=mining)
+    return value, tape.gradient(value, embeddings)
+
+before, peak, done = rss(), [0.0], threading.Event()
+def watch():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        done.wait(0.005)
+watcher = threading.Thread(target=watch)
+watcher.start()
+step()[1].numpy()  # traces
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    step()[1].numpy()
+    times.append(1000 * (time.perf_counter() - start))
+done.set()
+watcher.join()
+print(json.dumps({"median ms": float(np.median(times)), "min ms": min(times), "max ms": max(times),
+                  "repeats": repeats, "peak growth MB": max(peak[0], rss()) - before}))
+"""
+
+
+def bench_mining(*, quick):
+    """Loss and gradient of one batch: the library's mining against the definitions.
+
+    Each figure comes from a fresh process (so memory figures are the
+    call's own): one traced call, then the median and range of the timed
+    repeats. The definitions build ``(B, B, B)`` tensors: they are run up
+    to the sizes where that fits in a few GB and takes seconds, and the
+    table says what the larger ones would need.
+    """
+    reference = HERE.parent / "tests" / "mining_reference.py"
+    sizes = (128, 512, 1024) if quick else (128, 512, 1024, 4096, 8192)
+    # Cubic definitions: B**3 float32 entries, several tensors of them.
+    definition_limits = {"semi-hard": 1024, "all": 512}
+    results = {}
+
+    def child(size, per_class, mining, how):
+        repeats = 3 if size >= 4096 or how == "definition" and size >= 1024 else 5
+        out = subprocess.run(
+            [sys.executable, "-c", _MINING_CHILD, str(size), str(per_class), mining, how,
+             str(repeats), str(reference)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        ).stdout.strip().splitlines()[-1]
+        return json.loads(out)
+
+    for per_class in (4, 64):
+        layout = f"{per_class} rows per class"
+        for size in sizes:
+            for mining in ("hard", "semi-hard", "all"):
+                row = {"sksiamese": child(size, per_class, mining, "library")}
+                if mining == "hard":
+                    row["definition"] = "same code (batch-hard was already O(B**2))"
+                elif per_class == 4 and size <= definition_limits[mining]:
+                    row["definition"] = child(size, per_class, mining, "definition")
+                elif per_class == 4:
+                    row["definition"] = (
+                        f"not run: one (B, B, B) float32 tensor alone is {size**3 * 4 / 2**30:,.0f} GiB"
+                    )
+                results[f"{layout}, B={size}, {mining}"] = row
+        for size in sizes:
+            hard = results[f"{layout}, B={size}, hard"]["sksiamese"]["median ms"]
+            for mining in ("semi-hard", "all"):
+                ratio = results[f"{layout}, B={size}, {mining}"]["sksiamese"]["median ms"] / hard
+                results[f"{layout}, B={size}, {mining}"]["over hard"] = ratio
+    return results
+
+
 # 5. Peer -------------------------------------------------------------------------
 
 def bench_peer():
@@ -585,8 +689,8 @@ def main(argv=None):
     parser.add_argument("--omniglot", type=Path, default=DEFAULT_OMNIGLOT)
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument(
-        "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute",
-        help="comma-separated subset of train,infer,fewshot,scaling,peer,verify,outofcore,distribute",
+        "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute,mining",
+        help="comma-separated subset of train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining",
     )
     args = parser.parse_args(argv)
     sections = set(args.sections.split(","))
@@ -630,6 +734,8 @@ def main(argv=None):
         results["outofcore"] = bench_out_of_core(300_000 if args.quick else 3_000_000)
     if "distribute" in sections:
         results["distribute"] = bench_distribute(quick=args.quick)
+    if "mining" in sections:
+        results["mining"] = bench_mining(quick=args.quick)
     results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print_table(results)
