@@ -3,7 +3,6 @@
 from ._embedder import SiameseEmbedder
 from ._persistence import load
 from ._verifier import SiameseVerifier
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["SiameseEmbedder", "SiameseVerifier", "load", "__version__"]

@@ -5,18 +5,23 @@ The zip holds
 
 - ``estimator.json``: the format's name and version, the versions that wrote
   it, the class name, the parameters and the fitted attributes, as JSON;
-- ``encoder.keras``: the fitted encoder in Keras' native format, for a fitted
+- one ``.keras`` member per Keras model, in Keras' native format, such as
+  ``encoder.keras`` for the ``encoder_`` of a fitted
   :class:`~sksiamese.SiameseEmbedder`;
-- ``embedder/`` and ``embedder_/``: for a :class:`~sksiamese.SiameseVerifier`,
-  its ``embedder`` parameter and its fitted ``embedder_``, each laid out like
-  the top level (``embedder_/estimator.json``, ``embedder_/encoder.keras``).
-  When ``embedder_`` is the ``embedder`` parameter itself (a frozen embedder),
-  it is stored once and ``embedder_`` refers to it.
+- one folder per parameter or fitted attribute holding an estimator, laid
+  out like the top level: a :class:`~sksiamese.SiameseVerifier` has
+  ``embedder_/estimator.json`` and ``embedder_/encoder.keras``, and
+  ``embedder/`` for its ``embedder`` parameter. An attribute that is a
+  parameter itself (a frozen embedder as ``embedder_``) is stored once and
+  refers to it.
+
+Estimator classes join the format with the :func:`register` decorator, which
+declares what their files hold; this module imports none of them.
 
 Nothing is pickled. Values that JSON cannot hold as they are (tuples, numpy
 arrays and scalars, Keras optimizers, references to network functions) are
 JSON objects tagged with a ``"type"``; loading builds only those known types,
-and only the two estimator classes. Keras models load in Keras' safe mode,
+and only registered estimator classes. Keras models load in Keras' safe mode,
 which refuses ``Lambda`` layers carrying Python code.
 
 Fitted state goes through the same ``__getstate__``/``__setstate__`` the
@@ -39,6 +44,7 @@ import sys
 import warnings
 import zipfile
 import zlib
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -46,6 +52,7 @@ from sklearn.frozen import FrozenEstimator
 
 from ._compat import _SigmoidCalibration
 from ._files import replacing
+from ._version import __version__
 
 FORMAT_NAME = "sksiamese"
 FORMAT_VERSION = 1
@@ -55,23 +62,85 @@ _ESTIMATOR_FILE = "estimator.json"
 _MAX_JSON_BYTES = 64 * 2**20
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9_]*_\Z")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-# Fitted attributes a fitted estimator of each class must have.
-_REQUIRED = {
-    "SiameseEmbedder": ("encoder_", "input_shape_", "n_features_in_", "history_", "n_iter_"),
-    "SiameseVerifier": ("embedder_", "threshold_", "classes_", "n_features_in_", "calibrator_"),
-}
 _PICKLE_HINT = (
     "Use pickle or joblib for it instead, and load such files only from sources you trust: "
     "unpickling can run arbitrary code."
 )
 
 
-def _classes():
-    """The classes this format can build, by name (imported late: no cycle)."""
-    from ._embedder import SiameseEmbedder
-    from ._verifier import SiameseVerifier
+# Registration ---------------------------------------------------------------
 
-    return {"SiameseEmbedder": SiameseEmbedder, "SiameseVerifier": SiameseVerifier}
+
+class _Saved(NamedTuple):
+    """What :func:`register` records about a class."""
+
+    cls: type
+    required: tuple
+    kinds: dict
+    estimators: dict
+    not_saved: tuple
+
+
+# The classes the format stores, by name: the only classes load builds.
+_REGISTRY = {}
+
+# The kinds of value a fitted attribute can be required to have: a test of the
+# value as read from the file, and how an error names it.
+_KINDS = {
+    "keras_model": (lambda value: isinstance(value, bytes), "a Keras model"),
+    "shape": (
+        lambda value: isinstance(value, tuple)
+        and len(value) > 0
+        and all(type(size) is int for size in value),
+        "a tuple of ints",
+    ),
+    "sigmoid_calibration": (
+        lambda value: isinstance(value, _SigmoidCalibration),
+        "a sigmoid calibration",
+    ),
+}
+
+
+def register(*, required, kinds=None, estimators=None, not_saved=()):
+    """Class decorator: make the estimator class one the format saves and loads.
+
+    The class declares what its file must hold; this module needs no edit
+    for a new estimator, and imports none.
+
+    Parameters
+    ----------
+    required : tuple of str
+        The fitted attributes every fitted instance has; a file without one
+        of them is refused. Every fitted attribute is saved.
+    kinds : dict of str to str, default=None
+        Fitted attributes that loading relies on, each with the kind of value
+        it must be: a key of ``_KINDS``.
+    estimators : dict of str to class, default=None
+        The parameters and fitted attributes that may hold an estimator, each
+        with that estimator's class, itself registered. The estimator, or a
+        ``FrozenEstimator`` around it, is stored in a folder of its own.
+    not_saved : tuple of str, default=()
+        Parameters that are not saved: the file stores None, and ``save``
+        warns when they are set.
+
+    Returns
+    -------
+    decorator : callable
+        Registers the class under its name and returns it unchanged.
+    """
+
+    def decorator(cls):
+        _REGISTRY[cls.__name__] = _Saved(
+            cls, tuple(required), dict(kinds or {}), dict(estimators or {}), tuple(not_saved)
+        )
+        return cls
+
+    return decorator
+
+
+def _class_names():
+    names = list(_REGISTRY)
+    return " and ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 class SaveMixin:
@@ -158,18 +227,17 @@ def save(estimator, path):
 
 def _store(estimator, prefix, members):
     """Add ``estimator``'s members to ``members``, under the folder ``prefix``."""
-    classes = _classes()
-    name = type(estimator).__name__
-    if classes.get(name) is not type(estimator):
-        raise ValueError(
-            "sksiamese's save format stores SiameseEmbedder and SiameseVerifier objects, "
-            f"not {type(estimator).__module__}.{type(estimator).__qualname__}. {_PICKLE_HINT}"
-        )
+    saved = _registration(type(estimator))
     _check_lambda_layers(estimator)
     params = estimator.get_params(deep=False)
     encoded_params = {}
     for key, value in params.items():
-        encoded_params[key] = _encode_top(value, key, "parameter", prefix, members, {})
+        if key in saved.not_saved:
+            encoded_params[key] = _not_saved(key, value)
+        else:
+            encoded_params[key] = _encode_top(
+                value, key, "parameter", prefix, members, saved, {}
+            )
 
     state = estimator.__getstate__()
     fitted_names = [
@@ -177,40 +245,55 @@ def _store(estimator, prefix, members):
     ]
     fitted = None
     if fitted_names:
-        missing = [key for key in _REQUIRED[name] if key not in fitted_names]
+        missing = [key for key in saved.required if key not in fitted_names]
         if missing:
             raise ValueError(
-                f"The {name} has fitted attributes but lacks {', '.join(missing)}; "
-                "it cannot be saved in this state. Fit it again."
+                f"The {saved.cls.__name__} has fitted attributes but lacks "
+                f"{', '.join(missing)}; it cannot be saved in this state. Fit it again."
             )
         fitted = {
-            key: _encode_top(state[key], key, "fitted attribute", prefix, members, params)
+            key: _encode_top(
+                state[key], key, "fitted attribute", prefix, members, saved, params
+            )
             for key in fitted_names
         }
 
     document = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "sksiamese_version": _version(),
+        "sksiamese_version": __version__,
         "library_versions": _library_versions(),
-        "class": name,
+        "class": saved.cls.__name__,
         "params": encoded_params,
         "fitted": fitted,
     }
     members[prefix + _ESTIMATOR_FILE] = json.dumps(document, indent=2).encode("utf-8")
 
 
-def _encode_top(value, key, kind, prefix, members, params):
-    """Encode a parameter or fitted attribute: estimators and models may appear here."""
-    where = f"{kind} {key!r}"
-    if kind == "parameter" and key == "callbacks" and value:
+def _registration(cls):
+    saved = _REGISTRY.get(cls.__name__)
+    if saved is None or saved.cls is not cls:
+        raise ValueError(
+            f"sksiamese's save format stores {_class_names()} objects, not "
+            f"{cls.__module__}.{cls.__qualname__}. {_PICKLE_HINT}"
+        )
+    return saved
+
+
+def _not_saved(key, value):
+    if value:  # an empty list of callbacks loses nothing
         warnings.warn(
-            "callbacks are not saved: the file stores callbacks=None. Set them again "
-            "after loading, with set_params(callbacks=[...]).",
+            f"The parameter {key} is not saved: the file stores {key}=None. Set it again "
+            f"after loading, with set_params({key}=...).",
             UserWarning,
             stacklevel=5,
         )
-        return None
+    return None
+
+
+def _encode_top(value, key, kind, prefix, members, saved, params):
+    """Encode a parameter or fitted attribute: estimators and models may appear here."""
+    where = f"{kind} {key!r}"
     if isinstance(value, np.random.RandomState):
         warnings.warn(
             f"{key} is a RandomState instance, which is not saved: the file stores "
@@ -224,27 +307,26 @@ def _encode_top(value, key, kind, prefix, members, params):
         member = f"{prefix}{key.rstrip('_')}.keras"
         members[member] = value
         return {"type": "keras_model", "member": member}
-    if hasattr(value, "get_params") and not isinstance(value, _SigmoidCalibration):
+    if key in saved.estimators and value is not None:
         for param_name, param in params.items():
             if param is value:
                 return {"type": "same_as_parameter", "name": param_name}
-        return _encode_estimator(value, where, f"{prefix}{key}/", members)
+        return _encode_estimator(
+            value, where, f"{prefix}{key}/", members, saved.estimators[key]
+        )
     return _encode(value, where)
 
 
-def _encode_estimator(value, where, folder, members):
-    from ._embedder import SiameseEmbedder
-
+def _encode_estimator(value, where, folder, members, expected):
     frozen = isinstance(value, FrozenEstimator)
     inner = value.estimator if frozen else value
-    if type(inner) is not SiameseEmbedder:
+    if type(inner) is not expected:
         shown = type(inner).__name__
         if frozen:
             shown = f"FrozenEstimator({shown})"
         raise ValueError(
-            f"Cannot save {where}: {shown}. save and load support SiameseVerifier objects "
-            "whose embedder is a SiameseEmbedder, frozen or not, or None. "
-            + _PICKLE_HINT
+            f"Cannot save {where}: {shown}. sksiamese's save format stores a "
+            f"{expected.__name__} there, frozen or not, or None. {_PICKLE_HINT}"
         )
     _store(inner, folder, members)
     return {"type": "frozen_estimator" if frozen else "estimator", "folder": folder}
@@ -371,12 +453,6 @@ def _layers(model):
             yield from _layers(layer)
 
 
-def _version():
-    from . import __version__
-
-    return __version__
-
-
 def _library_versions():
     import sklearn
     import tensorflow as tf
@@ -458,7 +534,7 @@ def load(path):
     path = os.fspath(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            return _restore(archive, "", nested=False)
+            return _restore(archive, "", None)
     except _LoadError as error:
         raise ValueError(f"Cannot load {path!r}: {error}") from None
     except zipfile.BadZipFile as error:
@@ -475,7 +551,8 @@ def load(path):
         ) from None
 
 
-def _restore(archive, prefix, nested):
+def _restore(archive, prefix, expected):
+    """The estimator stored under the folder ``prefix``; of class ``expected`` if given."""
     document = _read_json(archive, prefix + _ESTIMATOR_FILE)
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _LoadError(
@@ -486,39 +563,38 @@ def _restore(archive, prefix, nested):
     if version != FORMAT_VERSION:
         raise _LoadError(
             f"it uses format version {version!r} of the sksiamese format; this "
-            f"sksiamese ({_version()}) reads version {FORMAT_VERSION}. Use the sksiamese "
+            f"sksiamese ({__version__}) reads version {FORMAT_VERSION}. Use the sksiamese "
             f"that wrote it (version {document.get('sksiamese_version')!r})."
         )
     name = document.get("class")
-    classes = _classes()
-    if not isinstance(name, str) or name not in classes:
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise _LoadError(
-            f"it holds an estimator of class {name!r}; only SiameseEmbedder and "
-            "SiameseVerifier can be loaded."
+            f"it holds an estimator of class {name!r}; only {_class_names()} can be loaded."
         )
-    if nested and name != "SiameseEmbedder":
-        raise _LoadError(f"{prefix!r} holds a {name}; embedders must be SiameseEmbedder.")
-    cls = classes[name]
+    saved = _REGISTRY[name]
+    if expected is not None and saved.cls is not expected:
+        raise _LoadError(f"{prefix!r} holds a {name}, where a {expected.__name__} belongs.")
     params, fitted = document.get("params"), document.get("fitted")
     if not isinstance(params, dict) or not (fitted is None or isinstance(fitted, dict)):
         raise _LoadError(f"{prefix + _ESTIMATOR_FILE} lacks its params or fitted sections.")
 
-    known = cls().get_params(deep=False)
+    known = saved.cls().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
     if unknown:
         raise _LoadError(
             f"the {name} has parameters {', '.join(map(repr, unknown))}, unknown to this "
-            f"sksiamese ({_version()}); it was written by sksiamese "
+            f"sksiamese ({__version__}); it was written by sksiamese "
             f"{document.get('sksiamese_version')!r}."
         )
     decoded = {
-        key: _decode_top(value, key, prefix, archive, {}) for key, value in params.items()
+        key: _decode_top(value, key, "parameter", prefix, archive, saved, {})
+        for key, value in params.items()
     }
-    estimator = cls(**decoded)
+    estimator = saved.cls(**decoded)
     if fitted is None:
         return estimator
 
-    missing = [key for key in _REQUIRED[name] if key not in fitted]
+    missing = [key for key in saved.required if key not in fitted]
     if missing:
         raise _LoadError(
             f"the fitted {name} in {prefix + _ESTIMATOR_FILE} lacks the fitted attribute"
@@ -528,8 +604,11 @@ def _restore(archive, prefix, nested):
     for key, value in fitted.items():
         if not _ATTRIBUTE.match(key) or key in known:
             raise _LoadError(f"{key!r} is not a fitted attribute name.")
-        state[key] = _decode_top(value, key, prefix, archive, decoded)
-    _check_kinds(name, state, prefix)
+        state[key] = _decode_top(value, key, "fitted attribute", prefix, archive, saved, decoded)
+    for key, kind in saved.kinds.items():
+        test, description = _KINDS[kind]
+        if not test(state[key]):
+            raise _LoadError(f"the fitted attribute {prefix}{key} is not {description}.")
     # The path pickle takes: __setstate__ rebuilds the Keras model from its
     # .keras bytes, in safe mode, and the runtime state beside it.
     try:
@@ -537,29 +616,6 @@ def _restore(archive, prefix, nested):
     except Exception as error:  # Keras raises many kinds
         raise _model_error(prefix + "encoder.keras", error) from None
     return estimator
-
-
-def _check_kinds(name, state, prefix):
-    """The attributes loading relies on have the kind of value they need."""
-    from ._embedder import SiameseEmbedder
-
-    def fail(key, expected):
-        raise _LoadError(f"the fitted attribute {prefix}{key} is not {expected}.")
-
-    if name == "SiameseEmbedder":
-        if not isinstance(state["encoder_"], bytes):
-            fail("encoder_", "a Keras model")
-        shape = state["input_shape_"]
-        if not (isinstance(shape, tuple) and shape and all(type(s) is int for s in shape)):
-            fail("input_shape_", "a tuple of ints")
-    else:
-        embedder = state["embedder_"]
-        if isinstance(embedder, FrozenEstimator):
-            embedder = embedder.estimator
-        if not isinstance(embedder, SiameseEmbedder):
-            fail("embedder_", "an embedder")
-        if not isinstance(state["calibrator_"], _SigmoidCalibration):
-            fail("calibrator_", "a sigmoid calibration")
 
 
 def _model_error(member, error):
@@ -593,31 +649,41 @@ def _read_json(archive, member):
         raise _LoadError(f"{member!r} is not valid JSON ({error}).") from None
 
 
-def _decode_top(value, key, prefix, archive, params):
-    if isinstance(value, dict):
-        kind = value.get("type")
-        if kind == "keras_model":
-            member = f"{prefix}{key.rstrip('_')}.keras"
-            if value.get("member") != member:
-                raise _LoadError(f"{key!r} names the member {value.get('member')!r}.")
-            try:
-                return archive.read(member)
-            except KeyError:
-                raise _LoadError(f"the Keras model member {member!r} is missing.") from None
-            except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-                raise _LoadError(f"the member {member!r} is damaged ({error}).") from None
-        if kind == "same_as_parameter":
-            if value.get("name") not in params:
-                raise _LoadError(f"{key!r} refers to an unknown parameter.")
-            return params[value["name"]]
-        if kind in ("estimator", "frozen_estimator"):
-            if prefix:
-                raise _LoadError("estimators nest one level deep only.")
-            if value.get("folder") != f"{key}/":
-                raise _LoadError(f"{key!r} names the folder {value.get('folder')!r}.")
-            inner = _restore(archive, f"{key}/", nested=True)
-            return FrozenEstimator(inner) if kind == "frozen_estimator" else inner
+def _decode_top(value, key, kind, prefix, archive, saved, params):
+    """Decode a parameter or fitted attribute: estimators and models may appear here."""
+    if isinstance(value, dict) and value.get("type") == "keras_model":
+        member = f"{prefix}{key.rstrip('_')}.keras"
+        if value.get("member") != member:
+            raise _LoadError(f"{key!r} names the member {value.get('member')!r}.")
+        try:
+            return archive.read(member)
+        except KeyError:
+            raise _LoadError(f"the Keras model member {member!r} is missing.") from None
+        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+            raise _LoadError(f"the member {member!r} is damaged ({error}).") from None
+    if key in saved.estimators:
+        return _decode_estimator(value, key, kind, prefix, archive, saved, params)
     return _decode(value, f"{prefix}{key}")
+
+
+def _decode_estimator(value, key, kind, prefix, archive, saved, params):
+    """The estimator, or None, of a parameter or fitted attribute that holds one."""
+    expected = saved.estimators[key]
+    tag = value.get("type") if isinstance(value, dict) else None
+    if value is None and kind == "parameter":
+        return None
+    if tag == "same_as_parameter":
+        name = value.get("name")
+        if not isinstance(name, str) or name not in saved.estimators or params[name] is None:
+            raise _LoadError(f"{key!r} refers to a parameter that holds no estimator.")
+        return params[name]
+    if tag in ("estimator", "frozen_estimator"):
+        folder = f"{prefix}{key}/"
+        if value.get("folder") != folder:
+            raise _LoadError(f"{key!r} names the folder {value.get('folder')!r}.")
+        inner = _restore(archive, folder, expected)
+        return FrozenEstimator(inner) if tag == "frozen_estimator" else inner
+    raise _LoadError(f"the {kind} {prefix}{key} is not a {expected.__name__}, frozen or not.")
 
 
 def _decode(value, where):

@@ -10,14 +10,15 @@ import zipfile
 import keras
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 
 import sksiamese
 from sksiamese import SiameseEmbedder, SiameseVerifier
 from sksiamese._compat import _SigmoidCalibration
-from sksiamese._persistence import SaveMixin
+from sksiamese import _persistence
+from sksiamese._persistence import SaveMixin, register
 from sksiamese._serialization import model_to_bytes
 from sksiamese.datasets import make_pairs
 
@@ -496,7 +497,7 @@ def test_damaged_and_malicious_embedder_files_are_refused(
 CORRUPT_VERIFIER_FILES = [
     ("nested verifier",
      lambda s, t: edit_json(s, t, _set(["class"], "SiameseVerifier"), "embedder_/estimator.json"),
-     "embedders must be SiameseEmbedder"),
+     "holds a SiameseVerifier, where a SiameseEmbedder belongs"),
     ("nested folder elsewhere",
      lambda s, t: edit_json(s, t, _set(["fitted", "embedder_", "folder"], "../")),
      "names the folder"),
@@ -539,7 +540,7 @@ def test_missing_file_is_an_os_error(tmp_path):
 
 def test_callbacks_are_not_saved_and_warn(tmp_path):
     embedder = SiameseEmbedder(callbacks=[keras.callbacks.TerminateOnNaN()])
-    with pytest.warns(UserWarning, match="callbacks are not saved"):
+    with pytest.warns(UserWarning, match="The parameter callbacks is not saved"):
         loaded, _ = round_trip(embedder, tmp_path)
     assert loaded.callbacks is None
     assert_same_params(embedder, loaded)
@@ -657,6 +658,48 @@ def test_save_mixin_leaves_scikit_learn_tags_alone():
     assert embedder.transformer_tags.preserves_dtype == ["float64", "float32"]
     assert verifier.estimator_type == "classifier" and verifier.input_tags.three_d_array
     assert not verifier.input_tags.two_d_array and not verifier.classifier_tags.multi_class
+
+
+def test_a_registered_estimator_saves_and_loads_without_changes_to_the_format(
+    tmp_path, monkeypatch
+):
+    # A class from elsewhere joins the format by declaring what it saves.
+    monkeypatch.setattr(_persistence, "_REGISTRY", dict(_persistence._REGISTRY))
+
+    @register(
+        required=("embedder_", "labels_"),
+        kinds={"shape_": "shape"},
+        estimators={"embedder": SiameseEmbedder, "embedder_": SiameseEmbedder},
+    )
+    class Gallery(SaveMixin, BaseEstimator):
+        def __init__(self, embedder=None, k=1):
+            self.embedder = embedder
+            self.k = k
+
+    gallery = Gallery(FrozenEstimator(SiameseEmbedder(n_components=3)), k=5)
+    gallery.embedder_ = gallery.embedder
+    gallery.labels_ = np.array(["a", "b"])
+    gallery.shape_ = (2, 3)
+    loaded, path = round_trip(gallery, tmp_path)
+    assert type(loaded) is Gallery and loaded.k == 5
+    assert isinstance(loaded.embedder, FrozenEstimator) and loaded.embedder_ is loaded.embedder
+    assert loaded.embedder.estimator.n_components == 3
+    np.testing.assert_array_equal(loaded.labels_, gallery.labels_)
+    assert loaded.shape_ == (2, 3)
+
+    # Its declarations are checked like the library's own.
+    edited = edit_json(path, tmp_path / "edited.sksiamese", _set(["fitted", "shape_"], 3))
+    with pytest.raises(ValueError, match="fitted attribute shape_ is not a tuple of ints"):
+        sksiamese.load(edited)
+    edited = edit_json(path, tmp_path / "edited.sksiamese", _delete(["fitted", "labels_"]))
+    with pytest.raises(ValueError, match="lacks the fitted attribute labels_"):
+        sksiamese.load(edited)
+    edited = edit_json(path, tmp_path / "edited.sksiamese", _set(["fitted", "embedder_"], 1))
+    with pytest.raises(ValueError, match="embedder_ is not a SiameseEmbedder, frozen or not"):
+        sksiamese.load(edited)
+    del gallery.labels_
+    with pytest.raises(ValueError, match="lacks labels_; it cannot be saved"):
+        gallery.save(tmp_path / "unfinished.sksiamese")
 
 
 def test_load_is_public():
