@@ -33,7 +33,6 @@ runtime state beside it.
 
 import functools
 import importlib
-import importlib.util
 import inspect
 import json
 import math
@@ -50,7 +49,8 @@ import keras
 import numpy as np
 from sklearn.frozen import FrozenEstimator
 
-from ._compat import _SigmoidCalibration
+from . import networks
+from ._compat import _SigmoidCalibration, validate_params
 from ._files import replacing
 from ._version import __version__
 
@@ -87,7 +87,7 @@ _REGISTRY = {}
 # The kinds of value a fitted attribute can be required to have: a test of the
 # value as read from the file, and how an error names it.
 _KINDS = {
-    "keras_model": (lambda value: isinstance(value, bytes), "a Keras model"),
+    "keras_model": (lambda value: isinstance(value, _KerasMember), "a Keras model"),
     "shape": (
         lambda value: isinstance(value, tuple)
         and len(value) > 0
@@ -170,9 +170,9 @@ class SaveMixin:
         ------
         ValueError
             If a parameter cannot be saved without pickle: a lambda or a
-            local function as ``network``, a Keras optimizer from outside
-            Keras, or an ``embedder`` that is not a :class:`SiameseEmbedder`
-            (frozen or not).
+            local function as ``network``, a custom optimizer class defined
+            inside a function, or an ``embedder`` that is not a
+            :class:`SiameseEmbedder` (frozen or not).
 
         Warns
         -----
@@ -188,9 +188,12 @@ class SaveMixin:
         Notes
         -----
         A custom ``network`` is saved as a reference to its function
-        (module and name), not as code; :func:`sksiamese.load` imports it
-        again. The encoder is stored whole, so the loaded estimator embeds
-        rows even where the function cannot be imported.
+        (module and name), not as code, and a custom optimizer as a
+        reference to its class with its Keras config;
+        :func:`sksiamese.load` imports them again only when the caller
+        trusts them by name (``trusted=["module.name"]``). The encoder is
+        stored whole, so the loaded estimator embeds rows even where the
+        function cannot be imported.
 
         Examples
         --------
@@ -361,8 +364,14 @@ def _encode(value, where):
             "a": _encode(value.a_, where),
             "b": _encode(value.b_, where),
         }
-    if callable(value) and not hasattr(value, "get_params"):
-        return {"type": "function", "reference": _function_reference(value, where)}
+    if callable(value):
+        if not inspect.isfunction(value):
+            raise ValueError(
+                f"Cannot save {where}: {value!r} is not a plain function. The file stores "
+                "functions by reference (module and name); wrap it in a function defined "
+                "at module level."
+            )
+        return {"type": "function", "reference": _reference(value, where)}
     raise ValueError(
         f"Cannot save {where}: values of type {type(value).__qualname__} are not supported "
         f"by sksiamese's save format. {_PICKLE_HINT}"
@@ -391,39 +400,31 @@ def _encode_array(array, where):
 
 
 def _encode_optimizer(optimizer, where):
-    class_name = type(optimizer).__name__
-    if getattr(keras.optimizers, class_name, None) is not type(optimizer):
-        raise ValueError(
-            f"Cannot save {where}: {type(optimizer).__qualname__} is not one of Keras' "
-            "own optimizers, and load builds only those. Pass a Keras optimizer, or a name."
-        )
-    return {"type": "keras_optimizer", "config": keras.optimizers.serialize(optimizer)}
+    encoded = {"type": "keras_optimizer", "config": keras.optimizers.serialize(optimizer)}
+    if getattr(keras.optimizers, type(optimizer).__name__, None) is not type(optimizer):
+        # Not one of Keras' own: Keras' config does not say where the class
+        # lives, so the file names it, and load imports it only if trusted.
+        encoded["class"] = _reference(type(optimizer), where)
+    return encoded
 
 
-def _function_reference(function, where):
-    """``"module:qualname"`` of a module-level function, checked to import back."""
-    qualname = getattr(function, "__qualname__", "")
-    module = getattr(function, "__module__", None)
-    if not inspect.isfunction(function):
-        raise ValueError(
-            f"Cannot save {where}: {function!r} is not a plain function. The file stores "
-            "functions by reference (module and name); wrap it in a function defined at "
-            "module level."
-        )
+def _reference(value, where):
+    """``"module:qualname"`` of a module-level function or class, checked to import back."""
+    qualname, module = value.__qualname__, value.__module__
     if "<lambda>" in qualname or "<locals>" in qualname:
-        kind = "a lambda" if "<lambda>" in qualname else "a function defined inside another"
+        kind = "a lambda" if "<lambda>" in qualname else "defined inside a function"
         raise ValueError(
-            f"Cannot save {where}: {qualname} is {kind}. The file stores functions by "
-            "reference (module and name), so define it at module level in an importable "
-            "module."
+            f"Cannot save {where}: {qualname} is {kind}. The file stores functions and "
+            "classes by reference (module and name), so define it at module level in an "
+            "importable module."
         )
     try:
         found = functools.reduce(getattr, qualname.split("."), sys.modules[module])
     except (KeyError, AttributeError, TypeError):
         found = None
-    if found is not function:
+    if found is not value:
         raise ValueError(
-            f"Cannot save {where}: {module}.{qualname} does not lead back to this function, "
+            f"Cannot save {where}: {module}.{qualname} does not lead back to {value!r}, "
             "so it could not be imported on loading."
         )
     return f"{module}:{qualname}"
@@ -466,26 +467,99 @@ def _library_versions():
 
 
 # Loading --------------------------------------------------------------------
+#
+# A file is read in full first, into records that import nothing: classes
+# come from the registry, and every function or class the file names stays a
+# _Deferred. Only once the caller trusts all those names (skops' audit) are
+# they imported and the estimators built.
+
+# Names loaded without being trusted: the built-in networks. Keras' own
+# optimizers are stored by their Keras config and named by none.
+_TRUSTED_BY_DEFAULT = frozenset(
+    f"{network.__module__}.{network.__qualname__}" for network in networks.BUILT_IN.values()
+)
 
 
 class _LoadError(ValueError):
     """A problem with the file; :func:`load` adds the file's name."""
 
 
-def load(path):
+class UntrustedTypesError(TypeError):
+    """The file names functions or classes that the caller has not trusted.
+
+    Raised by :func:`sksiamese.load` before it imports anything the file
+    names, as ``skops.io.load`` raises ``UntrustedTypesFoundException``.
+    """
+
+
+class _Deferred:
+    """A value built only after the trust check: building it may import code.
+
+    ``build()`` makes the value. Values that import what the file names are
+    made by :meth:`_Reading.named`, which records the name to trust.
+    """
+
+    def __init__(self, build):
+        self.build = build
+
+
+class _KerasMember(_Deferred):
+    """A ``.keras`` member of the archive, read when its estimator is built."""
+
+    def __init__(self, archive, member):
+        super().__init__(lambda: _read_member(archive, member))
+
+
+class _Record(NamedTuple):
+    """An estimator as read from the file, not built yet."""
+
+    saved: _Saved
+    params: dict
+    state: object  # dict of fitted attributes, or None when unfitted
+    folder: str
+    frozen: bool
+
+
+class _Reading:
+    """The archive being read, and the names read so far that need trust."""
+
+    def __init__(self, archive):
+        self.archive = archive
+        self.names = set()
+
+    def named(self, name, build):
+        """A deferred value that imports ``name``, which the caller must trust."""
+        self.names.add(name)
+        return _Deferred(build)
+
+
+@validate_params(
+    {"path": [str, os.PathLike], "trusted": [list, tuple, None]},
+    prefer_skip_nested_validation=True,
+)
+def load(path, trusted=None):
     """Load an estimator saved with ``save``, without pickle.
 
     Reads the zip file written by :meth:`SiameseEmbedder.save` or
     :meth:`SiameseVerifier.save`: parameters and fitted attributes from JSON,
-    and Keras models from their ``.keras`` archives in Keras' safe mode. No
-    code stored in the file is run: nothing is unpickled, only the two
-    sksiamese estimator classes and plain data are built, and Keras refuses
-    ``Lambda`` layers holding Python code.
+    and Keras models from their ``.keras`` archives in Keras' safe mode.
+    Nothing is unpickled, and only sksiamese's estimator classes and plain
+    data are built. As in ``skops.io.load``, a function or class the file
+    names (a custom ``network``, a custom optimizer) is imported only when
+    listed in ``trusted``; the built-in networks and Keras' own optimizers
+    need no trust. The whole file is checked before anything is imported.
 
     Parameters
     ----------
     path : str or path-like
         The file written by ``save``.
+
+    trusted : list of str, function or class, default=None
+        The functions and classes named in the file that may be imported, as
+        ``"module.qualname"`` (``"mypackage.nets.small_cnn"``) or as the
+        objects themselves. :func:`get_untrusted_types` lists what a file
+        names; review it before trusting it: importing a module runs its
+        code.
 
     Returns
     -------
@@ -496,6 +570,9 @@ def load(path):
 
     Raises
     ------
+    UntrustedTypesError
+        If the file names functions or classes not in ``trusted``; the
+        message lists them. Nothing has been imported.
     ValueError
         If the file is not one written by ``save``, is damaged, was written
         by a newer format version, or holds a Keras model that safe mode
@@ -505,21 +582,24 @@ def load(path):
     -----
     UserWarning
         When the custom ``network`` function the estimator was trained with
-        cannot be imported. The estimator still embeds rows; only refitting
-        it needs the function.
+        is trusted but cannot be imported. The estimator still embeds rows;
+        only refitting it needs the function.
 
     See Also
     --------
+    get_untrusted_types : The names in a file that need trust.
     SiameseEmbedder.save, SiameseVerifier.save : Write the file.
 
     Notes
     -----
-    A custom ``network`` is stored as a reference ``"module:name"`` and
-    imported with ``importlib``, as pickle would, when its module can be
-    found; the reference must name a plain Python function. Custom Keras
-    layers inside the network must be registered with
+    A custom ``network`` is stored as a reference ``"module:qualname"`` and
+    imported with ``importlib`` once trusted; the reference must name a
+    plain Python function defined in that module. A custom optimizer is
+    stored as its class's reference and Keras config. Custom Keras layers
+    inside the network must be registered with
     ``keras.saving.register_keras_serializable``, in a module imported
-    before loading, as for any ``.keras`` file.
+    before loading, as for any ``.keras`` file: Keras' safe mode builds
+    nothing else.
 
     Examples
     --------
@@ -531,32 +611,114 @@ def load(path):
     ...     sksiamese.load(path)
     SiameseEmbedder(n_components=8)
     """
+    trusted = _trusted_names(trusted)
     path = os.fspath(path)
+    with _open(path) as archive:
+        reading = _Reading(archive)
+        record = _read_file(reading, path)
+        untrusted = sorted(reading.names - _TRUSTED_BY_DEFAULT - trusted)
+        if untrusted:
+            raise UntrustedTypesError(
+                f"Untrusted types found in the file {path!r}: {untrusted}. Loading would "
+                "import them, and importing a module runs its code. If you trust them, "
+                f"load the file with sksiamese.load(path, trusted={untrusted}); "
+                "sksiamese.get_untrusted_types(path) lists them."
+            )
+        try:
+            return _build(record, {})
+        except _LoadError as error:
+            raise ValueError(f"Cannot load {path!r}: {error}") from error.__cause__
+
+
+@validate_params({"path": [str, os.PathLike]}, prefer_skip_nested_validation=True)
+def get_untrusted_types(path):
+    """The functions and classes a saved file names that :func:`load` does not trust by default.
+
+    Like ``skops.io.get_untrusted_types``: reads the whole file, imports
+    nothing, and returns the names to review before passing them to
+    ``load(path, trusted=...)``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file written by ``save``.
+
+    Returns
+    -------
+    names : list of str
+        Sorted ``"module.qualname"`` names, such as a custom ``network``
+        function or optimizer class; empty when the file loads without trust.
+
+    Raises
+    ------
+    ValueError
+        If the file is not one written by ``save`` or is damaged.
+
+    See Also
+    --------
+    load : Load the file, trusting some of these names.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import sksiamese
+    >>> from sksiamese import SiameseEmbedder
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = SiameseEmbedder(network="cnn").save(os.path.join(folder, "e.sksiamese"))
+    ...     sksiamese.get_untrusted_types(path)
+    []
+    """
+    path = os.fspath(path)
+    with _open(path) as archive:
+        reading = _Reading(archive)
+        _read_file(reading, path)
+    return sorted(reading.names - _TRUSTED_BY_DEFAULT)
+
+
+def _trusted_names(trusted):
+    names = set()
+    for item in trusted or ():
+        if isinstance(item, str):
+            names.add(item)
+        elif inspect.isfunction(item) or inspect.isclass(item):
+            names.add(f"{item.__module__}.{item.__qualname__}")
+        else:
+            raise TypeError(
+                "trusted must list names such as 'mypackage.nets.small_cnn', or the "
+                f"functions and classes themselves; got {item!r}."
+            )
+    return names
+
+
+def _open(path):
     try:
-        with zipfile.ZipFile(path) as archive:
-            return _restore(archive, "", None)
-    except _LoadError as error:
-        raise ValueError(f"Cannot load {path!r}: {error}") from None
+        return zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
         raise ValueError(
             f"Cannot load {path!r}: it is not a readable zip archive ({error}); "
             "sksiamese.load reads files written by the estimators' save method."
         ) from None
-    except (
-        ValueError, zlib.error, EOFError, KeyError, TypeError, AttributeError, IndexError,
-        OverflowError, RecursionError,
-    ) as error:
-        raise ValueError(
-            f"Cannot load {path!r}: the file is damaged ({type(error).__name__}: {error})."
-        ) from None
 
 
-def _restore(archive, prefix, expected):
-    """The estimator stored under the folder ``prefix``; of class ``expected`` if given."""
-    document = _read_json(archive, prefix + _ESTIMATOR_FILE)
+def _read_file(reading, path):
+    """The top-level estimator's record; format problems become a ValueError naming ``path``."""
+    try:
+        return _read(reading, "", None, frozen=False)
+    except _LoadError as error:
+        raise ValueError(f"Cannot load {path!r}: {error}") from None
+    except RecursionError:
+        # Only a file can nest values this deeply: the JSON parser accepted it,
+        # the decoder, a few frames deeper, did not.
+        raise ValueError(f"Cannot load {path!r}: its values are nested too deeply.") from None
+
+
+def _read(reading, folder, expected, frozen):
+    """The record of the estimator in ``folder``; of class ``expected`` if given."""
+    member = folder + _ESTIMATOR_FILE
+    document = _read_json(reading.archive, member)
     if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
         raise _LoadError(
-            f"{prefix + _ESTIMATOR_FILE} does not describe a sksiamese estimator; "
+            f"{member} does not describe a sksiamese estimator; "
             "sksiamese.load reads files written by the estimators' save method."
         )
     version = document.get("format_version")
@@ -573,10 +735,10 @@ def _restore(archive, prefix, expected):
         )
     saved = _REGISTRY[name]
     if expected is not None and saved.cls is not expected:
-        raise _LoadError(f"{prefix!r} holds a {name}, where a {expected.__name__} belongs.")
+        raise _LoadError(f"{folder!r} holds a {name}, where a {expected.__name__} belongs.")
     params, fitted = document.get("params"), document.get("fitted")
     if not isinstance(params, dict) or not (fitted is None or isinstance(fitted, dict)):
-        raise _LoadError(f"{prefix + _ESTIMATOR_FILE} lacks its params or fitted sections.")
+        raise _LoadError(f"{member} lacks its params or fitted sections.")
 
     known = saved.cls().get_params(deep=False)
     unknown = sorted(set(params) - set(known))
@@ -586,36 +748,74 @@ def _restore(archive, prefix, expected):
             f"sksiamese ({__version__}); it was written by sksiamese "
             f"{document.get('sksiamese_version')!r}."
         )
-    decoded = {
-        key: _decode_top(value, key, "parameter", prefix, archive, saved, {})
+    read_params = {
+        key: _decode_top(value, key, "parameter", folder, reading, saved, {})
         for key, value in params.items()
     }
-    estimator = saved.cls(**decoded)
     if fitted is None:
-        return estimator
+        return _Record(saved, read_params, None, folder, frozen)
 
     missing = [key for key in saved.required if key not in fitted]
     if missing:
         raise _LoadError(
-            f"the fitted {name} in {prefix + _ESTIMATOR_FILE} lacks the fitted attribute"
+            f"the fitted {name} in {member} lacks the fitted attribute"
             f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}."
         )
     state = {}
     for key, value in fitted.items():
         if not _ATTRIBUTE.match(key) or key in known:
             raise _LoadError(f"{key!r} is not a fitted attribute name.")
-        state[key] = _decode_top(value, key, "fitted attribute", prefix, archive, saved, decoded)
+        state[key] = _decode_top(
+            value, key, "fitted attribute", folder, reading, saved, read_params
+        )
     for key, kind in saved.kinds.items():
         test, description = _KINDS[kind]
         if not test(state[key]):
-            raise _LoadError(f"the fitted attribute {prefix}{key} is not {description}.")
-    # The path pickle takes: __setstate__ rebuilds the Keras model from its
-    # .keras bytes, in safe mode, and the runtime state beside it.
-    try:
-        estimator.__setstate__(state)
-    except Exception as error:  # Keras raises many kinds
-        raise _model_error(prefix + "encoder.keras", error) from None
-    return estimator
+            raise _LoadError(f"the fitted attribute {folder}{key} is not {description}.")
+    return _Record(saved, read_params, state, folder, frozen)
+
+
+def _build(value, built):
+    """``value`` with its records and deferred values built, each once.
+
+    ``built`` maps each one already built (by id) to the result, so that a
+    fitted attribute stored as "the same as a parameter" is the same object.
+    """
+    if isinstance(value, (_Record, _Deferred)):
+        if id(value) not in built:
+            if isinstance(value, _Record):
+                built[id(value)] = _build_estimator(value, built)
+            else:
+                built[id(value)] = value.build()
+        return built[id(value)]
+    if type(value) is list:
+        return [_build(item, built) for item in value]
+    if type(value) is tuple:
+        return tuple(_build(item, built) for item in value)
+    if type(value) is dict:
+        return {key: _build(item, built) for key, item in value.items()}
+    return value
+
+
+def _build_estimator(record, built):
+    estimator = record.saved.cls(**_build(record.params, built))
+    if record.state is not None:
+        state = _build(record.state, built)
+        models = [
+            f"{record.folder}{key.rstrip('_')}.keras"
+            for key, value in state.items()
+            if isinstance(value, bytes)
+        ]
+        # The path pickle takes: __setstate__ rebuilds each Keras model from
+        # its .keras bytes, in safe mode, and the runtime state beside it.
+        try:
+            estimator.__setstate__(state)
+        except Exception as error:
+            if not models:
+                raise
+            # Keras raises many kinds of error for an archive it cannot read.
+            raise _model_error(", ".join(models), error) from error
+    return FrozenEstimator(estimator) if record.frozen else estimator
 
 
 def _model_error(member, error):
@@ -639,35 +839,36 @@ def _read_json(archive, member):
         ) from None
     if info.file_size > _MAX_JSON_BYTES:
         raise _LoadError(f"{member!r} is {info.file_size} bytes, too large to be one.")
-    try:
-        data = archive.read(member)
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
-        raise _LoadError(f"{member!r} is damaged ({error}).") from None
+    data = _read_member(archive, member)
     try:
         return json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError) as error:
         raise _LoadError(f"{member!r} is not valid JSON ({error}).") from None
 
 
-def _decode_top(value, key, kind, prefix, archive, saved, params):
+def _read_member(archive, member):
+    try:
+        return archive.read(member)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise _LoadError(f"the member {member!r} is damaged ({error}).") from None
+
+
+def _decode_top(value, key, kind, folder, reading, saved, params):
     """Decode a parameter or fitted attribute: estimators and models may appear here."""
     if isinstance(value, dict) and value.get("type") == "keras_model":
-        member = f"{prefix}{key.rstrip('_')}.keras"
+        member = f"{folder}{key.rstrip('_')}.keras"
         if value.get("member") != member:
             raise _LoadError(f"{key!r} names the member {value.get('member')!r}.")
-        try:
-            return archive.read(member)
-        except KeyError:
-            raise _LoadError(f"the Keras model member {member!r} is missing.") from None
-        except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-            raise _LoadError(f"the member {member!r} is damaged ({error}).") from None
+        if member not in reading.archive.namelist():
+            raise _LoadError(f"the Keras model member {member!r} is missing.")
+        return _KerasMember(reading.archive, member)
     if key in saved.estimators:
-        return _decode_estimator(value, key, kind, prefix, archive, saved, params)
-    return _decode(value, f"{prefix}{key}")
+        return _decode_estimator(value, key, kind, folder, reading, saved, params)
+    return _decode(value, f"{folder}{key}", reading)
 
 
-def _decode_estimator(value, key, kind, prefix, archive, saved, params):
-    """The estimator, or None, of a parameter or fitted attribute that holds one."""
+def _decode_estimator(value, key, kind, folder, reading, saved, params):
+    """The record, or None, of a parameter or fitted attribute that holds an estimator."""
     expected = saved.estimators[key]
     tag = value.get("type") if isinstance(value, dict) else None
     if value is None and kind == "parameter":
@@ -678,29 +879,28 @@ def _decode_estimator(value, key, kind, prefix, archive, saved, params):
             raise _LoadError(f"{key!r} refers to a parameter that holds no estimator.")
         return params[name]
     if tag in ("estimator", "frozen_estimator"):
-        folder = f"{prefix}{key}/"
-        if value.get("folder") != folder:
+        inner = f"{folder}{key}/"
+        if value.get("folder") != inner:
             raise _LoadError(f"{key!r} names the folder {value.get('folder')!r}.")
-        inner = _restore(archive, folder, expected)
-        return FrozenEstimator(inner) if tag == "frozen_estimator" else inner
-    raise _LoadError(f"the {kind} {prefix}{key} is not a {expected.__name__}, frozen or not.")
+        return _read(reading, inner, expected, frozen=tag == "frozen_estimator")
+    raise _LoadError(f"the {kind} {folder}{key} is not a {expected.__name__}, frozen or not.")
 
 
-def _decode(value, where):
+def _decode(value, where, reading):
     if value is None or type(value) in (bool, int, float, str):
         return value
     if type(value) is list:
-        return [_decode(item, where) for item in value]
+        return [_decode(item, where, reading) for item in value]
     if type(value) is not dict:
         raise _LoadError(f"{where} holds an unexpected value.")
     kind = value.get("type")
     if kind == "tuple":
-        return tuple(_decode(item, where) for item in _list(value, "items", where))
+        return tuple(_decode(item, where, reading) for item in _list(value, "items", where))
     if kind == "dict":
         items = value.get("items")
         if not isinstance(items, dict):
             raise _LoadError(f"{where} holds a malformed dict.")
-        return {key: _decode(item, where) for key, item in items.items()}
+        return {key: _decode(item, where, reading) for key, item in items.items()}
     if kind == "ndarray":
         return _decode_array(value, where)
     if kind == "numpy_scalar":
@@ -714,13 +914,16 @@ def _decode(value, where):
             raise _LoadError(f"{where} holds a malformed path.")
         return pathlib.Path(value["value"])
     if kind == "function":
-        return _resolve_function(value.get("reference"), where)
+        module, qualname = _split_reference(value.get("reference"), where)
+        return reading.named(
+            f"{module}.{qualname}", lambda: _import_function(module, qualname, where)
+        )
     if kind == "keras_optimizer":
-        return _decode_optimizer(value.get("config"), where)
+        return _decode_optimizer(value, where, reading)
     if kind == "sigmoid_calibration":
         calibrator = _SigmoidCalibration()
-        calibrator.a_ = _number(_decode(value.get("a"), where), where)
-        calibrator.b_ = _number(_decode(value.get("b"), where), where)
+        calibrator.a_ = _number(_decode(value.get("a"), where, reading), where)
+        calibrator.b_ = _number(_decode(value.get("b"), where, reading), where)
         return calibrator
     raise _LoadError(f"{where} holds a value of unknown type {kind!r}.")
 
@@ -769,9 +972,26 @@ def _decode_array(value, where):
     return array.reshape(shape)
 
 
-def _decode_optimizer(config, where):
+def _split_reference(reference, where):
+    """``(module, qualname)`` of a ``"module:qualname"`` reference, checked by its form only."""
+    if not isinstance(reference, str) or reference.count(":") != 1:
+        raise _LoadError(f"{where} holds a malformed reference {reference!r}.")
+    module, qualname = reference.split(":")
+    if not (_DOTTED.match(module) and _DOTTED.match(qualname)):
+        raise _LoadError(f"{where} holds a malformed reference {reference!r}.")
+    return module, qualname
+
+
+def _decode_optimizer(value, where, reading):
+    config = value.get("config")
     if not isinstance(config, dict):
         raise _LoadError(f"{where} holds a malformed optimizer.")
+    if "class" in value:
+        module, qualname = _split_reference(value["class"], where)
+        return reading.named(
+            f"{module}.{qualname}",
+            lambda: _custom_optimizer(module, qualname, config, where),
+        )
     class_name = config.get("class_name")
     found = getattr(keras.optimizers, class_name, None) if isinstance(class_name, str) else None
     if (
@@ -780,12 +1000,50 @@ def _decode_optimizer(config, where):
         or not issubclass(found, keras.optimizers.Optimizer)
     ):
         raise _LoadError(
-            f"{where} holds the optimizer {class_name!r}, which is not one of Keras' own."
+            f"{where} holds the optimizer {class_name!r}, which is not one of Keras' own "
+            "and names no class of its own."
         )
+    return _Deferred(lambda: _keras_optimizer(keras.optimizers.deserialize, config, where))
+
+
+def _keras_optimizer(from_config, config, where):
     try:
-        return keras.optimizers.deserialize(config)
-    except Exception as error:  # Keras raises many kinds
-        raise _LoadError(f"{where} holds an optimizer Keras cannot build ({error}).") from None
+        return from_config(config)
+    except Exception as error:  # Keras raises many kinds for a config it cannot use
+        raise _LoadError(
+            f"{where} holds an optimizer Keras cannot build ({type(error).__name__}: {error})."
+        ) from error
+
+
+def _custom_optimizer(module, qualname, config, where):
+    """The trusted optimizer class ``module.qualname``, built from its Keras config."""
+    cls, reason = _import(module, qualname)
+    if reason is not None:
+        raise _LoadError(f"{where} names the optimizer class {module}.{qualname}; {reason}.")
+    if not (
+        inspect.isclass(cls)
+        and issubclass(cls, keras.optimizers.Optimizer)
+        and (cls.__module__, cls.__qualname__) == (module, qualname)
+    ):
+        raise _LoadError(
+            f"{where} refers to {module}.{qualname}, which is not a Keras optimizer class "
+            f"defined in {module!r}; only such classes are loaded."
+        )
+    if not isinstance(config.get("config"), dict):
+        raise _LoadError(f"{where} holds a malformed optimizer.")
+    return _keras_optimizer(cls.from_config, config["config"], where)
+
+
+def _import(module_name, qualname):
+    """The trusted object ``module_name.qualname``, or None and why it cannot be imported."""
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # a missing module, or its own code failing
+        return None, f"importing {module_name!r} raised {type(error).__name__}: {error}"
+    try:
+        return functools.reduce(getattr, qualname.split("."), module), None
+    except AttributeError:
+        return None, f"{module_name!r} has no {qualname!r}"
 
 
 class _UnresolvedFunction:
@@ -816,47 +1074,25 @@ class _UnresolvedFunction:
         return f"<unresolved function {self.reference!r}>"
 
 
-def _resolve_function(reference, where):
-    """Import the function ``"module:qualname"``, or stand in for it with a warning."""
-    if not isinstance(reference, str) or reference.count(":") != 1:
-        raise _LoadError(f"{where} holds a malformed function reference {reference!r}.")
-    module_name, qualname = reference.split(":")
-    if not (_DOTTED.match(module_name) and _DOTTED.match(qualname)):
-        raise _LoadError(f"{where} holds a malformed function reference {reference!r}.")
-    module, reason = sys.modules.get(module_name), None
-    if module is None:
-        try:
-            found = importlib.util.find_spec(module_name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            reason = f"no module named {module_name!r}"
-        else:
-            try:
-                module = importlib.import_module(module_name)
-            except Exception as error:  # the module's own code failed
-                reason = f"importing {module_name!r} raised {type(error).__name__}: {error}"
-    if module is not None:
-        try:
-            function = functools.reduce(getattr, qualname.split("."), module)
-        except AttributeError:
-            reason = f"{module_name!r} has no {qualname!r}"
-        else:
-            if not (
-                inspect.isfunction(function)
-                and function.__module__ == module_name
-                and function.__qualname__ == qualname
-            ):
-                raise _LoadError(
-                    f"{where} refers to {reference!r}, which is not a function defined in "
-                    f"{module_name!r}; only such functions are loaded."
-                )
-            return function
-    warnings.warn(
-        f"The estimator's network function {reference!r} cannot be imported ({reason}). "
-        "The loaded estimator embeds rows as saved, but refitting it needs the function: "
-        "make it importable and load again, or set_params(network=...).",
-        UserWarning,
-        stacklevel=2,
-    )
-    return _UnresolvedFunction(reference, reason)
+def _import_function(module, qualname, where):
+    """The trusted function ``module:qualname``, or a stand-in with a warning."""
+    reference = f"{module}:{qualname}"
+    function, reason = _import(module, qualname)
+    if reason is not None:
+        warnings.warn(
+            f"The estimator's network function {reference!r} cannot be imported ({reason}). "
+            "The loaded estimator embeds rows as saved, but refitting it needs the "
+            "function: make it importable and load again, or set_params(network=...).",
+            UserWarning,
+            stacklevel=2,
+        )
+        return _UnresolvedFunction(reference, reason)
+    if not (
+        inspect.isfunction(function)
+        and (function.__module__, function.__qualname__) == (module, qualname)
+    ):
+        raise _LoadError(
+            f"{where} refers to {reference!r}, which is not a function defined in "
+            f"{module!r}; only such functions are loaded."
+        )
+    return function
