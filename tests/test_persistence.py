@@ -605,7 +605,10 @@ def _forget(module):
 
 def _untrusted_message(name):
     escaped = re.escape(repr([name]))
-    return f"Untrusted types found in the file .*: {escaped}.*sksiamese.load\\(path, trusted={escaped}\\)"
+    return (
+        f"Untrusted types found in the file .*: {escaped}.*"
+        f"sksiamese.load\\(path, trusted={escaped}\\)"
+    )
 
 
 def test_untrusted_network_is_refused_and_its_module_never_imported(
