@@ -13,9 +13,9 @@ from ._version import __version__
 _LAZY = {
     "SiameseEmbedder": "._embedder",
     "SiameseVerifier": "._verifier",
-    "UntrustedTypesError": "._persistence",
-    "get_untrusted_types": "._persistence",
-    "load": "._persistence",
+    "UntrustedTypesError": "._loading",
+    "get_untrusted_types": "._loading",
+    "load": "._loading",
 }
 
 # Public submodules, imported on first access as attributes (``sksiamese.metrics``)
@@ -24,7 +24,7 @@ _SUBMODULES = ("datasets", "losses", "metrics", "networks", "plotting")
 
 if TYPE_CHECKING:  # for type checkers and import-graph tools only
     from ._embedder import SiameseEmbedder
-    from ._persistence import UntrustedTypesError, get_untrusted_types, load
+    from ._loading import UntrustedTypesError, get_untrusted_types, load
     from ._verifier import SiameseVerifier
 
 __all__ = [

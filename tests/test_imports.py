@@ -42,7 +42,7 @@ def test_modules_that_need_no_tensorflow_import_without_it(statement):
 
 def test_the_save_format_imports_no_estimator():
     loaded = run_fresh(
-        "import json, sys\nimport sksiamese._persistence\n"
+        "import json, sys\nimport sksiamese._persistence, sksiamese._loading\n"
         "print(json.dumps(sorted(name for name in sys.modules if name in "
         "('sksiamese._embedder', 'sksiamese._verifier'))))"
     )

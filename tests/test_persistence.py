@@ -23,7 +23,7 @@ from sklearn.frozen import FrozenEstimator
 import sksiamese
 from sksiamese import SiameseEmbedder, SiameseVerifier, UntrustedTypesError
 from sksiamese._compat import _SigmoidCalibration
-from sksiamese import _persistence
+from sksiamese import _loading, _persistence
 from sksiamese._persistence import SaveMixin, register
 from sksiamese._serialization import model_to_bytes
 from sksiamese.datasets import make_pairs
@@ -555,7 +555,7 @@ def test_load_raises_its_own_errors_as_they_are(saved_verifier, monkeypatch):
     def broken_decoder(value, where):
         raise KeyError("a bug in the decoder")
 
-    monkeypatch.setattr(_persistence, "_decode_array", broken_decoder)
+    monkeypatch.setattr(_loading, "_decode_array", broken_decoder)
     with pytest.raises(KeyError, match="a bug in the decoder"):
         sksiamese.load(saved_verifier[1])
 
@@ -844,8 +844,9 @@ def test_save_mixin_leaves_scikit_learn_tags_alone():
 def test_a_registered_estimator_saves_and_loads_without_changes_to_the_format(
     tmp_path, monkeypatch
 ):
-    # A class from elsewhere joins the format by declaring what it saves.
-    monkeypatch.setattr(_persistence, "_REGISTRY", dict(_persistence._REGISTRY))
+    # A class from elsewhere joins the format by declaring what it saves. It is
+    # registered for this test only: monkeypatch removes the entry afterwards.
+    monkeypatch.setitem(_persistence._REGISTRY, "Gallery", None)
 
     @register(
         required=("embedder_", "labels_"),
@@ -886,4 +887,4 @@ def test_a_registered_estimator_saves_and_loads_without_changes_to_the_format(
 def test_load_is_public():
     for name in ("load", "get_untrusted_types", "UntrustedTypesError"):
         assert name in sksiamese.__all__
-        assert getattr(sksiamese, name).__module__ == "sksiamese._persistence"
+        assert getattr(sksiamese, name).__module__ == "sksiamese._loading"
