@@ -21,9 +21,8 @@ from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 
 import sksiamese
-from sksiamese import SiameseEmbedder, SiameseVerifier, UntrustedTypesError
+from sksiamese import SiameseEmbedder, SiameseVerifier, UntrustedTypesError, _loading, _persistence
 from sksiamese._compat import _SigmoidCalibration
-from sksiamese import _loading, _persistence
 from sksiamese._persistence import SaveMixin, register
 from sksiamese._serialization import model_to_bytes
 from sksiamese.datasets import make_pairs
