@@ -122,6 +122,7 @@ def test_large_classes_are_drawn_without_a_table_of_members():
     assert time.perf_counter() - start < 5
 
 
+@pytest.mark.slow
 def test_class_members_are_drawn_uniformly():
     # 6 members, K = 2: each of the 15 pairs of members about equally often.
     labels = np.repeat([0, 1], 6)
