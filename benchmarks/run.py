@@ -12,7 +12,7 @@ Prints one table and writes the results as JSON (``--output``). Sections:
 2. infer:   1-row latency and 10,000-row throughput of ``transform`` against
             ``encoder_.predict``, and the peak memory growth of one
             ``transform`` of a million rows against the size of its output.
-3. fewshot: Omniglot (``../shared/data/omniglot`` or ``--omniglot``): train on
+3. fewshot: Omniglot (bundled with sksiamese, or ``--omniglot`` zip): train on
             three alphabets, 20-way and 5-way 1-shot episodes on the two
             others, within one alphabet (Lake's protocol) and across both;
             raw pixels and PCA as baselines.
@@ -40,6 +40,9 @@ Prints one table and writes the results as JSON (``--output``). Sections:
             against the O(B**3) definitions (``tests/mining_reference.py``)
             where they fit in memory; median and range of repeats, and the
             peak growth of resident memory.
+10. batchsize: 20-way and 5-way 1-shot accuracy on Omniglot's unseen
+            alphabets and training images/s of the default cnn at
+            ``batch_size`` 64, 128, 256 and 512, equal epochs.
 """
 
 import argparse
@@ -55,26 +58,21 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_OMNIGLOT = HERE.parent.parent / "shared" / "data" / "omniglot" / "images_background_small1.zip"
 TRAIN_ALPHABETS = ("Balinese", "Korean", "Latin")
 TEST_ALPHABETS = ("Early_Aramaic", "Greek")
 
 
-def omniglot_split(path):
-    from sksiamese.datasets import load_omniglot_zip
+def omniglot_split(path=None):
+    """Omniglot's five background alphabets, bundled (or read from ``path``, a zip).
 
-    data = load_omniglot_zip(path)
+    Returns the data set and a mask of the rows of the training alphabets.
+    """
+    from sksiamese.datasets import load_omniglot, load_omniglot_zip
+
+    data = load_omniglot() if path is None else load_omniglot_zip(path)
+    data.images = data.images.reshape(len(data.images), 28, 28, 1)
     train = np.isin(data.alphabet, TRAIN_ALPHABETS)
     return data, train
-
-
-def synthetic_images(n_classes=90, per_class=20, seed=0):
-    """Stand-in for Omniglot when the zip is absent: noisy class prototypes."""
-    rng = np.random.default_rng(seed)
-    prototypes = (rng.random((n_classes, 28, 28, 1)) > 0.8).astype(np.float32)
-    labels = np.repeat(np.arange(n_classes), per_class)
-    images = prototypes[labels] + 0.3 * rng.standard_normal((len(labels), 28, 28, 1))
-    return images.astype(np.float32), labels
 
 
 # 1. Training throughput ----------------------------------------------------
@@ -390,12 +388,11 @@ def bench_verify(data, train, *, quick):
             n_pairs=6000,
         )
     }
-    if data is not None:
-        cnn = {"network": "cnn", "input_shape": (28, 28, 1), "epochs": 10 if quick else 40}
-        results["Omniglot 3 -> 2 alphabets"] = bench_verify_task(
-            data.images, data.target, train,
-            pair_model=cnn, class_model={**cnn, "random_state": 0}, n_pairs=6000,
-        )
+    cnn = {"network": "cnn", "input_shape": (28, 28, 1), "epochs": 10 if quick else 40}
+    results["Omniglot 3 -> 2 alphabets"] = bench_verify_task(
+        data.images, data.target, train,
+        pair_model=cnn, class_model={**cnn, "random_state": 0}, n_pairs=6000,
+    )
     return results
 
 
@@ -495,9 +492,9 @@ def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000):
     """One epoch of ``fit`` and one ``transform`` on an ``(n_rows, 32)`` float32 .npy file.
 
     Read with ``mmap_mode="r"`` against loaded into memory, with the default
-    batches and with batches of 1024 rows (batch-hard mining, which scales
-    as the square of the batch rather than its cube); peak growth of
-    resident memory (total, anonymous and file pages) over each call.
+    batches and with batches of 1024 rows (semi-hard and batch-hard
+    mining); peak growth of resident memory (total, anonymous and file
+    pages) over each call.
     """
     import tempfile
 
@@ -517,7 +514,12 @@ def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000):
         X.flush()
         file_mb = X.nbytes / 2**20
         del X
-        runs = [("memmap", 128, "semi-hard"), ("memory", 128, "semi-hard"), ("memmap", 1024, "hard")]
+        runs = [
+            ("memmap", 128, "semi-hard"),
+            ("memory", 128, "semi-hard"),
+            ("memmap", 1024, "semi-hard"),
+            ("memmap", 1024, "hard"),
+        ]
         for mode, batch_size, mining in runs:
             out = subprocess.run(
                 [sys.executable, "-c", _OUT_OF_CORE_CHILD, str(path), str(labels_path), mode,
@@ -719,6 +721,38 @@ def bench_mining(*, quick):
     return results
 
 
+# 10. Batch size: few-shot accuracy against throughput --------------------------------
+
+def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)):
+    """Unseen-alphabet accuracy and training speed of the default cnn per ``batch_size``.
+
+    Every fit trains ``epochs`` epochs, so each sees the same number of
+    images; larger batches take fewer, larger steps. Accuracy is 20-way
+    and 5-way 1-shot within the alphabets never seen (Lake's protocol).
+    """
+    from sksiamese import SiameseEmbedder
+    from sksiamese.metrics import few_shot_accuracy
+
+    test = ~train
+    results = {"epochs": epochs, "episodes": episodes}
+    for size in sizes:
+        start = time.perf_counter()
+        embedder = SiameseEmbedder(
+            network="cnn", input_shape=(28, 28, 1), epochs=epochs, batch_size=size,
+            random_state=0,
+        ).fit(data.images[train], data.target[train])
+        seconds = time.perf_counter() - start
+        embedded = embedder.transform(data.images[test])
+        row = {"fit seconds": seconds, "images/s": epochs * int(train.sum()) / seconds}
+        for n_way in (20, 5):
+            row[f"{n_way}-way 1-shot"] = few_shot_accuracy(
+                embedded, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
+                groups=data.alphabet[test], random_state=0,
+            )
+        results[f"batch_size={size}"] = row
+    return results
+
+
 # 5. Peer -------------------------------------------------------------------------
 
 def bench_peer():
@@ -755,11 +789,15 @@ def print_table(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="sksiamese benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
-    parser.add_argument("--omniglot", type=Path, default=DEFAULT_OMNIGLOT)
+    parser.add_argument(
+        "--omniglot", type=Path, default=None,
+        help="Omniglot zip to read instead of the set bundled with sksiamese",
+    )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument(
         "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute,mining",
-        help="comma-separated subset of train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining",
+        help="comma-separated subset of "
+        "train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining,batchsize",
     )
     args = parser.parse_args(argv)
     sections = set(args.sections.split(","))
@@ -776,13 +814,8 @@ def main(argv=None):
             "gpus": len(tf.config.list_physical_devices("GPU")),
         }
     }
-    if args.omniglot.exists():
-        data, train = omniglot_split(args.omniglot)
-        images, labels = data.images[train], data.target[train]
-    else:
-        data = train = None
-        images, labels = synthetic_images()
-        results["meta"]["note"] = f"{args.omniglot} not found: synthetic images, no few-shot section"
+    data, train = omniglot_split(args.omniglot)
+    images, labels = data.images[train], data.target[train]
     embedder = None
     if "train" in sections or "infer" in sections:
         embedder, results["train"] = bench_train(
@@ -791,7 +824,7 @@ def main(argv=None):
     if "infer" in sections:
         results["infer"] = bench_infer(embedder, images, repeats=100 if args.quick else 300)
         results["infer"].update(bench_transform_memory(200_000 if args.quick else 1_000_000))
-    if "fewshot" in sections and data is not None:
+    if "fewshot" in sections:
         results["fewshot"] = bench_fewshot(
             data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
         )
@@ -807,6 +840,10 @@ def main(argv=None):
         results["distribute"] = bench_distribute(quick=args.quick)
     if "mining" in sections:
         results["mining"] = bench_mining(quick=args.quick)
+    if "batchsize" in sections:
+        results["batchsize"] = bench_batch_size(
+            data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
+        )
     results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print_table(results)
