@@ -123,7 +123,14 @@ class SiameseEmbedder(
         Rows per batch. Under a ``tf.distribute`` strategy this is the
         global batch: each of the ``R`` replicas trains on its own batch of
         ``batch_size / R`` rows (rounded up) and their gradients are
-        averaged.
+        averaged. Every ``mining`` costs ``O(batch_size**2)`` memory, so
+        batches of thousands of rows work too. The default suits data sets
+        of tens to hundreds of classes: with 40 epochs of the cnn on three
+        Omniglot alphabets (90 classes), 20-way 1-shot accuracy on the two
+        unseen alphabets was 0.799 at 128 rows, 0.798 at 64, 0.792 at 256 and
+        0.756 at 512, as larger batches take fewer steps per epoch
+        (benchmarks, section ``batchsize``). Raise it, with ``epochs``, on
+        GPUs and for data with many classes.
 
     samples_per_class : int, default=4
         ``K``, rows of each class in a batch; a batch holds ``batch_size //
