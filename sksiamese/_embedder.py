@@ -23,11 +23,12 @@ from sklearn.utils.validation import (
 from . import losses, networks
 from ._checkpoint import Checkpointer, read_checkpoint
 from ._compat import Interval, StrOptions, _fit_context
+from ._distances import DISTANCES
 from ._inference import EncoderRunner
 from ._pairs import check_pair_labels, stack_pair_rows
 from ._persistence import SaveMixin, register
 from ._rows import abs_max, channel_moments, check_finite, is_disk_backed
-from ._sampling import ClassBalancedSampler, PairSampler, row_reader
+from ._sampling import ClassBalancedSampler, PairSampler, check_positive_pairs, row_reader
 from ._serialization import model_from_bytes, model_to_bytes
 from ._training import (
     OPTIMIZERS,
@@ -42,6 +43,10 @@ from .metrics import precision_at_1
 
 _SEED_LIMIT = 2**31 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# The end-of-fit check embeds this many training rows, and calls the embedding
+# collapsed when they all lie within this fraction of the margin of each other.
+_CHECKED_ROWS = 256
+_COLLAPSE_FRACTION = 1e-3
 
 
 @register(
@@ -238,7 +243,10 @@ class SiameseEmbedder(
     Training that diverges (the loss turns NaN or infinite, e.g. with a far
     too large ``learning_rate``) stops at once; the encoder keeps the
     weights of the last epoch that ended with a finite loss and a
-    ``ConvergenceWarning`` says so. ``KeyboardInterrupt`` (Ctrl-C) during
+    ``ConvergenceWarning`` says so. A fit that ends with every training row
+    embedded at one point, or with a loss that never moved, warns too. Data
+    in which every class has a single row is refused: no batch could hold a
+    positive pair. ``KeyboardInterrupt`` (Ctrl-C) during
     ``fit`` leaves a fitted estimator with the weights reached so far,
     warns, and is raised again.
 
@@ -475,6 +483,14 @@ class SiameseEmbedder(
                     f"{type(callback).__name__} {callback!r}."
                 )
         weight_seed, batch_seed, split_seed, augment_seed = self._seeds(incremental)
+        train_index = validation_index = None
+        if self.early_stopping and not incremental:
+            train_index, validation_index = self._hold_out(targets, split_seed, paired)
+        if not paired:
+            check_positive_pairs(
+                targets if train_index is None else targets[train_index],
+                held_out=train_index is not None,
+            )
         if continuing:
             encoder, history = self.encoder_, self.history_
         else:
@@ -482,9 +498,6 @@ class SiameseEmbedder(
             encoder, history = resumed or (self._build_encoder(rows, weight_seed), {})
         moved = in_current_strategy(encoder)
         optimizer = getattr(self, "_optimizer", None) if incremental and moved is encoder else None
-        train_index = validation_index = None
-        if self.early_stopping and not incremental:
-            train_index, validation_index = self._hold_out(targets, split_seed, paired)
         return {
             "rows": rows,
             "targets": targets,
@@ -599,6 +612,8 @@ class SiameseEmbedder(
                 ConvergenceWarning,
                 stacklevel=4,
             )
+        elif not run.interrupted:
+            self._warn_if_not_learning(plan["rows"], run.history.get("loss", []))
         if run.interrupted:
             warnings.warn(
                 f"fit was interrupted during epoch {self.n_iter_ + 1}; the estimator keeps "
@@ -609,6 +624,35 @@ class SiameseEmbedder(
             )
             raise KeyboardInterrupt
         return self
+
+    def _warn_if_not_learning(self, rows, run_losses):
+        """Warn when the embedding collapsed or the loss of this fit never moved.
+
+        Both show a fit that ran without learning (e.g. a far too large
+        ``learning_rate`` that drives every row to one point). The spread is
+        measured on a fixed sample of the training rows: cheap, and enough,
+        since a collapse maps every row to the same point.
+        """
+        sample = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), _CHECKED_ROWS)).astype(int))
+        embedded = self._runner(np.asarray(rows[sample], dtype=np.float32)).astype(np.float64)
+        spread = DISTANCES[self.distance].paired(embedded[:-1], embedded[1:]).max()
+        if spread <= _COLLAPSE_FRACTION * self.margin:
+            warnings.warn(
+                f"The embedding collapsed: training rows lie within {spread:.3g} of each "
+                f"other, far inside margin={self.margin}, so it separates nothing. Lower "
+                f"learning_rate (now {self.learning_rate}) or check that rows of different "
+                "classes differ.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        elif len(run_losses) > 1 and np.allclose(run_losses, run_losses[0], rtol=1e-6, atol=0):
+            warnings.warn(
+                f"The loss never moved: it stayed at {run_losses[0]:.6g} for all "
+                f"{len(run_losses)} epochs, so the network did not learn. Change "
+                f"learning_rate (now {self.learning_rate}) or margin (now {self.margin}).",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
 
     def _batch_loss(self):
         """The loss of labelled P x K batches, as configured."""

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from sksiamese._sampling import ClassBalancedSampler, PairSampler, batch_layout, row_reader
+from sksiamese._sampling import (
+    ClassBalancedSampler,
+    PairSampler,
+    batch_layout,
+    check_positive_pairs,
+    row_reader,
+)
 
 
 @pytest.mark.parametrize(
@@ -195,3 +201,11 @@ def test_disk_reader_gives_the_rows_in_memory(tmp_path):
     np.testing.assert_array_equal(
         row_reader(on_disk)(indices).numpy(), row_reader(rows.astype(np.float32))(indices).numpy()
     )
+
+
+@pytest.mark.parametrize("held_out", [False, True])
+def test_labels_without_a_positive_pair_are_refused(held_out):
+    check_positive_pairs(np.array([0, 1, 1, 2]), held_out=held_out)
+    match = "single training row" + (" once validation_fraction is held out" if held_out else "")
+    with pytest.raises(ValueError, match=match):
+        check_positive_pairs(np.array(["a", "b", "c"]), held_out=held_out)
