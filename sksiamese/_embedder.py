@@ -97,13 +97,18 @@ class SiameseEmbedder(
         distances are in [0, 2], squared Euclidean in [0, 4] and cosine
         distances (``1 - cos``) in [0, 2].
 
-    loss : {"triplet", "contrastive"}, default="triplet"
+    loss : {"triplet", "contrastive"} or callable, default="triplet"
         Training objective. ``"triplet"``: the triplet margin loss
         ``max(d(a, p) - d(a, n) + margin, 0)`` over anchors, positives and
         negatives mined from each batch. ``"contrastive"``: pairs of the
         batch cost ``d**2`` when their classes match and ``max(margin - d,
         0)**2`` otherwise (Hadsell et al. 2006); it is the loss of
         :meth:`fit_pairs`, which trains on given pairs instead of classes.
+        A callable ``loss(labels, embeddings)`` takes a batch's integer
+        class codes, shape ``(batch,)``, and its float32 embeddings, shape
+        ``(batch, n_components)``, and returns a scalar ``tf.Tensor`` to
+        minimise; it does its own mining, so ``margin`` and ``mining`` do
+        not apply to it (``distance`` still applies in :meth:`score`).
 
     mining : {"semi-hard", "hard", "all"}, default="semi-hard"
         Which triplets, or pairs, of a batch train the network.
@@ -282,7 +287,7 @@ class SiameseEmbedder(
         "input_shape": [tuple, list, None],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="neither")],
-        "loss": [StrOptions(set(losses.LOSSES))],
+        "loss": [StrOptions(set(losses.LOSSES)), callable],
         "mining": [StrOptions(set(losses.MININGS))],
         "distance": [StrOptions(set(losses.DISTANCES))],
         "normalize": ["boolean"],
@@ -656,9 +661,8 @@ class SiameseEmbedder(
 
     def _batch_loss(self):
         """The loss of labelled P x K batches, as configured."""
-        loss = losses.triplet_loss if self.loss == "triplet" else losses.contrastive_loss
-        return functools.partial(
-            loss, margin=float(self.margin), mining=self.mining, distance=self.distance
+        return losses.batch_loss(
+            self.loss, margin=float(self.margin), mining=self.mining, distance=self.distance
         )
 
     def _checked(self, validate, *args, **kwargs):
