@@ -65,6 +65,25 @@ def batch_layout(n_classes, batch_size, samples_per_class):
     return classes_per_batch, per_class
 
 
+def check_positive_pairs(labels, *, held_out=False):
+    """Refuse class labels from which no P x K batch can draw a positive pair.
+
+    A class with fewer than ``K`` rows is drawn with replacement, so a class
+    of one row fills its slots with copies of that row: positives of each
+    other at distance zero, which pull nothing together. When every class
+    has one row, training would run without a single real positive pair.
+    """
+    _, counts = np.unique(labels, return_counts=True)
+    if counts.max() < 2:
+        raise ValueError(
+            "Every class in y has a single training row"
+            + (" once validation_fraction is held out" if held_out else "")
+            + ", so no batch can hold a positive pair (two rows of one class) and "
+            "the network would learn nothing. Give at least one class two rows or more"
+            + (", or set early_stopping=False." if held_out else ".")
+        )
+
+
 def _stream(draw, seed, n_replicas, n_batches, input_context):
     """``draw(stream_seed)`` for the batches this input pipeline feeds.
 
