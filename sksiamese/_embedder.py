@@ -382,7 +382,7 @@ class SiameseEmbedder(
             The fitted estimator.
         """
         plan = self._checked(self._plan_training, self._validate_training_data, (X, y))
-        return self._train(plan, self._batch_loss())
+        return self._train(plan)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
@@ -424,7 +424,7 @@ class SiameseEmbedder(
         plan = self._checked(
             self._plan_training, self._validate_training_data, (X, y), incremental=True
         )
-        return self._train(plan, self._batch_loss(), epochs=1)
+        return self._train(plan, epochs=1)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):
@@ -548,8 +548,12 @@ class SiameseEmbedder(
             )
         return saved
 
-    def _train(self, plan, loss, epochs=None):
-        """Train the planned encoder, then record what training reached."""
+    def _train(self, plan, pair_loss=None, epochs=None):
+        """Train the planned encoder, then record what training reached.
+
+        ``pair_loss`` scores pair batches (:meth:`fit_pairs`); labelled
+        batches get the configured loss.
+        """
         n_replicas = replicas_in_sync()
         targets = plan["targets"]
 
@@ -588,10 +592,17 @@ class SiameseEmbedder(
             loss_scaling=networks.compute_policy(encoder) == "mixed_float16",
         )
         n_before = len(history.get("loss", []))
+        train_sampler = sampler(plan["train_index"])
+        loss = pair_loss
+        if loss is None:
+            # Every anchor of a P x K batch has K - 1 positives; validation
+            # batches may hold fewer classes, with more rows each.
+            layouts = [train_sampler, validation_sampler or train_sampler]
+            loss = self._batch_loss(max(s.samples_per_class for s in layouts) - 1)
         run = train(
             encoder,
             loss,
-            sampler(plan["train_index"]),
+            train_sampler,
             row_reader(plan["rows"]),
             validation_sampler=validation_sampler,
             optimizer=optimizer,
@@ -666,10 +677,14 @@ class SiameseEmbedder(
                 stacklevel=4,
             )
 
-    def _batch_loss(self):
+    def _batch_loss(self, positives_per_anchor):
         """The loss of labelled P x K batches, as configured."""
         return losses.batch_loss(
-            self.loss, margin=float(self.margin), mining=self.mining, distance=self.distance
+            self.loss,
+            margin=float(self.margin),
+            mining=self.mining,
+            distance=self.distance,
+            positives_per_anchor=positives_per_anchor,
         )
 
     def _checked(self, validate, *args, **kwargs):

@@ -46,7 +46,9 @@ def row_reader(rows):
 
     def read(indices):
         batch = tf.numpy_function(take, [indices], tf.float32)
-        return tf.ensure_shape(batch, (None, *row_shape))
+        # Keep the batch size static, as the tensor gather does: the loss
+        # chooses its way of mining from it when the step is traced.
+        return tf.ensure_shape(batch, (indices.shape[0], *row_shape))
 
     return read
 

@@ -294,12 +294,15 @@ LOSSES = {
 MININGS = {"semi-hard": _semi_hard, "hard": _hard, "all": _every}
 
 
-def _labelled_loss(loss, labels, embeddings, *, margin, mining, distance):
+def _labelled_loss(
+    loss, labels, embeddings, *, margin, mining, distance, positives_per_anchor=None
+):
     miner = MININGS[_checked(MININGS, mining, "mining")]
-    return miner(_LabelledBatch(labels, embeddings, margin, distance), LOSSES[loss])
+    batch = _LabelledBatch(labels, embeddings, margin, distance, positives_per_anchor)
+    return miner(batch, LOSSES[loss])
 
 
-def batch_loss(loss, *, margin, mining, distance):
+def batch_loss(loss, *, margin, mining, distance, positives_per_anchor=None):
     """The loss of labelled batches as training calls it: ``loss(labels, embeddings)``.
 
     Parameters
@@ -313,6 +316,11 @@ def batch_loss(loss, *, margin, mining, distance):
         A key of ``MININGS``.
     distance : str
         A key of ``DISTANCES``.
+    positives_per_anchor : int or None
+        How many positives every anchor of the batches has, when the caller
+        knows it (``K - 1`` in P x K batches): semi-hard and batch-all mining
+        then choose their way of mining when the step is traced, so the
+        traced step holds one way instead of both. None decides per batch.
 
     Returns
     -------
@@ -327,6 +335,7 @@ def batch_loss(loss, *, margin, mining, distance):
         margin=margin,
         mining=_checked(MININGS, mining, "mining"),
         distance=_checked(DISTANCES, distance, "distance"),
+        positives_per_anchor=positives_per_anchor,
     )
 
 
@@ -369,7 +378,8 @@ def _loss_precision(embeddings):
 class _LabelledBatch:
     """Distance matrix, label masks and mined pairs of one labelled batch."""
 
-    def __init__(self, labels, embeddings, margin, distance):
+    def __init__(self, labels, embeddings, margin, distance, positives_per_anchor=None):
+        self.positives_per_anchor = positives_per_anchor
         self.dist = pairwise_distances(_loss_precision(embeddings), distance)
         labels = tf.reshape(labels, [-1])
         same = tf.equal(labels[:, None], labels[None, :])
@@ -425,6 +435,15 @@ class _LabelledBatch:
         flags, columns = tf.math.top_k(tf.cast(self.positive, tf.int32), k=most)
         anchor_positive = tf.gather(self.dist, columns, batch_dims=1)
         valid = flags > 0
+        static_size = self.dist.shape[0]
+        if self.positives_per_anchor is not None and static_size is not None:
+            # Known when the step is traced: tracing one way rather than both
+            # halves the time a small fit takes. Either way mines exactly.
+            compares = (
+                self.positives_per_anchor <= _COMPARED_POSITIVES
+                and self.positives_per_anchor * static_size**2 <= _COMPARED_ELEMENTS
+            )
+            return (by_comparing if compares else by_sorting)(anchor_positive, valid)
         size = tf.cast(tf.shape(self.dist)[0], tf.int64)
         compares = tf.logical_and(
             most <= _COMPARED_POSITIVES,

@@ -35,8 +35,10 @@ def test_a_callable_loss_trains_like_the_loss_it_computes(small_digits):
     params = dict(n_components=4, epochs=2, random_state=0)
     by_name = SiameseEmbedder(**params).fit(X, y)
     by_callable = SiameseEmbedder(loss=semi_hard_triplet_loss, **params).fit(X, y)
-    assert by_callable.history_ == by_name.history_
-    np.testing.assert_array_equal(by_callable.transform(X), by_name.transform(X))
+    # The callable decides its way of mining per batch and the named loss
+    # when traced, so their graphs differ: equal up to float rounding.
+    np.testing.assert_allclose(by_callable.history_["loss"], by_name.history_["loss"], rtol=1e-5)
+    np.testing.assert_allclose(by_callable.transform(X), by_name.transform(X), atol=1e-5)
     pickle.loads(pickle.dumps(by_callable))
 
 

@@ -329,3 +329,35 @@ def test_batch_loss_applies_the_named_loss_miner_and_distance():
         return tf.reduce_sum(embeddings)
 
     assert losses_module.batch_loss(custom, margin=0.7, mining="all", distance="cosine") is custom
+
+
+@pytest.mark.parametrize("mining", ["semi-hard", "all"])
+@pytest.mark.parametrize("hint", [3, 100])
+def test_known_positives_per_anchor_pick_the_way_when_traced(mining, hint):
+    # A hint of 3 traces only the comparing way, 100 only the sorting way;
+    # both mine exactly, so the loss and gradient equal those of no hint.
+    labels, embeddings = _batch("p_by_k", True, 48, np.float64, seed=7)
+
+    def traced(positives_per_anchor):
+        loss = losses_module.batch_loss(
+            "triplet", margin=0.3, mining=mining, distance="euclidean",
+            positives_per_anchor=positives_per_anchor,
+        )
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                value = loss(labels, embeddings)
+            return value, tape.gradient(value, embeddings)
+
+        graph = step.get_concrete_function().graph
+        ops = {op.type for op in graph.get_operations()}
+        return [value.numpy() for value in step()], ops
+
+    hinted, ops = traced(hint)
+    unhinted, all_ops = traced(None)
+    assert "If" not in ops and "StatelessIf" not in ops
+    assert ("UpperBound" in ops or "LowerBound" in ops) == (hint == 100)
+    assert "StatelessIf" in all_ops or "If" in all_ops
+    for a, b in zip(hinted, unhinted):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
