@@ -7,6 +7,13 @@ one file.
 
 from sklearn.base import _fit_context
 from sklearn.calibration import _SigmoidCalibration
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions, validate_params
 
-__all__ = ["HasMethods", "Interval", "StrOptions", "_SigmoidCalibration", "_fit_context"]
+__all__ = [
+    "HasMethods",
+    "Interval",
+    "StrOptions",
+    "_SigmoidCalibration",
+    "_fit_context",
+    "validate_params",
+]
