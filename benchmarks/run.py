@@ -6,11 +6,13 @@
 Prints one table and writes the results as JSON (``--output``). Sections:
 
 1. train:   images/s of ``SiameseEmbedder.fit`` against a hand-written
-            ``tf.function`` loop on the same network and the same batches.
+            ``tf.function`` loop on the same network, loss and P x K
+            batches: a custom conv network with batch normalisation and
+            batch-hard mining, and the default cnn.
 2. infer:   1-row latency and 10,000-row throughput of ``transform`` against
             ``encoder_.predict``, and the peak memory growth of one
             ``transform`` of a million rows against the size of its output.
-3. fewshot: Omniglot (``../shared/data/omniglot`` or ``--omniglot``): train on
+3. fewshot: Omniglot (bundled with sksiamese, or ``--omniglot`` zip): train on
             three alphabets, 20-way and 5-way 1-shot episodes on the two
             others, within one alphabet (Lake's protocol) and across both;
             raw pixels and PCA as baselines.
@@ -32,6 +34,15 @@ Prints one table and writes the results as JSON (``--output``). Sections:
             strategy, under MirroredStrategy over two logical CPU devices
             and in mixed_bfloat16; on a machine with GPUs, float32 against
             mixed_float16 and MirroredStrategy over all GPUs.
+9. mining:  milliseconds of one triplet loss and its gradient per batch size
+            (128 to 8192 rows of 64-d unit vectors) and mining, in P x K
+            batches of 4 rows per class and in batches of 64 rows per class,
+            against the O(B**3) definitions (``tests/mining_reference.py``)
+            where they fit in memory; median and range of repeats, and the
+            peak growth of resident memory.
+10. batchsize: 20-way and 5-way 1-shot accuracy on Omniglot's unseen
+            alphabets and training images/s of the default cnn at
+            ``batch_size`` 64, 128, 256 and 512, equal epochs.
 """
 
 import argparse
@@ -47,55 +58,72 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_OMNIGLOT = HERE.parent.parent / "shared" / "data" / "omniglot" / "images_background_small1.zip"
 TRAIN_ALPHABETS = ("Balinese", "Korean", "Latin")
 TEST_ALPHABETS = ("Early_Aramaic", "Greek")
 
 
-def omniglot_split(path):
-    from sksiamese.datasets import load_omniglot_zip
+def omniglot_split(path=None):
+    """Omniglot's five background alphabets, bundled (or read from ``path``, a zip).
 
-    data = load_omniglot_zip(path)
+    Returns the data set and a mask of the rows of the training alphabets.
+    """
+    from sksiamese.datasets import load_omniglot, load_omniglot_zip
+
+    data = load_omniglot() if path is None else load_omniglot_zip(path)
+    data.images = data.images.reshape(len(data.images), 28, 28, 1)
     train = np.isin(data.alphabet, TRAIN_ALPHABETS)
     return data, train
 
 
-def synthetic_images(n_classes=90, per_class=20, seed=0):
-    """Stand-in for Omniglot when the zip is absent: noisy class prototypes."""
-    rng = np.random.default_rng(seed)
-    prototypes = (rng.random((n_classes, 28, 28, 1)) > 0.8).astype(np.float32)
-    labels = np.repeat(np.arange(n_classes), per_class)
-    images = prototypes[labels] + 0.3 * rng.standard_normal((len(labels), 28, 28, 1))
-    return images.astype(np.float32), labels
-
-
 # 1. Training throughput ----------------------------------------------------
 
-def bench_train(images, labels, *, steps, batch_size=128, samples_per_class=4):
+def conv_bn_network(input_shape, n_components):
+    """Three conv blocks (32, 64, 128 filters) with batch normalisation."""
+    import keras
+
+    inputs = keras.Input(input_shape)
+    x = inputs
+    for width in (32, 64, 128):
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(n_components)(x))
+
+
+def hand_written_loop(encoder, images, labels, *, steps, loss_fn, classes_per_batch=32,
+                      samples_per_class=4, seed=0):
+    """Images/s of a plain ``tf.function`` training loop, written as a Keras user would.
+
+    P x K batches are drawn in the graph from a tensor of the images; the
+    step embeds, applies ``loss_fn`` and updates with Adam.
+    """
     import keras
     import tensorflow as tf
 
-    from sksiamese import SiameseEmbedder, losses, networks
-    from sksiamese._sampling import ClassBalancedSampler, row_reader
-
-    def loss_fn(codes, embeddings):
-        return losses.triplet_loss(codes, embeddings, margin=0.5)
-
-    # Hand-written loop: same encoder, same sampler, a plain tf.function step.
-    encoder = networks.assemble_encoder(
-        "cnn", images.shape[1:], 32, normalize=True,
-        mean=np.array([images.mean()]), variance=np.array([images.var()]),
-    )
     optimizer = keras.optimizers.Adam(1e-3)
-    sampler = ClassBalancedSampler(labels, batch_size, samples_per_class)
-    batches = iter(sampler.dataset(row_reader(images), seed=0))
+    members = [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    per_class = min(len(m) for m in members)
+    table = tf.constant(np.stack([m[:per_class] for m in members]))
+    rows, codes = tf.constant(images), tf.constant(labels)
+
+    def batch(index):
+        step_seed = tf.stack([tf.constant(seed, tf.int64), index])
+        classes = tf.random.experimental.stateless_shuffle(tf.range(len(members)), step_seed)
+        picks = tf.random.experimental.stateless_shuffle(tf.range(per_class), step_seed + 1)
+        chosen = tf.gather(tf.gather(table, classes[:classes_per_batch]), picks[:samples_per_class], axis=1)
+        chosen = tf.reshape(chosen, [-1])
+        return tf.gather(rows, chosen), tf.gather(codes, chosen)
+
+    batches = iter(tf.data.Dataset.counter().map(batch).prefetch(2))
 
     @tf.function(jit_compile=False)
     def step(rows, codes):
         with tf.GradientTape() as tape:
             loss = loss_fn(codes, encoder(rows, training=True))
-        grads = tape.gradient(loss, encoder.trainable_variables)
-        optimizer.apply(grads, encoder.trainable_variables)
+        gradients = tape.gradient(loss, encoder.trainable_variables)
+        optimizer.apply(gradients, encoder.trainable_variables)
         return loss
 
     for _ in range(3):
@@ -104,7 +132,32 @@ def bench_train(images, labels, *, steps, batch_size=128, samples_per_class=4):
     for _ in range(steps):
         loss = step(*next(batches))
     loss.numpy()
-    loop_rate = steps * sampler.batch_size / (time.perf_counter() - start)
+    return steps * classes_per_batch * samples_per_class / (time.perf_counter() - start)
+
+
+def _spread(values):
+    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values))}
+
+
+def bench_train(images, labels, *, steps, repeats=3):
+    """``fit`` against a hand-written loop on the same network, loss and batches.
+
+    Two set-ups, each ``repeats`` times alternately: a custom network
+    callable (three conv blocks with batch normalisation, 128-d embedding,
+    batch-hard mining, margin 0.2) and the default ``network="cnn"``
+    (32-d, semi-hard mining, margin 0.5), both in P x K batches of 32
+    classes x 4 images and without augmentation. ``fit`` is timed per epoch
+    after its first (tracing) epoch, the loop over ``steps`` steps after
+    three warm-up steps.
+    """
+    import functools
+
+    import keras
+
+    from sksiamese import SiameseEmbedder, losses, networks
+
+    n_rows = steps * 128
+    images, labels = np.resize(images, (n_rows, *images.shape[1:])), np.resize(labels, n_rows)
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -113,31 +166,51 @@ def bench_train(images, labels, *, steps, batch_size=128, samples_per_class=4):
         def on_epoch_end(self, epoch, logs=None):
             self.times.append(time.perf_counter() - self.start)
 
-    steps_per_epoch = int(np.ceil(len(images) / sampler.batch_size))
-    epochs = max(2, 1 + int(np.ceil(steps / steps_per_epoch)))
-
-    def fit(augment):
+    def fit_rate(augment=False, **params):
         timer = EpochTimer()
         timer.times = []
         embedder = SiameseEmbedder(
-            network="cnn", input_shape=images.shape[1:], epochs=epochs, batch_size=batch_size,
-            samples_per_class=samples_per_class, augment=augment, callbacks=[timer],
-            random_state=0,
+            input_shape=images.shape[1:], epochs=3, batch_size=128, samples_per_class=4,
+            augment=augment, callbacks=[timer], random_state=0, **params,
         ).fit(images, labels)
         # The first epoch includes tracing; later ones are steady state.
-        rate = steps_per_epoch * sampler.batch_size * (epochs - 1) / sum(timer.times[1:])
-        return embedder, rate
+        return embedder, n_rows / float(np.median(timer.times[1:]))
 
-    # The loop does no augmentation, so neither does the fit it is compared to.
-    _, fit_rate = fit(augment=False)
-    embedder, default_rate = fit(augment=None)
-    return embedder, {
-        "batch": f"{sampler.classes_per_batch} classes x {sampler.samples_per_class}",
-        "loop_images_per_s": loop_rate,
-        "fit_images_per_s": fit_rate,
-        "fit_over_loop": fit_rate / loop_rate,
-        "fit_default_cnn_with_augmentation_images_per_s": default_rate,
+    setups = {
+        "custom conv+BN network, 128-d, batch-hard": (
+            {"network": conv_bn_network, "n_components": 128, "mining": "hard", "margin": 0.2},
+            lambda: keras.Sequential(
+                [conv_bn_network(images.shape[1:], 128), keras.layers.UnitNormalization()]
+            ),
+        ),
+        "default cnn, 32-d, semi-hard": (
+            {"network": "cnn", "n_components": 32, "mining": "semi-hard", "margin": 0.5},
+            lambda: networks.assemble_encoder(
+                "cnn", images.shape[1:], 32, normalize=True,
+                mean=np.array([images.mean()]), variance=np.array([images.var()]),
+            ),
+        ),
     }
+    results = {"batch": "32 classes x 4", "repeats": repeats}
+    embedder = None
+    for name, (params, build) in setups.items():
+        loss_fn = functools.partial(
+            losses.triplet_loss, margin=params["margin"], mining=params["mining"]
+        )
+        loop_rates, fit_rates = [], []
+        for _ in range(repeats):
+            loop_rates.append(hand_written_loop(build(), images, labels, steps=steps, loss_fn=loss_fn))
+            embedder, rate = fit_rate(**params)
+            fit_rates.append(rate)
+        results[name] = {
+            "loop images/s": _spread(loop_rates),
+            "fit images/s": _spread(fit_rates),
+            "fit over loop": _spread(np.divide(fit_rates, loop_rates)),
+        }
+    # The default cnn as users get it: with augmentation.
+    embedder, rate = fit_rate(augment=None, network="cnn")
+    results["default cnn with augmentation, fit images/s"] = rate
+    return embedder, results
 
 
 # 2. Inference ----------------------------------------------------------------
@@ -315,12 +388,11 @@ def bench_verify(data, train, *, quick):
             n_pairs=6000,
         )
     }
-    if data is not None:
-        cnn = {"network": "cnn", "input_shape": (28, 28, 1), "epochs": 10 if quick else 40}
-        results["Omniglot 3 -> 2 alphabets"] = bench_verify_task(
-            data.images, data.target, train,
-            pair_model=cnn, class_model={**cnn, "random_state": 0}, n_pairs=6000,
-        )
+    cnn = {"network": "cnn", "input_shape": (28, 28, 1), "epochs": 10 if quick else 40}
+    results["Omniglot 3 -> 2 alphabets"] = bench_verify_task(
+        data.images, data.target, train,
+        pair_model=cnn, class_model={**cnn, "random_state": 0}, n_pairs=6000,
+    )
     return results
 
 
@@ -420,9 +492,9 @@ def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000):
     """One epoch of ``fit`` and one ``transform`` on an ``(n_rows, 32)`` float32 .npy file.
 
     Read with ``mmap_mode="r"`` against loaded into memory, with the default
-    batches and with batches of 1024 rows (batch-hard mining, which scales
-    as the square of the batch rather than its cube); peak growth of
-    resident memory (total, anonymous and file pages) over each call.
+    batches and with batches of 1024 rows (semi-hard and batch-hard
+    mining); peak growth of resident memory (total, anonymous and file
+    pages) over each call.
     """
     import tempfile
 
@@ -442,7 +514,12 @@ def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000):
         X.flush()
         file_mb = X.nbytes / 2**20
         del X
-        runs = [("memmap", 128, "semi-hard"), ("memory", 128, "semi-hard"), ("memmap", 1024, "hard")]
+        runs = [
+            ("memmap", 128, "semi-hard"),
+            ("memory", 128, "semi-hard"),
+            ("memmap", 1024, "semi-hard"),
+            ("memmap", 1024, "hard"),
+        ]
         for mode, batch_size, mining in runs:
             out = subprocess.run(
                 [sys.executable, "-c", _OUT_OF_CORE_CHILD, str(path), str(labels_path), mode,
@@ -546,6 +623,136 @@ def bench_distribute(*, quick):
     return results
 
 
+# 9. Mining cost per batch size ----------------------------------------------------
+
+_MINING_CHILD = """
+import importlib.util, json, os, sys, threading, time
+import numpy as np
+import tensorflow as tf
+
+size, per_class, mining, how, repeats = sys.argv[1:6]
+size, per_class, repeats = int(size), int(per_class), int(repeats)
+if how == "definition":
+    spec = importlib.util.spec_from_file_location("mining_reference", sys.argv[6])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    loss = module.triplet_loss
+else:
+    from sksiamese.losses import triplet_loss as loss
+
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+rng = np.random.default_rng(0)
+labels = tf.constant(rng.permutation(np.repeat(np.arange(size // per_class), per_class)))
+embeddings = tf.Variable(tf.math.l2_normalize(rng.normal(size=(size, 64)).astype(np.float32), axis=1))
+
+@tf.function(jit_compile=False)
+def step():
+    with tf.GradientTape() as tape:
+        value = loss(labels, embeddings, margin=0.2, mining=mining)
+    return value, tape.gradient(value, embeddings)
+
+before, peak, done = rss(), [0.0], threading.Event()
+def watch():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        done.wait(0.005)
+watcher = threading.Thread(target=watch)
+watcher.start()
+step()[1].numpy()  # traces
+times = []
+for _ in range(repeats):
+    start = time.perf_counter()
+    step()[1].numpy()
+    times.append(1000 * (time.perf_counter() - start))
+done.set()
+watcher.join()
+print(json.dumps({"median ms": float(np.median(times)), "min ms": min(times), "max ms": max(times),
+                  "repeats": repeats, "peak growth MB": max(peak[0], rss()) - before}))
+"""
+
+
+def bench_mining(*, quick):
+    """Loss and gradient of one batch: the library's mining against the definitions.
+
+    Each figure comes from a fresh process (so memory figures are the
+    call's own): one traced call, then the median and range of the timed
+    repeats. The definitions build ``(B, B, B)`` tensors: they are run up
+    to the sizes where that fits in a few GB and takes seconds, and the
+    table says what the larger ones would need.
+    """
+    reference = HERE.parent / "tests" / "mining_reference.py"
+    sizes = (128, 512, 1024) if quick else (128, 512, 1024, 4096, 8192)
+    # Cubic definitions: B**3 float32 entries, several tensors of them.
+    definition_limits = {"semi-hard": 1024, "all": 512}
+    results = {}
+
+    def child(size, per_class, mining, how):
+        repeats = 3 if size >= 4096 or how == "definition" and size >= 1024 else 5
+        out = subprocess.run(
+            [sys.executable, "-c", _MINING_CHILD, str(size), str(per_class), mining, how,
+             str(repeats), str(reference)],
+            capture_output=True, text=True, check=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+        ).stdout.strip().splitlines()[-1]
+        return json.loads(out)
+
+    for per_class in (4, 64):
+        layout = f"{per_class} rows per class"
+        for size in sizes:
+            for mining in ("hard", "semi-hard", "all"):
+                row = {"sksiamese": child(size, per_class, mining, "library")}
+                if mining == "hard":
+                    row["definition"] = "same code (batch-hard was already O(B**2))"
+                elif per_class == 4 and size <= definition_limits[mining]:
+                    row["definition"] = child(size, per_class, mining, "definition")
+                elif per_class == 4:
+                    row["definition"] = (
+                        f"not run: one (B, B, B) float32 tensor alone is {size**3 * 4 / 2**30:,.0f} GiB"
+                    )
+                results[f"{layout}, B={size}, {mining}"] = row
+        for size in sizes:
+            hard = results[f"{layout}, B={size}, hard"]["sksiamese"]["median ms"]
+            for mining in ("semi-hard", "all"):
+                ratio = results[f"{layout}, B={size}, {mining}"]["sksiamese"]["median ms"] / hard
+                results[f"{layout}, B={size}, {mining}"]["over hard"] = ratio
+    return results
+
+
+# 10. Batch size: few-shot accuracy against throughput --------------------------------
+
+def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)):
+    """Unseen-alphabet accuracy and training speed of the default cnn per ``batch_size``.
+
+    Every fit trains ``epochs`` epochs, so each sees the same number of
+    images; larger batches take fewer, larger steps. Accuracy is 20-way
+    and 5-way 1-shot within the alphabets never seen (Lake's protocol).
+    """
+    from sksiamese import SiameseEmbedder
+    from sksiamese.metrics import few_shot_accuracy
+
+    test = ~train
+    results = {"epochs": epochs, "episodes": episodes}
+    for size in sizes:
+        start = time.perf_counter()
+        embedder = SiameseEmbedder(
+            network="cnn", input_shape=(28, 28, 1), epochs=epochs, batch_size=size,
+            random_state=0,
+        ).fit(data.images[train], data.target[train])
+        seconds = time.perf_counter() - start
+        embedded = embedder.transform(data.images[test])
+        row = {"fit seconds": seconds, "images/s": epochs * int(train.sum()) / seconds}
+        for n_way in (20, 5):
+            row[f"{n_way}-way 1-shot"] = few_shot_accuracy(
+                embedded, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
+                groups=data.alphabet[test], random_state=0,
+            )
+        results[f"batch_size={size}"] = row
+    return results
+
+
 # 5. Peer -------------------------------------------------------------------------
 
 def bench_peer():
@@ -582,11 +789,15 @@ def print_table(results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="sksiamese benchmarks")
     parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
-    parser.add_argument("--omniglot", type=Path, default=DEFAULT_OMNIGLOT)
+    parser.add_argument(
+        "--omniglot", type=Path, default=None,
+        help="Omniglot zip to read instead of the set bundled with sksiamese",
+    )
     parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument(
-        "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute",
-        help="comma-separated subset of train,infer,fewshot,scaling,peer,verify,outofcore,distribute",
+        "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute,mining",
+        help="comma-separated subset of "
+        "train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining,batchsize",
     )
     args = parser.parse_args(argv)
     sections = set(args.sections.split(","))
@@ -603,20 +814,17 @@ def main(argv=None):
             "gpus": len(tf.config.list_physical_devices("GPU")),
         }
     }
-    if args.omniglot.exists():
-        data, train = omniglot_split(args.omniglot)
-        images, labels = data.images[train], data.target[train]
-    else:
-        data = train = None
-        images, labels = synthetic_images()
-        results["meta"]["note"] = f"{args.omniglot} not found: synthetic images, no few-shot section"
+    data, train = omniglot_split(args.omniglot)
+    images, labels = data.images[train], data.target[train]
     embedder = None
     if "train" in sections or "infer" in sections:
-        embedder, results["train"] = bench_train(images, labels, steps=30 if args.quick else 100)
+        embedder, results["train"] = bench_train(
+            images, labels, steps=30 if args.quick else 60, repeats=2 if args.quick else 3
+        )
     if "infer" in sections:
         results["infer"] = bench_infer(embedder, images, repeats=100 if args.quick else 300)
         results["infer"].update(bench_transform_memory(200_000 if args.quick else 1_000_000))
-    if "fewshot" in sections and data is not None:
+    if "fewshot" in sections:
         results["fewshot"] = bench_fewshot(
             data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
         )
@@ -630,6 +838,12 @@ def main(argv=None):
         results["outofcore"] = bench_out_of_core(300_000 if args.quick else 3_000_000)
     if "distribute" in sections:
         results["distribute"] = bench_distribute(quick=args.quick)
+    if "mining" in sections:
+        results["mining"] = bench_mining(quick=args.quick)
+    if "batchsize" in sections:
+        results["batchsize"] = bench_batch_size(
+            data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
+        )
     results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print_table(results)

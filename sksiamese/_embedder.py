@@ -25,7 +25,7 @@ from ._checkpoint import Checkpointer, read_checkpoint
 from ._compat import Interval, StrOptions, _fit_context
 from ._inference import EncoderRunner
 from ._pairs import check_pair_labels, stack_pair_rows
-from ._persistence import SaveMixin
+from ._persistence import SaveMixin, register
 from ._rows import abs_max, channel_moments, check_finite, is_disk_backed
 from ._sampling import ClassBalancedSampler, PairSampler, row_reader
 from ._serialization import model_from_bytes, model_to_bytes
@@ -44,6 +44,11 @@ _SEED_LIMIT = 2**31 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+@register(
+    required=("encoder_", "input_shape_", "n_features_in_", "history_", "n_iter_"),
+    kinds={"encoder_": "keras_model", "input_shape_": "shape"},
+    not_saved=("callbacks",),
+)
 class SiameseEmbedder(
     SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
 ):

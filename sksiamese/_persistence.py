@@ -1,22 +1,28 @@
 """Saving estimators without pickle: one zip of JSON and ``.keras`` archives.
 
-:func:`save` writes an estimator to one zip file; :func:`load` reads it back.
-The zip holds
+:func:`save` writes an estimator to one zip file; :func:`sksiamese.load`, in
+:mod:`sksiamese._loading`, reads it back. The zip holds
 
 - ``estimator.json``: the format's name and version, the versions that wrote
   it, the class name, the parameters and the fitted attributes, as JSON;
-- ``encoder.keras``: the fitted encoder in Keras' native format, for a fitted
+- one ``.keras`` member per Keras model, in Keras' native format, such as
+  ``encoder.keras`` for the ``encoder_`` of a fitted
   :class:`~sksiamese.SiameseEmbedder`;
-- ``embedder/`` and ``embedder_/``: for a :class:`~sksiamese.SiameseVerifier`,
-  its ``embedder`` parameter and its fitted ``embedder_``, each laid out like
-  the top level (``embedder_/estimator.json``, ``embedder_/encoder.keras``).
-  When ``embedder_`` is the ``embedder`` parameter itself (a frozen embedder),
-  it is stored once and ``embedder_`` refers to it.
+- one folder per parameter or fitted attribute holding an estimator, laid
+  out like the top level: a :class:`~sksiamese.SiameseVerifier` has
+  ``embedder_/estimator.json`` and ``embedder_/encoder.keras``, and
+  ``embedder/`` for its ``embedder`` parameter. An attribute that is a
+  parameter itself (a frozen embedder as ``embedder_``) is stored once and
+  refers to it.
+
+Estimator classes join the format with the :func:`register` decorator, which
+declares what their files hold; neither this module nor the loader imports
+any of them.
 
 Nothing is pickled. Values that JSON cannot hold as they are (tuples, numpy
 arrays and scalars, Keras optimizers, references to network functions) are
 JSON objects tagged with a ``"type"``; loading builds only those known types,
-and only the two estimator classes. Keras models load in Keras' safe mode,
+and only registered estimator classes. Keras models load in Keras' safe mode,
 which refuses ``Lambda`` layers carrying Python code.
 
 Fitted state goes through the same ``__getstate__``/``__setstate__`` the
@@ -27,18 +33,15 @@ runtime state beside it.
 """
 
 import functools
-import importlib
-import importlib.util
 import inspect
 import json
-import math
 import os
 import pathlib
 import re
 import sys
 import warnings
 import zipfile
-import zlib
+from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -46,32 +49,75 @@ from sklearn.frozen import FrozenEstimator
 
 from ._compat import _SigmoidCalibration
 from ._files import replacing
+from ._version import __version__
 
 FORMAT_NAME = "sksiamese"
 FORMAT_VERSION = 1
 _ESTIMATOR_FILE = "estimator.json"
-# estimator.json holds parameters and small fitted attributes; anything
-# larger is not a file this module wrote.
-_MAX_JSON_BYTES = 64 * 2**20
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9_]*_\Z")
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
-# Fitted attributes a fitted estimator of each class must have.
-_REQUIRED = {
-    "SiameseEmbedder": ("encoder_", "input_shape_", "n_features_in_", "history_", "n_iter_"),
-    "SiameseVerifier": ("embedder_", "threshold_", "classes_", "n_features_in_", "calibrator_"),
-}
 _PICKLE_HINT = (
     "Use pickle or joblib for it instead, and load such files only from sources you trust: "
     "unpickling can run arbitrary code."
 )
 
 
-def _classes():
-    """The classes this format can build, by name (imported late: no cycle)."""
-    from ._embedder import SiameseEmbedder
-    from ._verifier import SiameseVerifier
+# Registration ---------------------------------------------------------------
 
-    return {"SiameseEmbedder": SiameseEmbedder, "SiameseVerifier": SiameseVerifier}
+
+class _Saved(NamedTuple):
+    """What :func:`register` records about a class."""
+
+    cls: type
+    required: tuple
+    kinds: dict
+    estimators: dict
+    not_saved: tuple
+
+
+# The classes the format stores, by name: the only classes load builds.
+_REGISTRY = {}
+
+def register(*, required, kinds=None, estimators=None, not_saved=()):
+    """Class decorator: make the estimator class one the format saves and loads.
+
+    The class declares what its file must hold; this module needs no edit
+    for a new estimator, and imports none.
+
+    Parameters
+    ----------
+    required : tuple of str
+        The fitted attributes every fitted instance has; a file without one
+        of them is refused. Every fitted attribute is saved.
+    kinds : dict of str to str, default=None
+        Fitted attributes that loading relies on, each with the kind of value
+        it must be: ``"keras_model"``, ``"shape"`` (a non-empty tuple of
+        ints) or ``"sigmoid_calibration"``, the kinds the loader checks.
+    estimators : dict of str to class, default=None
+        The parameters and fitted attributes that may hold an estimator, each
+        with that estimator's class, itself registered. The estimator, or a
+        ``FrozenEstimator`` around it, is stored in a folder of its own.
+    not_saved : tuple of str, default=()
+        Parameters that are not saved: the file stores None, and ``save``
+        warns when they are set.
+
+    Returns
+    -------
+    decorator : callable
+        Registers the class under its name and returns it unchanged.
+    """
+
+    def decorator(cls):
+        _REGISTRY[cls.__name__] = _Saved(
+            cls, tuple(required), dict(kinds or {}), dict(estimators or {}), tuple(not_saved)
+        )
+        return cls
+
+    return decorator
+
+
+def _class_names():
+    *first, last = _REGISTRY
+    return f"{', '.join(first)} and {last}" if first else last
 
 
 class SaveMixin:
@@ -101,9 +147,9 @@ class SaveMixin:
         ------
         ValueError
             If a parameter cannot be saved without pickle: a lambda or a
-            local function as ``network``, a Keras optimizer from outside
-            Keras, or an ``embedder`` that is not a :class:`SiameseEmbedder`
-            (frozen or not).
+            local function as ``network``, a custom optimizer class defined
+            inside a function, or an ``embedder`` that is not a
+            :class:`SiameseEmbedder` (frozen or not).
 
         Warns
         -----
@@ -119,9 +165,12 @@ class SaveMixin:
         Notes
         -----
         A custom ``network`` is saved as a reference to its function
-        (module and name), not as code; :func:`sksiamese.load` imports it
-        again. The encoder is stored whole, so the loaded estimator embeds
-        rows even where the function cannot be imported.
+        (module and name), not as code, and a custom optimizer as a
+        reference to its class with its Keras config;
+        :func:`sksiamese.load` imports them again only when the caller
+        trusts them by name (``trusted=["module.name"]``). The encoder is
+        stored whole, so the loaded estimator embeds rows even where the
+        function cannot be imported.
 
         Examples
         --------
@@ -158,18 +207,17 @@ def save(estimator, path):
 
 def _store(estimator, prefix, members):
     """Add ``estimator``'s members to ``members``, under the folder ``prefix``."""
-    classes = _classes()
-    name = type(estimator).__name__
-    if classes.get(name) is not type(estimator):
-        raise ValueError(
-            "sksiamese's save format stores SiameseEmbedder and SiameseVerifier objects, "
-            f"not {type(estimator).__module__}.{type(estimator).__qualname__}. {_PICKLE_HINT}"
-        )
+    saved = _registration(type(estimator))
     _check_lambda_layers(estimator)
     params = estimator.get_params(deep=False)
     encoded_params = {}
     for key, value in params.items():
-        encoded_params[key] = _encode_top(value, key, "parameter", prefix, members, {})
+        if key in saved.not_saved:
+            encoded_params[key] = _not_saved(key, value)
+        else:
+            encoded_params[key] = _encode_top(
+                value, key, "parameter", prefix, members, saved, {}
+            )
 
     state = estimator.__getstate__()
     fitted_names = [
@@ -177,40 +225,55 @@ def _store(estimator, prefix, members):
     ]
     fitted = None
     if fitted_names:
-        missing = [key for key in _REQUIRED[name] if key not in fitted_names]
+        missing = [key for key in saved.required if key not in fitted_names]
         if missing:
             raise ValueError(
-                f"The {name} has fitted attributes but lacks {', '.join(missing)}; "
-                "it cannot be saved in this state. Fit it again."
+                f"The {saved.cls.__name__} has fitted attributes but lacks "
+                f"{', '.join(missing)}; it cannot be saved in this state. Fit it again."
             )
         fitted = {
-            key: _encode_top(state[key], key, "fitted attribute", prefix, members, params)
+            key: _encode_top(
+                state[key], key, "fitted attribute", prefix, members, saved, params
+            )
             for key in fitted_names
         }
 
     document = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "sksiamese_version": _version(),
+        "sksiamese_version": __version__,
         "library_versions": _library_versions(),
-        "class": name,
+        "class": saved.cls.__name__,
         "params": encoded_params,
         "fitted": fitted,
     }
     members[prefix + _ESTIMATOR_FILE] = json.dumps(document, indent=2).encode("utf-8")
 
 
-def _encode_top(value, key, kind, prefix, members, params):
-    """Encode a parameter or fitted attribute: estimators and models may appear here."""
-    where = f"{kind} {key!r}"
-    if kind == "parameter" and key == "callbacks" and value:
+def _registration(cls):
+    saved = _REGISTRY.get(cls.__name__)
+    if saved is None or saved.cls is not cls:
+        raise ValueError(
+            f"sksiamese's save format stores {_class_names()} objects, not "
+            f"{cls.__module__}.{cls.__qualname__}. {_PICKLE_HINT}"
+        )
+    return saved
+
+
+def _not_saved(key, value):
+    if value:  # an empty list of callbacks loses nothing
         warnings.warn(
-            "callbacks are not saved: the file stores callbacks=None. Set them again "
-            "after loading, with set_params(callbacks=[...]).",
+            f"The parameter {key} is not saved: the file stores {key}=None. Set it again "
+            f"after loading, with set_params({key}=...).",
             UserWarning,
             stacklevel=5,
         )
-        return None
+    return None
+
+
+def _encode_top(value, key, kind, prefix, members, saved, params):
+    """Encode a parameter or fitted attribute: estimators and models may appear here."""
+    where = f"{kind} {key!r}"
     if isinstance(value, np.random.RandomState):
         warnings.warn(
             f"{key} is a RandomState instance, which is not saved: the file stores "
@@ -224,27 +287,26 @@ def _encode_top(value, key, kind, prefix, members, params):
         member = f"{prefix}{key.rstrip('_')}.keras"
         members[member] = value
         return {"type": "keras_model", "member": member}
-    if hasattr(value, "get_params") and not isinstance(value, _SigmoidCalibration):
+    if key in saved.estimators and value is not None:
         for param_name, param in params.items():
             if param is value:
                 return {"type": "same_as_parameter", "name": param_name}
-        return _encode_estimator(value, where, f"{prefix}{key}/", members)
+        return _encode_estimator(
+            value, where, f"{prefix}{key}/", members, saved.estimators[key]
+        )
     return _encode(value, where)
 
 
-def _encode_estimator(value, where, folder, members):
-    from ._embedder import SiameseEmbedder
-
+def _encode_estimator(value, where, folder, members, expected):
     frozen = isinstance(value, FrozenEstimator)
     inner = value.estimator if frozen else value
-    if type(inner) is not SiameseEmbedder:
+    if type(inner) is not expected:
         shown = type(inner).__name__
         if frozen:
             shown = f"FrozenEstimator({shown})"
         raise ValueError(
-            f"Cannot save {where}: {shown}. save and load support SiameseVerifier objects "
-            "whose embedder is a SiameseEmbedder, frozen or not, or None. "
-            + _PICKLE_HINT
+            f"Cannot save {where}: {shown}. sksiamese's save format stores a "
+            f"{expected.__name__} there, frozen or not, or None. {_PICKLE_HINT}"
         )
     _store(inner, folder, members)
     return {"type": "frozen_estimator" if frozen else "estimator", "folder": folder}
@@ -279,8 +341,14 @@ def _encode(value, where):
             "a": _encode(value.a_, where),
             "b": _encode(value.b_, where),
         }
-    if callable(value) and not hasattr(value, "get_params"):
-        return {"type": "function", "reference": _function_reference(value, where)}
+    if callable(value):
+        if not inspect.isfunction(value):
+            raise ValueError(
+                f"Cannot save {where}: {value!r} is not a plain function. The file stores "
+                "functions by reference (module and name); wrap it in a function defined "
+                "at module level."
+            )
+        return {"type": "function", "reference": _reference(value, where)}
     raise ValueError(
         f"Cannot save {where}: values of type {type(value).__qualname__} are not supported "
         f"by sksiamese's save format. {_PICKLE_HINT}"
@@ -309,39 +377,31 @@ def _encode_array(array, where):
 
 
 def _encode_optimizer(optimizer, where):
-    class_name = type(optimizer).__name__
-    if getattr(keras.optimizers, class_name, None) is not type(optimizer):
-        raise ValueError(
-            f"Cannot save {where}: {type(optimizer).__qualname__} is not one of Keras' "
-            "own optimizers, and load builds only those. Pass a Keras optimizer, or a name."
-        )
-    return {"type": "keras_optimizer", "config": keras.optimizers.serialize(optimizer)}
+    encoded = {"type": "keras_optimizer", "config": keras.optimizers.serialize(optimizer)}
+    if getattr(keras.optimizers, type(optimizer).__name__, None) is not type(optimizer):
+        # Not one of Keras' own: Keras' config does not say where the class
+        # lives, so the file names it, and load imports it only if trusted.
+        encoded["class"] = _reference(type(optimizer), where)
+    return encoded
 
 
-def _function_reference(function, where):
-    """``"module:qualname"`` of a module-level function, checked to import back."""
-    qualname = getattr(function, "__qualname__", "")
-    module = getattr(function, "__module__", None)
-    if not inspect.isfunction(function):
-        raise ValueError(
-            f"Cannot save {where}: {function!r} is not a plain function. The file stores "
-            "functions by reference (module and name); wrap it in a function defined at "
-            "module level."
-        )
+def _reference(value, where):
+    """``"module:qualname"`` of a module-level function or class, checked to import back."""
+    qualname, module = value.__qualname__, value.__module__
     if "<lambda>" in qualname or "<locals>" in qualname:
-        kind = "a lambda" if "<lambda>" in qualname else "a function defined inside another"
+        kind = "a lambda" if "<lambda>" in qualname else "defined inside a function"
         raise ValueError(
-            f"Cannot save {where}: {qualname} is {kind}. The file stores functions by "
-            "reference (module and name), so define it at module level in an importable "
-            "module."
+            f"Cannot save {where}: {qualname} is {kind}. The file stores functions and "
+            "classes by reference (module and name), so define it at module level in an "
+            "importable module."
         )
     try:
         found = functools.reduce(getattr, qualname.split("."), sys.modules[module])
     except (KeyError, AttributeError, TypeError):
         found = None
-    if found is not function:
+    if found is not value:
         raise ValueError(
-            f"Cannot save {where}: {module}.{qualname} does not lead back to this function, "
+            f"Cannot save {where}: {module}.{qualname} does not lead back to {value!r}, "
             "so it could not be imported on loading."
         )
     return f"{module}:{qualname}"
@@ -371,12 +431,6 @@ def _layers(model):
             yield from _layers(layer)
 
 
-def _version():
-    from . import __version__
-
-    return __version__
-
-
 def _library_versions():
     import sklearn
     import tensorflow as tf
@@ -389,344 +443,12 @@ def _library_versions():
     }
 
 
-# Loading --------------------------------------------------------------------
-
-
-class _LoadError(ValueError):
-    """A problem with the file; :func:`load` adds the file's name."""
-
-
-def load(path):
-    """Load an estimator saved with ``save``, without pickle.
-
-    Reads the zip file written by :meth:`SiameseEmbedder.save` or
-    :meth:`SiameseVerifier.save`: parameters and fitted attributes from JSON,
-    and Keras models from their ``.keras`` archives in Keras' safe mode. No
-    code stored in the file is run: nothing is unpickled, only the two
-    sksiamese estimator classes and plain data are built, and Keras refuses
-    ``Lambda`` layers holding Python code.
-
-    Parameters
-    ----------
-    path : str or path-like
-        The file written by ``save``.
-
-    Returns
-    -------
-    estimator : SiameseEmbedder or SiameseVerifier
-        The estimator as it was saved, fitted if it was: same parameters
-        (except ``callbacks``, which are not saved) and, on the same
-        machine and versions, the same outputs bit for bit.
-
-    Raises
-    ------
-    ValueError
-        If the file is not one written by ``save``, is damaged, was written
-        by a newer format version, or holds a Keras model that safe mode
-        refuses.
-
-    Warns
-    -----
-    UserWarning
-        When the custom ``network`` function the estimator was trained with
-        cannot be imported. The estimator still embeds rows; only refitting
-        it needs the function.
-
-    See Also
-    --------
-    SiameseEmbedder.save, SiameseVerifier.save : Write the file.
-
-    Notes
-    -----
-    A custom ``network`` is stored as a reference ``"module:name"`` and
-    imported with ``importlib``, as pickle would, when its module can be
-    found; the reference must name a plain Python function. Custom Keras
-    layers inside the network must be registered with
-    ``keras.saving.register_keras_serializable``, in a module imported
-    before loading, as for any ``.keras`` file.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> import sksiamese
-    >>> from sksiamese import SiameseEmbedder
-    >>> with tempfile.TemporaryDirectory() as folder:
-    ...     path = SiameseEmbedder(n_components=8).save(os.path.join(folder, "e.sksiamese"))
-    ...     sksiamese.load(path)
-    SiameseEmbedder(n_components=8)
-    """
-    path = os.fspath(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return _restore(archive, "", nested=False)
-    except _LoadError as error:
-        raise ValueError(f"Cannot load {path!r}: {error}") from None
-    except zipfile.BadZipFile as error:
-        raise ValueError(
-            f"Cannot load {path!r}: it is not a readable zip archive ({error}); "
-            "sksiamese.load reads files written by the estimators' save method."
-        ) from None
-    except (
-        ValueError, zlib.error, EOFError, KeyError, TypeError, AttributeError, IndexError,
-        OverflowError, RecursionError,
-    ) as error:
-        raise ValueError(
-            f"Cannot load {path!r}: the file is damaged ({type(error).__name__}: {error})."
-        ) from None
-
-
-def _restore(archive, prefix, nested):
-    document = _read_json(archive, prefix + _ESTIMATOR_FILE)
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise _LoadError(
-            f"{prefix + _ESTIMATOR_FILE} does not describe a sksiamese estimator; "
-            "sksiamese.load reads files written by the estimators' save method."
-        )
-    version = document.get("format_version")
-    if version != FORMAT_VERSION:
-        raise _LoadError(
-            f"it uses format version {version!r} of the sksiamese format; this "
-            f"sksiamese ({_version()}) reads version {FORMAT_VERSION}. Use the sksiamese "
-            f"that wrote it (version {document.get('sksiamese_version')!r})."
-        )
-    name = document.get("class")
-    classes = _classes()
-    if not isinstance(name, str) or name not in classes:
-        raise _LoadError(
-            f"it holds an estimator of class {name!r}; only SiameseEmbedder and "
-            "SiameseVerifier can be loaded."
-        )
-    if nested and name != "SiameseEmbedder":
-        raise _LoadError(f"{prefix!r} holds a {name}; embedders must be SiameseEmbedder.")
-    cls = classes[name]
-    params, fitted = document.get("params"), document.get("fitted")
-    if not isinstance(params, dict) or not (fitted is None or isinstance(fitted, dict)):
-        raise _LoadError(f"{prefix + _ESTIMATOR_FILE} lacks its params or fitted sections.")
-
-    known = cls().get_params(deep=False)
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise _LoadError(
-            f"the {name} has parameters {', '.join(map(repr, unknown))}, unknown to this "
-            f"sksiamese ({_version()}); it was written by sksiamese "
-            f"{document.get('sksiamese_version')!r}."
-        )
-    decoded = {
-        key: _decode_top(value, key, prefix, archive, {}) for key, value in params.items()
-    }
-    estimator = cls(**decoded)
-    if fitted is None:
-        return estimator
-
-    missing = [key for key in _REQUIRED[name] if key not in fitted]
-    if missing:
-        raise _LoadError(
-            f"the fitted {name} in {prefix + _ESTIMATOR_FILE} lacks the fitted attribute"
-            f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}."
-        )
-    state = {}
-    for key, value in fitted.items():
-        if not _ATTRIBUTE.match(key) or key in known:
-            raise _LoadError(f"{key!r} is not a fitted attribute name.")
-        state[key] = _decode_top(value, key, prefix, archive, decoded)
-    _check_kinds(name, state, prefix)
-    # The path pickle takes: __setstate__ rebuilds the Keras model from its
-    # .keras bytes, in safe mode, and the runtime state beside it.
-    try:
-        estimator.__setstate__(state)
-    except Exception as error:  # Keras raises many kinds
-        raise _model_error(prefix + "encoder.keras", error) from None
-    return estimator
-
-
-def _check_kinds(name, state, prefix):
-    """The attributes loading relies on have the kind of value they need."""
-    from ._embedder import SiameseEmbedder
-
-    def fail(key, expected):
-        raise _LoadError(f"the fitted attribute {prefix}{key} is not {expected}.")
-
-    if name == "SiameseEmbedder":
-        if not isinstance(state["encoder_"], bytes):
-            fail("encoder_", "a Keras model")
-        shape = state["input_shape_"]
-        if not (isinstance(shape, tuple) and shape and all(type(s) is int for s in shape)):
-            fail("input_shape_", "a tuple of ints")
-    else:
-        embedder = state["embedder_"]
-        if isinstance(embedder, FrozenEstimator):
-            embedder = embedder.estimator
-        if not isinstance(embedder, SiameseEmbedder):
-            fail("embedder_", "an embedder")
-        if not isinstance(state["calibrator_"], _SigmoidCalibration):
-            fail("calibrator_", "a sigmoid calibration")
-
-
-def _model_error(member, error):
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    text = f"{type(error).__name__}: {message}"[:400]
-    if "safe_mode" in str(error) or "unsafe" in str(error).lower():
-        return _LoadError(
-            f"the Keras model {member!r} holds Python code (e.g. a Lambda layer), which "
-            "Keras' safe mode refuses to load; sksiamese.load never runs code from a "
-            f"file. ({text})"
-        )
-    return _LoadError(f"the Keras model {member!r} could not be loaded ({text}).")
-
-
-def _read_json(archive, member):
-    try:
-        info = archive.getinfo(member)
-    except KeyError:
-        raise _LoadError(
-            f"it has no {member!r}, so it was not written by sksiamese's save"
-        ) from None
-    if info.file_size > _MAX_JSON_BYTES:
-        raise _LoadError(f"{member!r} is {info.file_size} bytes, too large to be one.")
-    try:
-        data = archive.read(member)
-    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
-        raise _LoadError(f"{member!r} is damaged ({error}).") from None
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (ValueError, RecursionError) as error:
-        raise _LoadError(f"{member!r} is not valid JSON ({error}).") from None
-
-
-def _decode_top(value, key, prefix, archive, params):
-    if isinstance(value, dict):
-        kind = value.get("type")
-        if kind == "keras_model":
-            member = f"{prefix}{key.rstrip('_')}.keras"
-            if value.get("member") != member:
-                raise _LoadError(f"{key!r} names the member {value.get('member')!r}.")
-            try:
-                return archive.read(member)
-            except KeyError:
-                raise _LoadError(f"the Keras model member {member!r} is missing.") from None
-            except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-                raise _LoadError(f"the member {member!r} is damaged ({error}).") from None
-        if kind == "same_as_parameter":
-            if value.get("name") not in params:
-                raise _LoadError(f"{key!r} refers to an unknown parameter.")
-            return params[value["name"]]
-        if kind in ("estimator", "frozen_estimator"):
-            if prefix:
-                raise _LoadError("estimators nest one level deep only.")
-            if value.get("folder") != f"{key}/":
-                raise _LoadError(f"{key!r} names the folder {value.get('folder')!r}.")
-            inner = _restore(archive, f"{key}/", nested=True)
-            return FrozenEstimator(inner) if kind == "frozen_estimator" else inner
-    return _decode(value, f"{prefix}{key}")
-
-
-def _decode(value, where):
-    if value is None or type(value) in (bool, int, float, str):
-        return value
-    if type(value) is list:
-        return [_decode(item, where) for item in value]
-    if type(value) is not dict:
-        raise _LoadError(f"{where} holds an unexpected value.")
-    kind = value.get("type")
-    if kind == "tuple":
-        return tuple(_decode(item, where) for item in _list(value, "items", where))
-    if kind == "dict":
-        items = value.get("items")
-        if not isinstance(items, dict):
-            raise _LoadError(f"{where} holds a malformed dict.")
-        return {key: _decode(item, where) for key, item in items.items()}
-    if kind == "ndarray":
-        return _decode_array(value, where)
-    if kind == "numpy_scalar":
-        dtype = _dtype(value.get("dtype"), where, allow_object=False)
-        try:
-            return dtype.type(value.get("value"))
-        except (TypeError, ValueError, OverflowError):
-            raise _LoadError(f"{where} holds a malformed number.") from None
-    if kind == "path":
-        if not isinstance(value.get("value"), str):
-            raise _LoadError(f"{where} holds a malformed path.")
-        return pathlib.Path(value["value"])
-    if kind == "function":
-        return _resolve_function(value.get("reference"), where)
-    if kind == "keras_optimizer":
-        return _decode_optimizer(value.get("config"), where)
-    if kind == "sigmoid_calibration":
-        calibrator = _SigmoidCalibration()
-        calibrator.a_ = _number(_decode(value.get("a"), where), where)
-        calibrator.b_ = _number(_decode(value.get("b"), where), where)
-        return calibrator
-    raise _LoadError(f"{where} holds a value of unknown type {kind!r}.")
-
-
-def _list(value, key, where):
-    items = value.get(key)
-    if type(items) is not list:
-        raise _LoadError(f"{where} is malformed.")
-    return items
-
-
-def _number(value, where):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise _LoadError(f"{where} holds a malformed calibration.")
-    return value
-
-
-def _dtype(text, where, allow_object):
-    if allow_object and text == "object":
-        return np.dtype(object)
-    if not isinstance(text, str) or not re.fullmatch(r"[<>|=]?[biufU][0-9]{0,3}", text):
-        raise _LoadError(f"{where} holds an unsupported dtype {text!r}.")
-    try:
-        return np.dtype(text)
-    except TypeError:
-        raise _LoadError(f"{where} holds an unsupported dtype {text!r}.") from None
-
-
-def _decode_array(value, where):
-    dtype = _dtype(value.get("dtype"), where, allow_object=True)
-    data, shape = _list(value, "data", where), _list(value, "shape", where)
-    if not all(type(size) is int and size >= 0 for size in shape) or math.prod(shape) != len(
-        data
-    ):
-        raise _LoadError(f"{where} holds an array whose shape does not match its data.")
-    if not all(type(item) in (str, int, float, bool) for item in data):
-        raise _LoadError(f"{where} holds an array of unexpected values.")
-    try:
-        if dtype.kind == "O":
-            array = np.empty(len(data), dtype=object)
-            array[:] = data
-        else:
-            array = np.array(data, dtype=dtype)
-    except (TypeError, ValueError, OverflowError):
-        raise _LoadError(f"{where} holds an array of unexpected values.") from None
-    return array.reshape(shape)
-
-
-def _decode_optimizer(config, where):
-    if not isinstance(config, dict):
-        raise _LoadError(f"{where} holds a malformed optimizer.")
-    class_name = config.get("class_name")
-    found = getattr(keras.optimizers, class_name, None) if isinstance(class_name, str) else None
-    if (
-        config.get("module") != "keras.optimizers"
-        or not inspect.isclass(found)
-        or not issubclass(found, keras.optimizers.Optimizer)
-    ):
-        raise _LoadError(
-            f"{where} holds the optimizer {class_name!r}, which is not one of Keras' own."
-        )
-    try:
-        return keras.optimizers.deserialize(config)
-    except Exception as error:  # Keras raises many kinds
-        raise _LoadError(f"{where} holds an optimizer Keras cannot build ({error}).") from None
-
-
 class _UnresolvedFunction:
     """Stands for a network function that could not be imported on loading.
 
     The loaded estimator embeds rows as usual; fitting it calls this, which
-    says what is missing. Saving it again keeps the reference.
+    says what is missing. Saving it again keeps the reference, which is why
+    it is defined here, beside the saving code.
     """
 
     def __init__(self, reference, reason):
@@ -748,49 +470,3 @@ class _UnresolvedFunction:
 
     def __repr__(self):
         return f"<unresolved function {self.reference!r}>"
-
-
-def _resolve_function(reference, where):
-    """Import the function ``"module:qualname"``, or stand in for it with a warning."""
-    if not isinstance(reference, str) or reference.count(":") != 1:
-        raise _LoadError(f"{where} holds a malformed function reference {reference!r}.")
-    module_name, qualname = reference.split(":")
-    if not (_DOTTED.match(module_name) and _DOTTED.match(qualname)):
-        raise _LoadError(f"{where} holds a malformed function reference {reference!r}.")
-    module, reason = sys.modules.get(module_name), None
-    if module is None:
-        try:
-            found = importlib.util.find_spec(module_name) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            reason = f"no module named {module_name!r}"
-        else:
-            try:
-                module = importlib.import_module(module_name)
-            except Exception as error:  # the module's own code failed
-                reason = f"importing {module_name!r} raised {type(error).__name__}: {error}"
-    if module is not None:
-        try:
-            function = functools.reduce(getattr, qualname.split("."), module)
-        except AttributeError:
-            reason = f"{module_name!r} has no {qualname!r}"
-        else:
-            if not (
-                inspect.isfunction(function)
-                and function.__module__ == module_name
-                and function.__qualname__ == qualname
-            ):
-                raise _LoadError(
-                    f"{where} refers to {reference!r}, which is not a function defined in "
-                    f"{module_name!r}; only such functions are loaded."
-                )
-            return function
-    warnings.warn(
-        f"The estimator's network function {reference!r} cannot be imported ({reason}). "
-        "The loaded estimator embeds rows as saved, but refitting it needs the function: "
-        "make it importable and load again, or set_params(network=...).",
-        UserWarning,
-        stacklevel=2,
-    )
-    return _UnresolvedFunction(reference, reason)

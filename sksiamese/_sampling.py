@@ -23,16 +23,25 @@ import tensorflow as tf
 from ._rows import DiskRows, is_disk_backed
 
 
+# In-memory rows up to this many bytes are copied once into a tensor and
+# gathered inside the graph, with no Python call per batch (the benchmarks'
+# train section compares fit with a plain loop). Larger arrays are gathered
+# from the caller's array by NumPy: a tensor of them would hold a second and a
+# third copy (the tensor, and the constant the input pipeline captures).
+_TENSOR_ROWS_LIMIT = 64 * 2**20
+
+
 def row_reader(rows):
     """A function mapping a tensor of row indices to a float32 batch of ``rows``.
 
-    Batches are gathered from the caller's array itself, never from a copy:
-    in-memory rows (float32) by NumPy indexing, disk-backed rows by reads
-    from their file. A TensorFlow tensor of the rows would hold a second and
-    a third copy of them (the tensor, and the constant the input pipeline
-    captures).
+    Small in-memory rows (float32) are gathered from a tensor copy of them;
+    larger ones by NumPy indexing of the caller's array, never copied;
+    disk-backed rows by reads from their file.
     """
     row_shape = tuple(rows.shape[1:])
+    if not is_disk_backed(rows) and rows.nbytes <= _TENSOR_ROWS_LIMIT:
+        table = tf.constant(rows)
+        return lambda indices: tf.gather(table, indices)
     take = DiskRows(rows, row_shape).take if is_disk_backed(rows) else rows.__getitem__
 
     def read(indices):

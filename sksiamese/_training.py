@@ -211,8 +211,14 @@ class _Safeguard(keras.callbacks.Callback):
     """Records each epoch's logs, keeps the last finite weights, saves checkpoints.
 
     The loss is checked after every batch, so a diverging fit stops within
-    one batch instead of running its epoch on NaN weights.
+    a batch or two instead of running its epoch on NaN weights.
     """
+
+    # Keras runs batch-end callbacks in a worker thread only when all of them
+    # are async-safe; otherwise every step waits for the previous one's logs
+    # (see the benchmarks' train section). The check only reads logs and sets
+    # flags, and Keras flushes the pending calls before each epoch ends.
+    async_safe = True
 
     def __init__(self, encoder, run, checkpoint):
         super().__init__()

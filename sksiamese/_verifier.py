@@ -13,12 +13,17 @@ from . import losses
 from ._compat import HasMethods, Interval, StrOptions, _SigmoidCalibration, _fit_context
 from ._embedder import SiameseEmbedder
 from ._pairs import check_pair_labels, stack_pair_rows
-from ._persistence import SaveMixin
+from ._persistence import SaveMixin, register
 from .metrics import _eer_point
 
 _SEED_LIMIT = 2**31 - 1
 
 
+@register(
+    required=("embedder_", "threshold_", "classes_", "n_features_in_", "calibrator_"),
+    kinds={"calibrator_": "sigmoid_calibration"},
+    estimators={"embedder": SiameseEmbedder, "embedder_": SiameseEmbedder},
+)
 class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
     """Verify pairs: are the two rows of a pair the same kind of thing?
 

@@ -275,10 +275,8 @@ class _LabelledBatch:
         if self.mining == "hard":
             return _masked_sum(*self._hardest_pairs(), pair_loss)
         return self._per_positive(
-            lambda anchor_positive, valid: _masked_sum(
-                *self._semi_hard_by_comparing(anchor_positive, valid), pair_loss
-            ),
-            lambda: _masked_sum(*self._semi_hard_by_sorting(), pair_loss),
+            lambda *pairs: _masked_sum(*self._semi_hard_by_comparing(*pairs), pair_loss),
+            lambda *pairs: _masked_sum(*self._semi_hard_by_sorting(*pairs), pair_loss),
         )
 
     def _hardest_pairs(self):
@@ -300,27 +298,29 @@ class _LabelledBatch:
     def _per_positive(self, by_comparing, by_sorting):
         """Mine per anchor-positive pair, the cheaper of two exact ways.
 
-        Batches whose anchors have few positives each (``K - 1`` in a P x K
-        batch) compare every positive with every negative:
-        ``by_comparing(d(a, p), valid)`` on the ``(n, k)`` table of each
-        anchor's ``k`` positives, in ``O(k n**2)``. Batches with more
-        positives per anchor sort each anchor's negatives once instead,
-        ``by_sorting()``, in ``O(n**2 log n)``.
+        Both take ``(d(a, p), valid)`` on the ``(n, k)`` table of each
+        anchor's ``k`` positives. Batches whose anchors have few positives
+        each (``K - 1`` in a P x K batch) compare every positive with every
+        negative, ``by_comparing``, in ``O(k n**2)``; others sort each
+        anchor's negatives once and binary-search them, ``by_sorting``, in
+        ``O(n**2 log n)``.
         """
         most = tf.reduce_max(tf.reduce_sum(tf.cast(self.positive, tf.int32), axis=1))
+        # An anchor's positives are the columns of its largest mask entries;
+        # anchors with fewer than `most` are padded with invalid columns.
+        flags, columns = tf.math.top_k(tf.cast(self.positive, tf.int32), k=most)
+        anchor_positive = tf.gather(self.dist, columns, batch_dims=1)
+        valid = flags > 0
         size = tf.cast(tf.shape(self.dist)[0], tf.int64)
         compares = tf.logical_and(
             most <= _COMPARED_POSITIVES,
             tf.cast(most, tf.int64) * size * size <= _COMPARED_ELEMENTS,
         )
-
-        def compare():
-            # An anchor's positives are the columns of its largest mask entries;
-            # anchors with fewer than `most` are padded with invalid columns.
-            flags, columns = tf.math.top_k(tf.cast(self.positive, tf.int32), k=most)
-            return by_comparing(tf.gather(self.dist, columns, batch_dims=1), flags > 0)
-
-        return tf.cond(compares, compare, by_sorting)
+        return tf.cond(
+            compares,
+            lambda: by_comparing(anchor_positive, valid),
+            lambda: by_sorting(anchor_positive, valid),
+        )
 
     def _semi_hard_by_comparing(self, anchor_positive, valid):
         dist, negative = self.dist, self.negative
@@ -337,12 +337,12 @@ class _LabelledBatch:
         )
         return anchor_positive, chosen, tf.logical_and(valid, self._has_negative()[:, None])
 
-    def _semi_hard_by_sorting(self):
+    def _semi_hard_by_sorting(self, anchor_positive, valid):
         negatives = _SortedNegatives(self.dist, self.negative, self.margin)
         count = negatives.count[:, None]
         last = tf.maximum(count - 1, 0)
         # Pair (a, p) takes the first of a's negatives farther than p ...
-        farther = negatives.count_below(self.dist, side="right")
+        farther = negatives.count_below(anchor_positive, side="right")
         found = farther < count
         nearest = negatives.key_at(tf.minimum(farther, last))
         nearest_end = negatives.count_below(nearest, side="right")
@@ -354,7 +354,7 @@ class _LabelledBatch:
             tf.where(found, farther, farthest_first),
             tf.where(found, nearest_end, count),
         )
-        return self.dist, chosen, tf.logical_and(self.positive, count > 0)
+        return anchor_positive, chosen, tf.logical_and(valid, count > 0)
 
     def _violating_by_comparing(self, anchor_positive, valid):
         # losses[a, j, n] = d(a, p_j) - d(a, n) + margin
@@ -364,13 +364,13 @@ class _LabelledBatch:
         total = tf.reduce_sum(tf.where(violating, losses, tf.zeros_like(losses)))
         return total, tf.reduce_sum(tf.cast(violating, tf.int32))
 
-    def _violating_by_sorting(self):
+    def _violating_by_sorting(self, anchor_positive, valid):
         # Triplet (a, p, n) violates the margin when d(a, n) < d(a, p) + margin:
         # for each pair (a, p) those are the first c of a's sorted negatives,
         # whose losses add up to c * (d(a, p) + margin) minus their distances.
         negatives = _SortedNegatives(self.dist, self.negative, self.margin)
-        reach = self.dist + self.margin
-        count = tf.where(self.positive, negatives.count_below(reach, side="left"), 0)
+        reach = anchor_positive + self.margin
+        count = tf.where(valid, negatives.count_below(reach, side="left"), 0)
         total = tf.cast(count, reach.dtype) * reach - negatives.prefix_sum(count)
         return tf.reduce_sum(total), tf.reduce_sum(count)
 

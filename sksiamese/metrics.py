@@ -34,7 +34,7 @@ from sklearn.metrics import make_scorer, pairwise_distances, roc_curve
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_random_state
 
-from ._compat import Interval, validate_params
+from ._compat import Interval, StrOptions, validate_params
 from ._pairs import check_pair_labels
 
 __all__ = [
@@ -65,14 +65,14 @@ NEIGHBOR_METRICS = {"euclidean": "euclidean", "sqeuclidean": "euclidean", "cosin
 # Retrieval ------------------------------------------------------------------
 
 
-def _neighbor_metric(distance):
-    """The ``NearestNeighbors`` metric that ranks rows like ``distance``."""
-    try:
-        return NEIGHBOR_METRICS[distance]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"distance must be one of {sorted(NEIGHBOR_METRICS)}; got {distance!r}."
-        ) from None
+# Constraints of the arguments the public functions share, for validate_params.
+_RETRIEVAL_PARAMS = {
+    "embeddings": ["array-like"],
+    "labels": ["array-like"],
+    "distance": [StrOptions(set(NEIGHBOR_METRICS))],
+}
+_PAIR_PARAMS = {"y_true": ["array-like"], "y_score": ["array-like"]}
+_FAR = [Interval(Real, 0, 1, closed="right")]
 
 
 def _check_retrieval_input(embeddings, labels):
@@ -125,7 +125,7 @@ def _neighbor_hits(embeddings, labels, distance, *, n_neighbors=None, skip_singl
     n_relevant : ndarray of shape (n_queries,)
         R: the number of other rows of each query's class.
     """
-    metric = _neighbor_metric(distance)
+    metric = NEIGHBOR_METRICS[distance]
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     n_relevant = counts[inverse.ravel()] - 1
     queries = n_relevant > 0 if skip_singletons else np.ones(len(labels), dtype=bool)
@@ -150,6 +150,7 @@ def _hits_within_r(embeddings, labels, distance):
     return hits & (ranks <= n_relevant[:, None]), n_relevant
 
 
+@validate_params(_RETRIEVAL_PARAMS, prefer_skip_nested_validation=True)
 def precision_at_1(embeddings, labels, *, distance="euclidean"):
     """Fraction of rows whose nearest other row has the same label.
 
@@ -186,6 +187,10 @@ def precision_at_1(embeddings, labels, *, distance="euclidean"):
     return float(np.mean(hits[:, 0]))
 
 
+# k's upper bound depends on the number of rows: recall_at_k checks it.
+@validate_params(
+    {**_RETRIEVAL_PARAMS, "k": "no_validation"}, prefer_skip_nested_validation=True
+)
 def recall_at_k(embeddings, labels, *, k=1, distance="euclidean"):
     """Fraction of queries with a same-class row among their k nearest.
 
@@ -237,6 +242,7 @@ def recall_at_k(embeddings, labels, *, k=1, distance="euclidean"):
     return float(np.mean(hits.any(axis=1)))
 
 
+@validate_params(_RETRIEVAL_PARAMS, prefer_skip_nested_validation=True)
 def r_precision(embeddings, labels, *, distance="euclidean"):
     """Mean fraction of same-class rows among each query's R nearest.
 
@@ -280,6 +286,7 @@ def r_precision(embeddings, labels, *, distance="euclidean"):
     return float(np.mean(hits.sum(axis=1) / n_relevant))
 
 
+@validate_params(_RETRIEVAL_PARAMS, prefer_skip_nested_validation=True)
 def mean_average_precision_at_r(embeddings, labels, *, distance="euclidean"):
     """MAP@R: mean average precision over each query's R nearest rows.
 
@@ -333,6 +340,36 @@ def mean_average_precision_at_r(embeddings, labels, *, distance="euclidean"):
 # Episodes -------------------------------------------------------------------
 
 
+def _check_groups(groups, labels):
+    """``groups`` as an array with one group per row, and one group per class."""
+    groups = np.asarray(groups)
+    if groups.shape != labels.shape:
+        raise ValueError(
+            f"groups must be a 1-D array of shape (n_samples,) = ({len(labels)},), one "
+            f"group per row of embeddings; got shape {groups.shape}."
+        )
+    classes, class_index = np.unique(labels, return_inverse=True)
+    _, group_index = np.unique(groups, return_inverse=True)
+    class_groups = np.unique(np.column_stack([class_index, group_index]), axis=0)
+    if len(class_groups) != len(classes):
+        raise ValueError(
+            "groups must give all rows of a class the same group (e.g. the alphabet "
+            "of each character); some classes have rows in several groups."
+        )
+    return groups
+
+
+@validate_params(
+    {
+        **_RETRIEVAL_PARAMS,
+        "n_way": [Interval(Integral, 1, None, closed="left")],
+        "n_shot": [Interval(Integral, 1, None, closed="left")],
+        "n_episodes": [Interval(Integral, 1, None, closed="left")],
+        "groups": ["array-like", None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def few_shot_accuracy(
     embeddings,
     labels,
@@ -381,10 +418,8 @@ def few_shot_accuracy(
     >>> few_shot_accuracy(points, np.repeat(np.arange(5), 3), n_way=5, random_state=0)
     1.0
     """
-    metric = _neighbor_metric(distance)
-    embeddings = np.asarray(embeddings)
-    labels = np.asarray(labels)
-    groups = np.zeros(len(labels)) if groups is None else np.asarray(groups)
+    embeddings, labels = _check_retrieval_input(embeddings, labels)
+    groups = np.zeros(len(labels)) if groups is None else _check_groups(groups, labels)
     rng = check_random_state(random_state)
     classes, counts = np.unique(labels, return_counts=True)
     eligible = classes[counts > n_shot]
@@ -405,7 +440,9 @@ def few_shot_accuracy(
             support.append(rows[:n_shot])
             query.append(rows[n_shot])
         support = np.concatenate(support)
-        distances = pairwise_distances(embeddings[query], embeddings[support], metric=metric)
+        distances = pairwise_distances(
+            embeddings[query], embeddings[support], metric=NEIGHBOR_METRICS[distance]
+        )
         predicted = labels[support][distances.argmin(axis=1)]
         correct += np.sum(predicted == labels[query])
     return float(correct / (n_episodes * n_way))
@@ -421,7 +458,9 @@ def _check_pairs(y_true, y_score):
     """
     y_score = np.asarray(y_score)
     if y_score.ndim != 1:
-        raise ValueError(f"y_score must be a 1-D array of shape (n_pairs,); got shape {y_score.shape}.")
+        raise ValueError(
+            f"y_score must be a 1-D array of shape (n_pairs,); got shape {y_score.shape}."
+        )
     y_true, _ = check_pair_labels(y_true, len(y_score))
     y_score = check_array(y_score, ensure_2d=False, dtype="numeric", input_name="y_score")
     return y_true.astype(np.int64), y_score
@@ -484,6 +523,7 @@ def _eer_point(y_true, y_score):
     return float(eer), float(threshold)
 
 
+@validate_params(_PAIR_PARAMS, prefer_skip_nested_validation=True)
 def equal_error_rate(y_true, y_score):
     """Equal error rate (EER) of pair scores: where false accepts equal false rejects.
 
@@ -525,11 +565,7 @@ def equal_error_rate(y_true, y_score):
     return _eer_point(y_true, y_score)[0]
 
 
-def _check_far(far):
-    if isinstance(far, bool) or not isinstance(far, Real) or not 0 < far <= 1:
-        raise ValueError(f"far must be a number in (0, 1]; got {far!r}.")
-
-
+@validate_params({**_PAIR_PARAMS, "far": _FAR}, prefer_skip_nested_validation=True)
 def tar_at_far(y_true, y_score, *, far=1e-3):
     """True accept rate at a fixed false accept rate.
 
@@ -571,7 +607,6 @@ def tar_at_far(y_true, y_score, *, far=1e-3):
     >>> tar_at_far(y_true, y_score, far=0.1), tar_at_far(y_true, y_score, far=0.25)
     (0.25, 1.0)
     """
-    _check_far(far)
     y_true, y_score = _check_pairs(y_true, y_score)
     fpr, tpr, _ = roc_curve(y_true, y_score, drop_intermediate=False)
     # fpr is non-decreasing and starts at 0, so the point exists.
@@ -608,6 +643,7 @@ class _EmbeddingScorer:
         return f"make_embedding_scorer({name}{args})"
 
 
+@validate_params({"metric": [callable]}, prefer_skip_nested_validation=True)
 def make_embedding_scorer(metric, **kwargs):
     """Make a ``GridSearchCV`` scorer from a metric on embeddings.
 
@@ -645,8 +681,6 @@ def make_embedding_scorer(metric, **kwargs):
     >>> scorer(FunctionTransformer().fit(X), X, [0, 0, 1, 1])
     1.0
     """
-    if not callable(metric):
-        raise TypeError(f"metric must be callable; got {metric!r}.")
     try:
         inspect.signature(metric).bind_partial(None, None, **kwargs)
     except ValueError:  # no signature to check against
@@ -656,6 +690,7 @@ def make_embedding_scorer(metric, **kwargs):
     return _EmbeddingScorer(metric, kwargs)
 
 
+@validate_params({"far": _FAR}, prefer_skip_nested_validation=True)
 def make_tar_at_far_scorer(far=1e-3):
     """Make a scorer of :func:`tar_at_far` for pair classifiers.
 
@@ -679,7 +714,6 @@ def make_tar_at_far_scorer(far=1e-3):
     >>> make_tar_at_far_scorer(far=0.01)
     make_scorer(tar_at_far, response_method='decision_function', far=0.01)
     """
-    _check_far(far)
     return make_scorer(tar_at_far, response_method="decision_function", far=far)
 
 
@@ -760,7 +794,6 @@ _OPEN_SET_PARAMS = {
     "y_score": ["array-like"],
     "unknown_label": "no_validation",
 }
-_OPEN_SET_FAR = [Interval(Real, 0, 1, closed="right")]
 
 
 @validate_params(_OPEN_SET_PARAMS, prefer_skip_nested_validation=True)
@@ -815,7 +848,7 @@ def dir_far_curve(y_true, y_pred, y_score, *, unknown_label=-1):
     return _open_set_points(*_open_set_probes(y_true, y_pred, y_score, unknown_label))
 
 
-@validate_params({**_OPEN_SET_PARAMS, "far": _OPEN_SET_FAR}, prefer_skip_nested_validation=True)
+@validate_params({**_OPEN_SET_PARAMS, "far": _FAR}, prefer_skip_nested_validation=True)
 def dir_at_far(y_true, y_pred, y_score, *, far=1e-2, unknown_label=-1):
     """Detection and identification rate at a false accept rate (DIR@FAR).
 
@@ -889,7 +922,7 @@ class _DIRAtFARScorer:
         return f"make_dir_at_far_scorer(far={self.far!r})"
 
 
-@validate_params({"far": _OPEN_SET_FAR}, prefer_skip_nested_validation=True)
+@validate_params({"far": _FAR}, prefer_skip_nested_validation=True)
 def make_dir_at_far_scorer(far=1e-2):
     """Make a scorer of :func:`dir_at_far` for open-set classifiers.
 

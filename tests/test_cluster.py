@@ -2,12 +2,16 @@
 
 import joblib
 import numpy as np
+import pytest
 from dask.distributed import Client, LocalCluster, get_task_stream
 from sklearn.model_selection import GridSearchCV
 
 from sksiamese import SiameseEmbedder
 
+pytestmark = pytest.mark.distributed
 
+
+@pytest.mark.slow
 def test_grid_search_runs_on_the_workers_of_a_local_dask_cluster(digits):
     X, y = digits
     X, y = X[:600], y[:600]

@@ -19,6 +19,8 @@ import tensorflow as tf
 from sksiamese import SiameseEmbedder
 from sksiamese._checkpoint import CHECKPOINT_NAME
 
+pytestmark = pytest.mark.distributed
+
 WORKER = Path(__file__).with_name("distributed_worker.py")
 
 
@@ -48,6 +50,7 @@ def test_mirrored_strategy_over_two_devices_trains_one_encoder(tmp_path):
     assert result["restored_score"] == result["score"]
 
 
+@pytest.mark.slow
 def test_estimator_options_train_under_a_two_device_strategy(tmp_path):
     result = finish(start_worker("options", tmp_path / "out.json"), tmp_path / "out.json")
     for name, run in result.items():
@@ -78,6 +81,7 @@ def free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_strategy_trains_in_step_over_loopback(tmp_path):
     workers = [f"localhost:{port}" for port in free_ports(2)]
     processes = []

@@ -289,6 +289,7 @@ def test_saved_encoder_is_a_plain_keras_model(fitted, small_digits, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_augmentation_trains_images_reproducibly(small_digits):
     X, y = small_digits
     params = dict(network="cnn", input_shape=(8, 8, 1), n_components=4, epochs=2, augment=True, random_state=0)

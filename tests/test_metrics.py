@@ -181,8 +181,10 @@ def test_retrieval_input_errors(metric):
         metric(np.zeros((4, 2)), np.zeros((4, 2)))
     with pytest.raises(ValueError, match="at least 2 samples"):
         metric(np.zeros((1, 2)), [0])
-    with pytest.raises(ValueError, match="distance must be one of"):
+    with pytest.raises(ValueError, match="'distance' parameter of .* must be a str among"):
         metric(np.zeros((4, 2)), [0, 0, 1, 1], distance="manhattan")
+    with pytest.raises(TypeError, match="'labels' parameter of .* must be an array-like"):
+        metric(np.zeros((4, 2)), 3)
     with pytest.raises(ValueError, match="NaN"):
         metric(np.array([[0.0], [np.nan], [1.0], [2.0]]), [0, 0, 1, 1])
 
@@ -202,6 +204,47 @@ def test_recall_at_k_rejects_bad_k(k):
 
 def test_recall_at_k_accepts_numpy_integers():
     assert recall_at_k(LINE, LINE_LABELS, k=np.int64(2)) == pytest.approx(4 / 6)
+
+
+# Episodes -------------------------------------------------------------------
+
+# Three classes of three rows each, far apart: every episode is right.
+EPISODE_POINTS = np.repeat([0.0, 10.0, 20.0], 3)[:, None]
+EPISODE_LABELS = np.repeat(["a", "b", "c"], 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"n_way": 0}, ValueError, "'n_way' parameter of few_shot_accuracy must be an int in "
+         r"the range \[1, inf\)"),
+        ({"n_way": 2.0}, TypeError, "'n_way' parameter of few_shot_accuracy must be an int"),
+        ({"n_shot": 0}, ValueError, "'n_shot' parameter of few_shot_accuracy must be an int"),
+        ({"n_episodes": 0}, ValueError,
+         "'n_episodes' parameter of few_shot_accuracy must be an int"),
+        ({"distance": "manhattan"}, ValueError,
+         "'distance' parameter of few_shot_accuracy must be a str among"),
+        ({"random_state": "seed"}, ValueError,
+         "'random_state' parameter of few_shot_accuracy must be"),
+        ({"groups": np.zeros(8)}, ValueError,
+         r"groups must be a 1-D array of shape \(n_samples,\) = \(9,\).*got shape \(8,\)"),
+        ({"groups": np.zeros((9, 2))}, ValueError, r"got shape \(9, 2\)"),
+        ({"groups": [0, 0, 1, 1, 1, 1, 2, 2, 2]}, ValueError,
+         "groups must give all rows of a class the same group"),
+    ],
+)
+def test_few_shot_accuracy_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        few_shot_accuracy(EPISODE_POINTS, EPISODE_LABELS, **{"n_way": 2, **kwargs})
+
+
+def test_few_shot_accuracy_rejects_bad_rows():
+    with pytest.raises(ValueError, match="different lengths: 9 and 8"):
+        few_shot_accuracy(EPISODE_POINTS, EPISODE_LABELS[:8], n_way=2)
+    with pytest.raises(ValueError, match="embeddings must be a 2-D array"):
+        few_shot_accuracy(EPISODE_POINTS.ravel(), EPISODE_LABELS, n_way=2)
+    with pytest.raises(ValueError, match="NaN"):
+        few_shot_accuracy(np.full((9, 1), np.nan), EPISODE_LABELS, n_way=2)
 
 
 # Verification ---------------------------------------------------------------
@@ -337,12 +380,19 @@ def test_verification_input_errors(metric):
         metric([0, 1], [0.1, np.nan])
 
 
-@pytest.mark.parametrize("far", [0, -0.1, 1.5, True, "0.1"])
+@pytest.mark.parametrize("far", [0, -0.1, 1.5, "0.1", None])
 def test_tar_at_far_rejects_bad_far(far):
-    with pytest.raises(ValueError, match=r"far must be a number in \(0, 1\]"):
+    message = r"'far' parameter of {} must be a float in the range \(0.0, 1.0\]"
+    with pytest.raises(ValueError, match=message.format("tar_at_far")):
         tar_at_far([0, 1], [0.1, 0.2], far=far)
-    with pytest.raises(ValueError, match=r"far must be a number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=message.format("make_tar_at_far_scorer")):
         make_tar_at_far_scorer(far=far)
+
+
+@pytest.mark.parametrize("metric", [equal_error_rate, tar_at_far])
+def test_verification_arguments_must_be_array_like(metric):
+    with pytest.raises(TypeError, match=f"'y_score' parameter of {metric.__name__} must be"):
+        metric([0, 1], 0.5)
 
 
 # Scorers --------------------------------------------------------------------
@@ -419,7 +469,8 @@ def test_embedding_scorer_pickles(fitted_pca, digits_subset):
 
 
 def test_make_embedding_scorer_checks_its_arguments():
-    with pytest.raises(TypeError, match="metric must be callable"):
+    message = "'metric' parameter of make_embedding_scorer must be a callable"
+    with pytest.raises(TypeError, match=message):
         make_embedding_scorer("mean_average_precision_at_r")
     with pytest.raises(TypeError, match="do not fit"):
         make_embedding_scorer(recall_at_k, n_way=3)

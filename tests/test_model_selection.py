@@ -1,5 +1,6 @@
 """SiameseEmbedder inside scikit-learn's model selection tools."""
 
+import pytest
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
@@ -7,6 +8,7 @@ from sklearn.pipeline import Pipeline
 from sksiamese import SiameseEmbedder
 
 
+@pytest.mark.slow
 def test_grid_search_over_margin_and_size_in_a_knn_pipeline(digits):
     X, y = digits
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)

@@ -1,25 +1,32 @@
 """save() and sksiamese.load(): the pickle-free file format."""
 
+import importlib
 import io
 import json
 import os
 import pathlib
 import pickle
+import re
+import sys
+import textwrap
+import types
+import uuid
 import zipfile
 
 import keras
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 from sklearn.decomposition import PCA
 from sklearn.frozen import FrozenEstimator
 
 import sksiamese
-from sksiamese import SiameseEmbedder, SiameseVerifier
+from sksiamese import SiameseEmbedder, SiameseVerifier, UntrustedTypesError, _loading, _persistence
 from sksiamese._compat import _SigmoidCalibration
-from sksiamese._persistence import SaveMixin
+from sksiamese._persistence import SaveMixin, register
 from sksiamese._serialization import model_to_bytes
 from sksiamese.datasets import make_pairs
+from sksiamese.networks import build_cnn
 
 
 def small_network(input_shape, n_components):
@@ -27,6 +34,10 @@ def small_network(input_shape, n_components):
     inputs = keras.Input(shape=input_shape)
     hidden = keras.layers.Dense(16, activation="tanh")(keras.layers.Flatten()(inputs))
     return keras.Model(inputs, keras.layers.Dense(n_components)(hidden))
+
+
+class HalfSGD(keras.optimizers.SGD):
+    """A custom optimizer at module level: saved as a reference to this class."""
 
 
 def lambda_layer_network(input_shape, n_components):
@@ -39,10 +50,10 @@ def lambda_layer_network(input_shape, n_components):
 # Helpers --------------------------------------------------------------------
 
 
-def round_trip(estimator, tmp_path, name="model.sksiamese"):
+def round_trip(estimator, tmp_path, name="model.sksiamese", trusted=None):
     path = tmp_path / name
     assert estimator.save(path) == os.fspath(path)
-    return sksiamese.load(path), path
+    return sksiamese.load(path, trusted=trusted), path
 
 
 def assert_same_params(original, loaded):
@@ -246,7 +257,7 @@ def test_custom_network_is_saved_by_reference(small_digits, tmp_path):
     embedder = SiameseEmbedder(
         network=small_network, normalize=False, n_components=4, epochs=1, random_state=0
     ).fit(X, y)
-    loaded, path = round_trip(embedder, tmp_path)
+    loaded, path = round_trip(embedder, tmp_path, trusted=[small_network])
     assert loaded.network is small_network
     with zipfile.ZipFile(path) as archive:
         document = json.loads(archive.read("estimator.json"))
@@ -446,18 +457,15 @@ CORRUPT_EMBEDDER_FILES = [
     ("unknown value type",
      lambda s, t: edit_json(s, t, _set(["params", "margin"], {"type": "pickle", "data": "gAS."})),
      "unknown type 'pickle'"),
-    ("builtin as network",
-     lambda s, t: edit_json(s, t, _set(["params", "network"],
-                                       {"type": "function", "reference": "os:system"})),
-     "not a function defined in 'os'"),
-    ("eval as network",
-     lambda s, t: edit_json(s, t, _set(["params", "network"],
-                                       {"type": "function", "reference": "builtins:eval"})),
-     "not a function defined in 'builtins'"),
     ("malformed network reference",
      lambda s, t: edit_json(s, t, _set(["params", "network"],
                                        {"type": "function", "reference": "os; rm -rf:x"})),
-     "malformed function reference"),
+     "malformed reference"),
+    ("malformed optimizer class reference",
+     lambda s, t: edit_json(s, t, _set(["params", "optimizer"],
+                                       {"type": "keras_optimizer", "class": "os.system",
+                                        "config": {}})),
+     "malformed reference"),
     ("foreign optimizer class",
      lambda s, t: edit_json(s, t, _set(["params", "optimizer"], {
          "type": "keras_optimizer",
@@ -496,7 +504,7 @@ def test_damaged_and_malicious_embedder_files_are_refused(
 CORRUPT_VERIFIER_FILES = [
     ("nested verifier",
      lambda s, t: edit_json(s, t, _set(["class"], "SiameseVerifier"), "embedder_/estimator.json"),
-     "embedders must be SiameseEmbedder"),
+     "holds a SiameseVerifier, where a SiameseEmbedder belongs"),
     ("nested folder elsewhere",
      lambda s, t: edit_json(s, t, _set(["fitted", "embedder_", "folder"], "../")),
      "names the folder"),
@@ -534,12 +542,183 @@ def test_missing_file_is_an_os_error(tmp_path):
         sksiamese.load(tmp_path / "nothing-here.sksiamese")
 
 
+def test_load_raises_its_own_errors_as_they_are(saved_verifier, monkeypatch):
+    # Only problems of the file become "Cannot load": a fault in the code does not.
+    def broken(self, state):
+        raise AttributeError("a bug in __setstate__")
+
+    monkeypatch.setattr(SiameseVerifier, "__setstate__", broken)
+    with pytest.raises(AttributeError, match="a bug in __setstate__"):
+        sksiamese.load(saved_verifier[1])
+
+    def broken_decoder(value, where):
+        raise KeyError("a bug in the decoder")
+
+    monkeypatch.setattr(_loading, "_decode_array", broken_decoder)
+    with pytest.raises(KeyError, match="a bug in the decoder"):
+        sksiamese.load(saved_verifier[1])
+
+
+# Trust: what a file names is imported only when the caller trusts it -------------
+
+
+@pytest.fixture
+def side_effect_module(tmp_path, monkeypatch):
+    """A module on sys.path whose import leaves a marker file, with a network and an optimizer.
+
+    It is imported to save estimators that use it, then forgotten, as in a new
+    interpreter: whether loading imports it again shows in ``sys.modules`` and
+    in the marker.
+    """
+    name = f"sksiamese_side_effect_{uuid.uuid4().hex}"
+    folder = tmp_path / "modules"
+    folder.mkdir()
+    marker = tmp_path / "imported.marker"
+    (folder / f"{name}.py").write_text(textwrap.dedent(f"""
+        import pathlib
+
+        import keras
+
+        pathlib.Path({str(marker)!r}).write_text("imported")
+
+
+        def network(input_shape, n_components):
+            inputs = keras.Input(shape=input_shape)
+            return keras.Model(inputs, keras.layers.Dense(n_components)(inputs))
+
+
+        class Optimizer(keras.optimizers.SGD):
+            pass
+    """))
+    monkeypatch.syspath_prepend(str(folder))
+    importlib.invalidate_caches()
+    module = importlib.import_module(name)
+    yield types.SimpleNamespace(name=name, module=module, marker=marker)
+    sys.modules.pop(name, None)
+
+
+def _forget(module):
+    del sys.modules[module.name]
+    module.marker.unlink()
+
+
+def _untrusted_message(name):
+    escaped = re.escape(repr([name]))
+    return (
+        f"Untrusted types found in the file .*: {escaped}.*"
+        f"sksiamese.load\\(path, trusted={escaped}\\)"
+    )
+
+
+def test_untrusted_network_is_refused_and_its_module_never_imported(
+    side_effect_module, tmp_path
+):
+    module = side_effect_module
+    name = f"{module.name}.network"
+    embedder = SiameseEmbedder(network=module.module.network, n_components=3)
+    path = embedder.save(tmp_path / "custom.sksiamese")
+    # The name is also found in an estimator nested in another.
+    verifier = SiameseVerifier(SiameseEmbedder(loss="contrastive", network=module.module.network))
+    nested = verifier.save(tmp_path / "nested.sksiamese")
+    _forget(module)
+
+    for file in (path, nested):
+        with pytest.raises(UntrustedTypesError, match=_untrusted_message(name)):
+            sksiamese.load(file)
+        with pytest.raises(UntrustedTypesError, match=re.escape(repr([name]))):
+            sksiamese.load(file, trusted=[f"{module.name}.other", "network"])
+        assert sksiamese.get_untrusted_types(file) == [name]
+    assert module.name not in sys.modules
+    assert not module.marker.exists()
+
+    loaded = sksiamese.load(path, trusted=[name])
+    assert module.marker.exists()
+    assert loaded.network is sys.modules[module.name].network
+    assert loaded.n_components == 3
+    assert sksiamese.load(nested, trusted=(name,)).embedder.network is loaded.network
+
+
+def test_untrusted_optimizer_is_refused_and_its_module_never_imported(
+    side_effect_module, tmp_path
+):
+    module = side_effect_module
+    name = f"{module.name}.Optimizer"
+    optimizer = module.module.Optimizer(learning_rate=0.05, momentum=0.5)
+    path = SiameseEmbedder(optimizer=optimizer).save(tmp_path / "custom.sksiamese")
+    _forget(module)
+
+    with pytest.raises(UntrustedTypesError, match=_untrusted_message(name)):
+        sksiamese.load(path)
+    assert sksiamese.get_untrusted_types(path) == [name]
+    assert module.name not in sys.modules
+    assert not module.marker.exists()
+
+    loaded = sksiamese.load(path, trusted=[name])
+    assert module.marker.exists()
+    assert type(loaded.optimizer) is sys.modules[module.name].Optimizer
+    assert loaded.optimizer.get_config() == optimizer.get_config()
+
+
+def test_custom_optimizer_round_trips_when_trusted(small_digits, tmp_path):
+    X, y = small_digits
+    embedder = SiameseEmbedder(
+        optimizer=HalfSGD(learning_rate=0.05), n_components=4, epochs=1, random_state=0
+    ).fit(X, y)
+    loaded, _ = round_trip(embedder, tmp_path, trusted=[HalfSGD])
+    assert_same_embedder(embedder, loaded)
+    assert_same_embeddings(embedder, loaded, X)
+
+    class LocalSGD(keras.optimizers.SGD):
+        pass
+
+    with pytest.raises(ValueError, match="LocalSGD is defined inside a function"):
+        SiameseEmbedder(optimizer=LocalSGD()).save(tmp_path / "local.sksiamese")
+
+
+def test_built_in_networks_and_keras_optimizers_need_no_trust(tmp_path):
+    embedder = SiameseEmbedder(
+        network=build_cnn, input_shape=(8, 8, 1), optimizer=keras.optimizers.AdamW(0.01)
+    )
+    path = embedder.save(tmp_path / "built_in.sksiamese")
+    assert sksiamese.get_untrusted_types(path) == []
+    loaded = sksiamese.load(path)
+    assert loaded.network is build_cnn
+    assert_same_params(embedder, loaded)
+
+
+@pytest.mark.parametrize("reference", ["os:system", "builtins:eval", "sksiamese:load"])
+def test_trusted_names_must_still_be_functions_defined_where_they_say(
+    saved_embedder, tmp_path, reference
+):
+    path = edit_json(
+        saved_embedder,
+        tmp_path / "edited.sksiamese",
+        _set(["params", "network"], {"type": "function", "reference": reference}),
+    )
+    name = reference.replace(":", ".")
+    with pytest.raises(UntrustedTypesError, match=re.escape(repr([name]))):
+        sksiamese.load(path)
+    module = reference.split(":")[0]
+    with pytest.raises(ValueError, match=f"not a function defined in '{module}'") as error:
+        sksiamese.load(path, trusted=[name])
+    assert type(error.value) is ValueError
+
+
+def test_trusted_must_be_a_list_of_names_functions_or_classes(saved_embedder):
+    with pytest.raises(TypeError, match="'trusted' parameter of load must be an instance of"):
+        sksiamese.load(saved_embedder, trusted=True)
+    with pytest.raises(TypeError, match="trusted must list names .*; got 3"):
+        sksiamese.load(saved_embedder, trusted=[3])
+    with pytest.raises(ValueError, match="not a readable zip"):
+        sksiamese.get_untrusted_types(__file__)
+
+
 # What cannot be saved, and what is not saved -------------------------------------
 
 
 def test_callbacks_are_not_saved_and_warn(tmp_path):
     embedder = SiameseEmbedder(callbacks=[keras.callbacks.TerminateOnNaN()])
-    with pytest.warns(UserWarning, match="callbacks are not saved"):
+    with pytest.warns(UserWarning, match="The parameter callbacks is not saved"):
         loaded, _ = round_trip(embedder, tmp_path)
     assert loaded.callbacks is None
     assert_same_params(embedder, loaded)
@@ -562,7 +741,7 @@ def test_lambda_and_local_networks_cannot_be_saved(tmp_path):
 
     with pytest.raises(ValueError, match="is a lambda.*module level"):
         SiameseEmbedder(network=lambda shape, n: small_network(shape, n)).save(tmp_path / "a")
-    with pytest.raises(ValueError, match="defined inside another"):
+    with pytest.raises(ValueError, match="defined inside a function"):
         SiameseEmbedder(network=local_network).save(tmp_path / "b")
     assert os.listdir(tmp_path) == []  # nothing written, not even a partial file
 
@@ -594,20 +773,22 @@ def test_unimportable_network_still_embeds_and_says_so_on_refit(small_digits, tm
     embedder = SiameseEmbedder(
         network=small_network, normalize=False, n_components=4, epochs=1, random_state=0
     ).fit(X, y)
-    _, path = round_trip(embedder, tmp_path)
+    path = embedder.save(tmp_path / "model.sksiamese")
     reference = "sksiamese_missing_module_for_tests:small_network"
     moved = edit_json(
         path,
         tmp_path / "moved.sksiamese",
         _set(["params", "network"], {"type": "function", "reference": reference}),
     )
+    trusted = ["sksiamese_missing_module_for_tests.small_network"]
     with pytest.warns(UserWarning, match="cannot be imported.*refitting it needs the function"):
-        loaded = sksiamese.load(moved)
+        loaded = sksiamese.load(moved, trusted=trusted)
     assert_same_embeddings(embedder, loaded, X)
     with pytest.raises(ValueError, match="could not be imported when the estimator was loaded"):
         clone(loaded).fit(X, y)
     with pytest.warns(UserWarning, match="cannot be imported"):
-        again, _ = round_trip(loaded, tmp_path, "again.sksiamese")  # keeps the reference
+        # Saving again keeps the reference.
+        again, _ = round_trip(loaded, tmp_path, "again.sksiamese", trusted=trusted)
     assert again.network == loaded.network
 
 
@@ -659,6 +840,50 @@ def test_save_mixin_leaves_scikit_learn_tags_alone():
     assert not verifier.input_tags.two_d_array and not verifier.classifier_tags.multi_class
 
 
+def test_a_registered_estimator_saves_and_loads_without_changes_to_the_format(
+    tmp_path, monkeypatch
+):
+    # A class from elsewhere joins the format by declaring what it saves. It is
+    # registered for this test only: monkeypatch removes the entry afterwards.
+    monkeypatch.setitem(_persistence._REGISTRY, "Gallery", None)
+
+    @register(
+        required=("embedder_", "labels_"),
+        kinds={"shape_": "shape"},
+        estimators={"embedder": SiameseEmbedder, "embedder_": SiameseEmbedder},
+    )
+    class Gallery(SaveMixin, BaseEstimator):
+        def __init__(self, embedder=None, k=1):
+            self.embedder = embedder
+            self.k = k
+
+    gallery = Gallery(FrozenEstimator(SiameseEmbedder(n_components=3)), k=5)
+    gallery.embedder_ = gallery.embedder
+    gallery.labels_ = np.array(["a", "b"])
+    gallery.shape_ = (2, 3)
+    loaded, path = round_trip(gallery, tmp_path)
+    assert type(loaded) is Gallery and loaded.k == 5
+    assert isinstance(loaded.embedder, FrozenEstimator) and loaded.embedder_ is loaded.embedder
+    assert loaded.embedder.estimator.n_components == 3
+    np.testing.assert_array_equal(loaded.labels_, gallery.labels_)
+    assert loaded.shape_ == (2, 3)
+
+    # Its declarations are checked like the library's own.
+    edited = edit_json(path, tmp_path / "edited.sksiamese", _set(["fitted", "shape_"], 3))
+    with pytest.raises(ValueError, match="fitted attribute shape_ is not a tuple of ints"):
+        sksiamese.load(edited)
+    edited = edit_json(path, tmp_path / "edited.sksiamese", _delete(["fitted", "labels_"]))
+    with pytest.raises(ValueError, match="lacks the fitted attribute labels_"):
+        sksiamese.load(edited)
+    edited = edit_json(path, tmp_path / "edited.sksiamese", _set(["fitted", "embedder_"], 1))
+    with pytest.raises(ValueError, match="embedder_ is not a SiameseEmbedder, frozen or not"):
+        sksiamese.load(edited)
+    del gallery.labels_
+    with pytest.raises(ValueError, match="lacks labels_; it cannot be saved"):
+        gallery.save(tmp_path / "unfinished.sksiamese")
+
+
 def test_load_is_public():
-    assert "load" in sksiamese.__all__
-    assert sksiamese.load.__module__ == "sksiamese._persistence"
+    for name in ("load", "get_untrusted_types", "UntrustedTypesError"):
+        assert name in sksiamese.__all__
+        assert getattr(sksiamese, name).__module__ == "sksiamese._loading"

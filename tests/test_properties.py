@@ -232,6 +232,7 @@ def tabular_problem(draw, dtype, label_kind):
 MLP_CASES = list(zip(DTYPES, ["str", "negative int", "bool", "object", "float", "list", "uint8", "int"]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype, label_kind", MLP_CASES)
 @examples(3)
 @given(data=st.data(), params=embedder_params)
@@ -265,6 +266,7 @@ def image_problem(draw, layout):
     return images, y
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["images", "flat", "images-2d", "flat-2d"])
 @examples(2)
 @given(data=st.data(), params=embedder_params)
@@ -326,6 +328,7 @@ pair_params = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.slow
 @examples(6)
 @given(problem=pair_problem(), params=pair_params)
 @counted

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from sksiamese import _sampling as sampling
 from sksiamese._sampling import ClassBalancedSampler, PairSampler, batch_layout, row_reader
 
 
@@ -122,6 +123,7 @@ def test_large_classes_are_drawn_without_a_table_of_members():
     assert time.perf_counter() - start < 5
 
 
+@pytest.mark.slow
 def test_class_members_are_drawn_uniformly():
     # 6 members, K = 2: each of the 15 pairs of members about equally often.
     labels = np.repeat([0, 1], 6)
@@ -194,3 +196,18 @@ def test_disk_reader_gives_the_rows_in_memory(tmp_path):
     np.testing.assert_array_equal(
         row_reader(on_disk)(indices).numpy(), row_reader(rows.astype(np.float32))(indices).numpy()
     )
+
+
+def test_small_and_large_in_memory_rows_read_alike(monkeypatch):
+    # Small arrays are gathered from a tensor copy, larger ones by NumPy from
+    # the caller's array; both must hand the sampler the same rows.
+    rows = np.random.default_rng(0).normal(size=(50, 3, 2)).astype(np.float32)
+    indices = tf.constant([4, 0, 49, 4])
+    from_tensor = row_reader(rows)(indices).numpy()
+    monkeypatch.setattr(sampling, "_TENSOR_ROWS_LIMIT", rows.nbytes - 1)
+    from_numpy = sampling.row_reader(rows)
+    np.testing.assert_array_equal(from_numpy(indices).numpy(), from_tensor)
+    np.testing.assert_array_equal(from_tensor, rows[[4, 0, 49, 4]])
+    # Only the NumPy reader sees later changes to the caller's array: it is not a copy.
+    rows[0] = 7.0
+    assert from_numpy(indices).numpy()[1].max() == 7.0
