@@ -18,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._rows import _CHUNK_BYTES, DiskRows, is_disk_backed, iter_chunks
+from .metrics import NEIGHBOR_METRICS
 
 # Queries and gallery rows scored against each other at once by one thread:
 # a 512 x 4096 float32 block of scores, 8 MiB, small enough to stay in cache
@@ -243,15 +244,13 @@ class ExactIndex:
                 rows[inside] = block.take(flat[inside] - block.start)
         return rows.reshape((*indices.shape, self.n_features))
 
-    def __getstate__(self):
-        # Memory-mapped blocks are read in: a pickle holds the rows themselves.
-        rows = [np.asarray(block.take(slice(0, len(block)))) for block in self.blocks]
-        return {"distance": self.distance, "rows": np.concatenate(rows) if rows else None}
+    def to_state(self):
+        """The index as plain values: its distance and its rows as one float32 array.
 
-    def __setstate__(self, state):
-        self.__init__(state["distance"])
-        if state["rows"] is not None:
-            self.add(state["rows"])
+        Memory-mapped blocks are read in: the state holds the rows themselves.
+        """
+        rows = [block.take(slice(0, len(block))) for block in self.blocks]
+        return {"algorithm": "exact", "distance": self.distance, "rows": np.concatenate(rows)}
 
 
 def _merge(best_scores, best_indices, scores, offset):
@@ -326,12 +325,13 @@ class HNSWIndex:
         for _, chunk in iter_chunks(rows, dtype=np.float32):
             chunk = self._prepare(chunk)
             if self.index is None:
-                metric = (
-                    faiss.METRIC_INNER_PRODUCT if self.distance == "cosine" else faiss.METRIC_L2
-                )
-                self.index = faiss.IndexHNSWFlat(chunk.shape[1], self.m, metric)
+                self.index = faiss.IndexHNSWFlat(chunk.shape[1], self.m, self.metric(faiss))
                 self.index.hnsw.efConstruction = self.ef_construction
             self.index.add(chunk)
+
+    def metric(self, faiss):
+        """faiss' metric for the distance: inner product of unit rows for cosine."""
+        return faiss.METRIC_INNER_PRODUCT if self.distance == "cosine" else faiss.METRIC_L2
 
     def search(self, queries, k, ef_search):
         """Distances and row numbers of the (approximately) ``k`` nearest rows."""
@@ -351,13 +351,47 @@ class HNSWIndex:
             rows = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
         return rows
 
-    def __getstate__(self):
-        state = dict(vars(self))
-        if self.index is not None:
-            state["index"] = import_faiss().serialize_index(self.index)
-        return state
+    def to_state(self):
+        """The index as plain values: its parameters and faiss' serialisation of it."""
+        # The graph itself records m and ef_construction.
+        return {
+            "algorithm": "hnsw",
+            "distance": self.distance,
+            "faiss_index": import_faiss().serialize_index(self.index),
+        }
 
-    def __setstate__(self, state):
-        vars(self).update(state)
-        if self.index is not None:
-            self.index = import_faiss().deserialize_index(self.index)
+
+# Saved state ----------------------------------------------------------------
+
+
+def index_from_state(state):
+    """The index that :meth:`ExactIndex.to_state` or :meth:`HNSWIndex.to_state` described.
+
+    Raises a ValueError for a state that does not describe a usable index.
+    """
+    if not isinstance(state, dict) or state.get("algorithm") not in ("exact", "hnsw"):
+        raise ValueError("the saved index is neither an exact nor an hnsw index.")
+    if state.get("distance") not in NEIGHBOR_METRICS:
+        raise ValueError(f"the saved index has an unknown distance {state.get('distance')!r}.")
+    if state["algorithm"] == "exact":
+        rows = state.get("rows")
+        if not isinstance(rows, np.ndarray) or rows.ndim != 2 or rows.dtype != np.float32:
+            raise ValueError("the saved exact index does not hold its rows as a float32 matrix.")
+        index = ExactIndex(state["distance"])
+        index.add(rows)
+        return index
+    data = state.get("faiss_index")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 1:
+        raise ValueError("the saved hnsw index does not hold faiss' serialisation as bytes.")
+    faiss = import_faiss()
+    try:
+        graph = faiss.deserialize_index(data)
+    except RuntimeError as error:
+        raise ValueError(f"faiss cannot read the saved hnsw index ({error}).") from None
+    if not isinstance(graph, faiss.IndexHNSWFlat):
+        raise ValueError(f"the saved hnsw index is a faiss {type(graph).__name__}.")
+    index = HNSWIndex(state["distance"], graph.hnsw.nb_neighbors(1), graph.hnsw.efConstruction)
+    if graph.metric_type != index.metric(faiss):
+        raise ValueError("the saved hnsw index does not search by its distance's metric.")
+    index.index = graph
+    return index

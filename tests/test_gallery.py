@@ -4,6 +4,7 @@ import pickle
 import sys
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,9 @@ from sklearn.utils.estimator_checks import (
     check_param_validation,
     parametrize_with_checks,
 )
+from test_persistence import _flip_a_byte, edit_json
 
+import sksiamese
 from sksiamese import GalleryClassifier, _search
 from sksiamese.metrics import dir_at_far, dir_far_curve, make_dir_at_far_scorer
 
@@ -364,6 +367,97 @@ def test_pickled_gallery_answers_the_same(algorithm, tmp_path):
     assert_array_equal(restored.kneighbors(queries, 4)[1], gallery.kneighbors(queries, 4)[1])
     restored.partial_fit(queries[:2], [500, 501])
     assert_array_equal(restored.predict(queries[:2]), [500, 501])
+
+
+# Saving and loading ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=ALGORITHMS)
+def saved_gallery(request, tmp_path_factory):
+    X, y = identities(60, 4)
+    labels = np.array([f"id{label}" for label in y])
+    gallery = GalleryClassifier(algorithm=request.param, far=0.1, unknown_label="?", random_state=0)
+    gallery.fit(X, labels)
+    path = gallery.save(tmp_path_factory.mktemp("gallery") / "gallery.sksiamese")
+    return gallery, Path(path)
+
+
+def test_saved_gallery_loads_and_answers_the_same(saved_gallery):
+    gallery, path = saved_gallery
+    loaded = sksiamese.load(path)
+    assert loaded.get_params() == gallery.get_params()
+    assert loaded.threshold_ == gallery.threshold_
+    assert_array_equal(loaded.classes_, gallery.classes_)
+    queries, _ = identities(60, 2, seed=11)
+    assert_array_equal(loaded.predict(queries), gallery.predict(queries))
+    distances, indices = gallery.kneighbors(queries, 3)
+    assert_array_equal(loaded.kneighbors(queries, 3)[1], indices)
+    assert_allclose(loaded.kneighbors(queries, 3)[0], distances, rtol=1e-6)
+    # The loaded index grows like the original.
+    loaded.partial_fit(queries[:2], ["new1", "new2"])
+    assert_array_equal(loaded.predict(queries[:2]), ["new1", "new2"])
+
+
+def test_unfitted_and_closed_set_galleries_round_trip(tmp_path):
+    unfitted = GalleryClassifier(n_neighbors=3, algorithm="hnsw", ef_search=20)
+    assert sksiamese.load(unfitted.save(tmp_path / "unfitted.sksiamese")).get_params() == (
+        unfitted.get_params()
+    )
+    closed = GalleryClassifier().fit([[0.0], [1.0]], [4, 5])
+    loaded = sksiamese.load(closed.save(tmp_path / "closed.sksiamese"))
+    assert loaded.threshold_ == np.inf
+    assert_array_equal(loaded.predict([[0.9], [40.0]]), [5, 5])
+
+
+def _replace_index(key, value):
+    def edit(document):
+        document["fitted"]["index_"]["items"][key] = value
+
+    return edit
+
+
+def _count(value):
+    def edit(document):
+        document["fitted"]["n_samples_fit_"] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_count(239), "does not match its enrolled rows"),
+        (_replace_index("algorithm", "annoy"), "neither an exact nor an hnsw index"),
+        (_replace_index("distance", "manhattan"), "unknown distance 'manhattan'"),
+    ],
+)
+def test_gallery_files_with_a_foreign_index_are_refused(saved_gallery, tmp_path, edit, message):
+    _, path = saved_gallery
+    with pytest.raises(ValueError, match=message):
+        sksiamese.load(edit_json(path, tmp_path / "edited.sksiamese", edit))
+
+
+def test_damaged_gallery_files_are_refused(saved_gallery, tmp_path):
+    gallery, path = saved_gallery
+    with pytest.raises(ValueError, match="damaged"):
+        sksiamese.load(_flip_a_byte(path, tmp_path / "flipped.sksiamese"))
+    # The index's own data, intact as zip data but not an index.
+    if gallery.algorithm == "hnsw":
+        garbage = {"type": "ndarray", "dtype": "|u1", "shape": [64], "data": [7] * 64}
+        edit, message = _replace_index("faiss_index", garbage), "faiss cannot read the saved"
+    else:
+        halves = {"type": "ndarray", "dtype": "<f8", "shape": [1, 1], "data": [0.5]}
+        edit, message = _replace_index("rows", halves), "rows as a float32 matrix"
+    with pytest.raises(ValueError, match=message):
+        sksiamese.load(edit_json(path, tmp_path / "edited.sksiamese", edit))
+
+
+def test_hnsw_file_searching_by_another_metric_is_refused(tmp_path):
+    gallery = GalleryClassifier(algorithm="hnsw").fit(*identities(10, 2))
+    path = gallery.save(tmp_path / "gallery.sksiamese")
+    edited = edit_json(path, tmp_path / "cosine.sksiamese", _replace_index("distance", "cosine"))
+    with pytest.raises(ValueError, match="does not search by its distance's metric"):
+        sksiamese.load(edited)
 
 
 # scikit-learn's checks ------------------------------------------------------------------
