@@ -70,9 +70,9 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
         - ``"exact"``: every enrolled row is compared with every query, in
           blocks of matrix products on all CPUs; memory beyond the gallery
-          stays near 16 MiB per CPU. Galleries memory-mapped from disk
-          (``np.load(path, mmap_mode="r")``) are read in chunks, never
-          loaded whole.
+          is a few tens of MB per CPU, whatever its size. Galleries
+          memory-mapped from disk (``np.load(path, mmap_mode="r")``) are
+          read in chunks, never loaded whole.
         - ``"hnsw"``: faiss' ``IndexHNSWFlat``, a graph searched
           approximately: much faster on large galleries, at a recall below
           1 set by ``ef_search``. Needs faiss (``pip install
@@ -327,7 +327,12 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         disk = is_disk_backed(X)
         # Memory-mapped rows stay where they are (no float32 copy) and are
         # checked for NaN chunk by chunk instead of in one pass over the mapping.
-        checks = {"dtype": None, "ensure_all_finite": False} if disk else {"dtype": np.float32}
+        # The exact index keeps rows in memory as given, beside their norms:
+        # a copy, so that changing the caller's array cannot corrupt it.
+        if disk:
+            checks = {"dtype": None, "ensure_all_finite": False}
+        else:
+            checks = {"dtype": np.float32, "copy": self.algorithm == "exact"}
         X, y = validate_data(self, X, y, reset=reset, **checks)
         if disk:
             if X.dtype.kind not in "biuf":

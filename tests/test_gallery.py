@@ -120,6 +120,18 @@ def test_partial_fit_adds_rows_and_identities_without_rebuilding(algorithm):
         assert_array_equal(gallery.kneighbors(X, 5)[1], refitted.kneighbors(X, 5)[1])
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_changing_the_enrolled_array_afterwards_changes_nothing(algorithm):
+    X, y = identities(20, 3)
+    gallery = GalleryClassifier(algorithm=algorithm).fit(X, y)
+    queries = X.copy()
+    expected_distances, expected_indices = gallery.kneighbors(queries, 3)
+    X[:] = 0.0
+    distances, indices = gallery.kneighbors(queries, 3)
+    assert_array_equal(indices, expected_indices)
+    assert_allclose(distances, expected_distances)
+
+
 def test_partial_fit_first_call_fits_and_declares_classes():
     X, y = identities(5, 4)
     gallery = GalleryClassifier().partial_fit(X, y, classes=[0, 1, 2, 3, 4, 9])
