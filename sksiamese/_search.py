@@ -133,8 +133,9 @@ class ExactIndex:
     done. The ``k`` found are then measured again in float64, directly from
     the rows, and sorted by that distance.
 
-    Memory beyond the index: per thread one gallery chunk and one score
-    block (about 16 MiB in all), plus the queries and the results.
+    Memory beyond the index: per thread one gallery chunk, as read and
+    extended by its norms, and one score block (about 26 MiB in all), plus
+    the queries and the results; not more for a larger gallery.
     """
 
     algorithm = "exact"
@@ -151,10 +152,16 @@ class ExactIndex:
         return self.blocks[0].rows.shape[1]
 
     def add(self, rows):
-        """Append ``rows``; the last in-memory block grows, a memory-mapped one is kept."""
+        """Append ``rows`` as a block; a memory-mapped array stays a block of its own.
+
+        Rows added in memory join the last block while it is smaller than a
+        search chunk: adding costs about the rows added, not the gallery,
+        and many small additions do not leave many small blocks to search.
+        """
         if not is_disk_backed(rows):
             rows = np.ascontiguousarray(rows, dtype=np.float32)
-            if self.blocks and self.blocks[-1].reader is None:
+            last = self.blocks[-1] if self.blocks else None
+            if last is not None and last.reader is None and last.rows.nbytes < _CHUNK_BYTES:
                 rows = np.concatenate([self.blocks.pop().rows, rows])
         self.blocks.append(_Block(rows, len(self), self.distance))
 
