@@ -43,6 +43,11 @@ Prints one table and writes the results as JSON (``--output``). Sections:
 10. batchsize: 20-way and 5-way 1-shot accuracy on Omniglot's unseen
             alphabets and training images/s of the default cnn at
             ``batch_size`` 64, 128, 256 and 512, equal epochs.
+11. gallery: ``GalleryClassifier`` on 1,000,000 x 64 clustered unit vectors
+            (200,000 with --quick), 1,000 queries: queries/s of exact and
+            hnsw search against scikit-learn's brute ``NearestNeighbors``,
+            recall@10, build time, peak memory and ``partial_fit`` of 10,000
+            rows.
 """
 
 import argparse
@@ -755,6 +760,191 @@ def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)
     return results
 
 
+# 11. Gallery search: exact and HNSW against scikit-learn's brute force --------------
+
+def _resident_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+def _timed_with_peak(call):
+    """``call()``'s result, its seconds and the peak growth of resident memory (MiB).
+
+    Resident memory is sampled every 5 ms by a thread while ``call`` runs.
+    """
+    import threading
+
+    before, peak, done = _resident_mb(), [0.0], threading.Event()
+
+    def watch():
+        while not done.is_set():
+            peak[0] = max(peak[0], _resident_mb())
+            done.wait(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    start = time.perf_counter()
+    result = call()
+    seconds = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    return result, seconds, max(peak[0], _resident_mb()) - before
+
+
+def gallery_child(folder, method, repeats, ef_values):
+    """One search method in this (fresh) process: build, search, add; JSON on stdout.
+
+    ``method`` is ``sklearn`` (brute-force ``NearestNeighbors``), ``exact``,
+    ``exact-memmap`` (the gallery read from its .npy file in place) or
+    ``hnsw``. The neighbours found are saved beside the data for recall.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    from sksiamese import GalleryClassifier
+
+    folder = Path(folder)
+    X = np.load(folder / "X.npy", mmap_mode="r" if method == "exact-memmap" else None)
+    y, queries = np.load(folder / "y.npy"), np.load(folder / "queries.npy")
+    if method == "sklearn":
+        model, fit_s, fit_mb = _timed_with_peak(
+            lambda: NearestNeighbors(n_neighbors=10, algorithm="brute").fit(X)
+        )
+    else:
+        algorithm = "hnsw" if method == "hnsw" else "exact"
+        model, fit_s, fit_mb = _timed_with_peak(
+            lambda: GalleryClassifier(algorithm=algorithm).fit(X, y)
+        )
+    result = {"fit s": fit_s, "fit peak growth MB": fit_mb, "searches": {}}
+    for ef in ef_values if method == "hnsw" else [None]:
+        if ef is not None:
+            model.set_params(ef_search=ef)
+        model.kneighbors(queries[:100], 10)  # warm-up
+        rates, peaks = [], []
+        for _ in range(repeats):
+            (_, found), seconds, peak = _timed_with_peak(lambda: model.kneighbors(queries, 10))
+            rates.append(len(queries) / seconds)
+            peaks.append(peak)
+        np.save(folder / f"found-{method}-{ef}.npy", found)
+        result["searches"][str(ef)] = {"rates": rates, "peak growth MB": max(peaks)}
+    if method != "sklearn":
+        added = np.load(folder / "added.npy")
+        added_y = np.arange(len(added)) + y.max() + 1
+        result["partial_fit s"] = [
+            _timed_with_peak(lambda: model.partial_fit(part, part_y))[1]
+            for part, part_y in zip(np.array_split(added, 3), np.array_split(added_y, 3))
+        ]
+    print(json.dumps(result))
+
+
+def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=1000, n_added=30_000):
+    """Clustered unit vectors, written to ``folder`` as .npy files.
+
+    Identities of ``per_identity`` enrolments each lie around 1,000 cluster
+    centres; the queries are new rows of enrolled identities, and
+    ``n_added`` rows of new identities are kept for ``partial_fit``.
+    """
+    rng = np.random.default_rng(0)
+
+    def unit(rows):
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+    clusters = unit(rng.standard_normal((1000, n_features)))
+    n_identities = n_rows // per_identity
+    # The spreads put an identity's rows about 0.4 apart and identities of
+    # one cluster about 1.0, out of at most 2 between unit vectors.
+    centres = unit(
+        clusters[rng.integers(0, 1000, n_identities + n_added)]
+        + 0.09 * rng.standard_normal((n_identities + n_added, n_features))
+    )
+    y = np.repeat(np.arange(n_identities), per_identity)
+    X = np.lib.format.open_memmap(folder / "X.npy", mode="w+", dtype=np.float32,
+                                  shape=(len(y), n_features))
+    for start in range(0, len(y), 100_000):
+        part = y[start : start + 100_000]
+        X[start : start + len(part)] = unit(
+            centres[part] + 0.035 * rng.standard_normal((len(part), n_features))
+        )
+    X.flush()
+    del X
+    np.save(folder / "y.npy", y)
+    enrolled = rng.integers(0, n_identities, n_queries)
+    np.save(folder / "queries.npy", unit(
+        centres[enrolled] + 0.035 * rng.standard_normal((n_queries, n_features))
+    ))
+    np.save(folder / "added.npy", unit(
+        centres[n_identities:] + 0.035 * rng.standard_normal((n_added, n_features))
+    ))
+    return n_identities
+
+
+def bench_gallery(n_rows, *, repeats=3, ef_values=(16, 32, 64, 128)):
+    """Queries/s, recall@10, build time and memory of ``GalleryClassifier`` searches.
+
+    Each method runs in a fresh process on the same ``(n_rows, 64)`` float32
+    gallery of clustered unit vectors and 1,000 queries, 10 neighbours each:
+    scikit-learn's brute-force ``NearestNeighbors``, ``algorithm="exact"``
+    in memory and memory-mapped, and ``algorithm="hnsw"`` (default build
+    parameters) at several ``ef_search``. Speeds are the median and range of
+    ``repeats`` searches after a warm-up; recall@10 is measured against the
+    exact search; ``partial_fit`` adds 10,000 rows of new identities three
+    times. Memory is the peak growth of resident memory over each call,
+    sampled every 5 ms.
+    """
+    import tempfile
+
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        n_identities = gallery_data(Path(folder), n_rows)
+        results["data"] = (
+            f"{n_rows:,} x 64 float32 unit vectors ({n_rows * 64 * 4 / 2**20:,.0f} MB), "
+            f"{n_identities:,} identities of 5 rows around 1,000 clusters; 1,000 queries, k=10"
+        )
+        runs = {}
+        for method in ("sklearn", "exact", "exact-memmap", "hnsw"):
+            code = (
+                f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+                f"run.gallery_child({folder!r}, {method!r}, {repeats}, {list(ef_values)!r})"
+            )
+            out = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            ).stdout.strip().splitlines()[-1]
+            runs[method] = json.loads(out)
+        truth = np.load(Path(folder) / "found-exact-None.npy")
+        baseline = float(np.median(runs["sklearn"]["searches"]["None"]["rates"]))
+        for method, run in runs.items():
+            for ef, search in run["searches"].items():
+                found = np.load(Path(folder) / f"found-{method}-{ef}.npy")
+                rates = _spread(search["rates"])
+                name = {"sklearn": "sklearn NearestNeighbors(algorithm='brute')",
+                        "exact": "exact", "exact-memmap": "exact, memory-mapped .npy",
+                        "hnsw": f"hnsw, ef_search={ef}"}[method]
+                row = {
+                    "queries/s": rates["median"],
+                    "queries/s range": f"{rates['min']:,.0f} - {rates['max']:,.0f}",
+                    "x sklearn": rates["median"] / baseline,
+                    "recall@10": float(np.mean([
+                        len(np.intersect1d(a, b)) / 10 for a, b in zip(found, truth)
+                    ])),
+                    "build s": run["fit s"],
+                    "build peak growth MB": run["fit peak growth MB"],
+                    "search peak growth MB": search["peak growth MB"],
+                }
+                if "partial_fit s" in run:
+                    added = _spread(run["partial_fit s"])
+                    row["partial_fit 10,000 rows s"] = added["median"]
+                    row["partial_fit range s"] = f"{added['min']:.3f} - {added['max']:.3f}"
+                results[name] = row
+    hnsw = [row for name, row in results.items() if name.startswith("hnsw")]
+    reaching = [row for row in hnsw if row["recall@10"] >= 0.95]
+    results["targets"] = {
+        "exact >= 1.0x sklearn": results["exact"]["x sklearn"] >= 1.0,
+        "hnsw >= 20x sklearn at recall@10 >= 0.95": bool(reaching)
+        and max(row["x sklearn"] for row in reaching) >= 20,
+    }
+    return results
+
+
 # 5. Peer -------------------------------------------------------------------------
 
 def bench_peer():
@@ -799,7 +989,7 @@ def main(argv=None):
     parser.add_argument(
         "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute,mining",
         help="comma-separated subset of "
-        "train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining,batchsize",
+        "train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining,batchsize,gallery",
     )
     args = parser.parse_args(argv)
     sections = set(args.sections.split(","))
@@ -846,6 +1036,8 @@ def main(argv=None):
         results["batchsize"] = bench_batch_size(
             data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
         )
+    if "gallery" in sections:
+        results["gallery"] = bench_gallery(200_000 if args.quick else 1_000_000)
     results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print_table(results)

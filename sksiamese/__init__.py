@@ -11,6 +11,7 @@ from ._version import __version__
 # estimator module registers its classes with the save format, which must
 # know them all before load reads a file.
 _LAZY = {
+    "GalleryClassifier": "._gallery",
     "SiameseEmbedder": "._embedder",
     "SiameseVerifier": "._verifier",
     "UntrustedTypesError": "._loading",
@@ -24,10 +25,12 @@ _SUBMODULES = ("datasets", "losses", "metrics", "networks", "plotting")
 
 if TYPE_CHECKING:  # for type checkers and import-graph tools only
     from ._embedder import SiameseEmbedder
+    from ._gallery import GalleryClassifier
     from ._loading import UntrustedTypesError, get_untrusted_types, load
     from ._verifier import SiameseVerifier
 
 __all__ = [
+    "GalleryClassifier",
     "SiameseEmbedder",
     "SiameseVerifier",
     "UntrustedTypesError",

@@ -40,8 +40,11 @@ from ._pairs import check_pair_labels
 
 __all__ = [
     "NEIGHBOR_METRICS",
+    "dir_at_far",
+    "dir_far_curve",
     "equal_error_rate",
     "few_shot_accuracy",
+    "make_dir_at_far_scorer",
     "make_embedding_scorer",
     "make_tar_at_far_scorer",
     "map_at_r_scorer",
@@ -730,3 +733,231 @@ map_at_r_scorer = make_embedding_scorer(mean_average_precision_at_r)
 neg_equal_error_rate_scorer = make_scorer(
     equal_error_rate, greater_is_better=False, response_method="decision_function"
 )
+
+
+# Open-set identification ----------------------------------------------------
+#
+# A gallery answers each query (probe) with an enrolled identity and a score.
+# Mated probes come from enrolled identities and should be identified;
+# non-mated ones (impostors) from others and should be rejected. At a score
+# threshold t, the detection and identification rate (DIR) is the share of
+# mated probes answered with their own identity and scoring >= t; the false
+# accept rate (FAR) the share of non-mated probes scoring >= t (Phillips et
+# al., "Face Recognition Vendor Test 2002"; the open-set protocol of IJB-C).
+
+
+def _open_set_points(mated, hits, y_score):
+    """FAR, DIR and thresholds at every distinct score, highest threshold first."""
+    order = np.argsort(-y_score, kind="stable")
+    scores = y_score[order]
+    # The last probe of each run of equal scores: accepting it accepts the run.
+    ends = np.r_[np.flatnonzero(scores[1:] != scores[:-1]), len(scores) - 1]
+    false_accepts = np.r_[0, np.cumsum(~mated[order])[ends]]
+    detections = np.r_[0, np.cumsum(hits[order])[ends]]
+    far = false_accepts / np.count_nonzero(~mated)
+    dir_ = detections / np.count_nonzero(mated)
+    return far, dir_, np.r_[np.inf, scores[ends]]
+
+
+def _check_open_set(mated, hits, y_score):
+    """Validate scores against the probes; both kinds of probe must occur."""
+    y_score = np.asarray(y_score)
+    if y_score.ndim != 1 or len(y_score) != len(mated):
+        raise ValueError(
+            f"y_score must be a 1-D array with one score per probe ({len(mated)}); got "
+            f"shape {y_score.shape}."
+        )
+    y_score = check_array(y_score, ensure_2d=False, dtype="numeric", input_name="y_score")
+    if mated.all() or not mated.any():
+        raise ValueError(
+            "DIR at FAR needs mated probes (of enrolled identities) and non-mated ones "
+            f"(impostors); all {len(mated)} probes are "
+            f"{'mated' if mated.all() else 'non-mated'}."
+        )
+    return y_score
+
+
+def _open_set_probes(y_true, y_pred, y_score, unknown_label):
+    y_true, y_pred = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    if y_true.ndim != 1 or y_pred.shape != y_true.shape:
+        raise ValueError(
+            "y_true and y_pred must be 1-D arrays of the same length; got shapes "
+            f"{y_true.shape} and {y_pred.shape}."
+        )
+    mated = y_true != unknown_label
+    hits = mated & (y_pred == y_true)
+    return mated, hits, _check_open_set(mated, hits, y_score)
+
+
+_OPEN_SET_PARAMS = {
+    "y_true": ["array-like"],
+    "y_pred": ["array-like"],
+    "y_score": ["array-like"],
+    "unknown_label": "no_validation",
+}
+
+
+@validate_params(_OPEN_SET_PARAMS, prefer_skip_nested_validation=True)
+def dir_far_curve(y_true, y_pred, y_score, *, unknown_label=-1):
+    """Detection and identification rate against false accept rate, at every threshold.
+
+    The open-set counterpart of a ROC curve: each point is a score
+    threshold t, with the share of non-mated probes scoring ``>= t`` (FAR)
+    and the share of mated probes both identified correctly and scoring
+    ``>= t`` (DIR). A wrongly identified mated probe never counts, however
+    high its score, so DIR ends at the rank-1 identification rate, not 1.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_probes,)
+        The identity of each probe, or ``unknown_label`` for probes of
+        identities not enrolled (non-mated); both kinds must occur.
+    y_pred : array-like of shape (n_probes,)
+        The identity each probe was answered with, before any rejection
+        (e.g. ``GalleryClassifier.predict`` with neither ``far`` nor
+        ``threshold`` set).
+    y_score : array-like of shape (n_probes,)
+        How sure each answer is, higher for surer (e.g.
+        ``GalleryClassifier.score_samples``).
+    unknown_label : object, default=-1
+        The label marking non-mated probes in ``y_true``.
+
+    Returns
+    -------
+    far : ndarray of shape (n_thresholds,)
+        False accept rates, non-decreasing from 0 to 1.
+    dir : ndarray of shape (n_thresholds,)
+        Detection and identification rates, non-decreasing from 0.
+    thresholds : ndarray of shape (n_thresholds,)
+        The score thresholds, decreasing from ``inf``: a probe is accepted
+        when its score is ``>= threshold``.
+
+    See Also
+    --------
+    dir_at_far : DIR at one false accept rate.
+    sksiamese.GalleryClassifier : Open-set identification.
+
+    Examples
+    --------
+    >>> from sksiamese.metrics import dir_far_curve
+    >>> far, dir_, thresholds = dir_far_curve(
+    ...     [1, 2, -1, -1], [1, 1, 2, 1], [0.9, 0.8, 0.85, 0.2]
+    ... )
+    >>> far.tolist(), dir_.tolist()
+    ([0.0, 0.0, 0.5, 0.5, 1.0], [0.0, 0.5, 0.5, 0.5, 0.5])
+    """
+    return _open_set_points(*_open_set_probes(y_true, y_pred, y_score, unknown_label))
+
+
+@validate_params({**_OPEN_SET_PARAMS, "far": _FAR}, prefer_skip_nested_validation=True)
+def dir_at_far(y_true, y_pred, y_score, *, far=1e-2, unknown_label=-1):
+    """Detection and identification rate at a false accept rate (DIR@FAR).
+
+    The measure of open-set identification: the share of mated probes (of
+    enrolled identities) answered with their own identity and accepted,
+    at the lowest score threshold that accepts at most a fraction ``far``
+    of the non-mated probes (of identities not enrolled). The point of
+    :func:`dir_far_curve` as :func:`tar_at_far` is of the ROC curve.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_probes,)
+        The identity of each probe, or ``unknown_label`` for non-mated
+        probes; both kinds must occur.
+    y_pred : array-like of shape (n_probes,)
+        The identity each probe was answered with, before any rejection.
+    y_score : array-like of shape (n_probes,)
+        How sure each answer is, higher for surer.
+    far : float, default=1e-2
+        Largest false accept rate allowed, in (0, 1]. Resolving it needs at
+        least ``1 / far`` non-mated probes.
+    unknown_label : object, default=-1
+        The label marking non-mated probes in ``y_true``.
+
+    Returns
+    -------
+    dir : float
+        In [0, 1], higher is better; at most the rank-1 identification rate
+        of the mated probes, non-decreasing in ``far``.
+
+    See Also
+    --------
+    dir_far_curve : DIR and FAR at every threshold.
+    make_dir_at_far_scorer : The scorer for ``GridSearchCV``.
+
+    Examples
+    --------
+    Probe 1 is misidentified. Accepting scores >= 0.9 accepts no impostor
+    and one of four mated probes correctly; >= 0.7 accepts one impostor of
+    four and two mated probes correctly:
+
+    >>> from sksiamese.metrics import dir_at_far
+    >>> y_true = [1, 1, 2, 2, -1, -1, -1, -1]
+    >>> y_pred = [1, 2, 2, 2, 1, 2, 1, 2]
+    >>> y_score = [0.9, 0.8, 0.7, 0.3, 0.85, 0.4, 0.2, 0.1]
+    >>> dir_at_far(y_true, y_pred, y_score, far=0.1), dir_at_far(y_true, y_pred, y_score, far=0.25)
+    (0.25, 0.5)
+    """
+    far_points, dir_points, _ = dir_far_curve(
+        y_true, y_pred, y_score, unknown_label=unknown_label
+    )
+    # far_points is non-decreasing and starts at 0, so the point exists.
+    return float(dir_points[np.searchsorted(far_points, far, side="right") - 1])
+
+
+class _DIRAtFARScorer:
+    """``scorer(estimator, X, y)``: DIR@FAR of a classifier's answers and scores on ``X``."""
+
+    def __init__(self, far):
+        self.far = far
+
+    def __call__(self, estimator, X, y):
+        y = np.asarray(y)
+        mated = np.isin(y, estimator.classes_)
+        hits = mated & (estimator.predict(X) == y)
+        y_score = _check_open_set(mated, hits, estimator.score_samples(X))
+        far_points, dir_points, _ = _open_set_points(mated, hits, y_score)
+        return float(dir_points[np.searchsorted(far_points, self.far, side="right") - 1])
+
+    def __repr__(self):
+        return f"make_dir_at_far_scorer(far={self.far!r})"
+
+
+@validate_params({"far": _FAR}, prefer_skip_nested_validation=True)
+def make_dir_at_far_scorer(far=1e-2):
+    """Make a scorer of :func:`dir_at_far` for open-set classifiers.
+
+    The scorer answers the rows ``X`` with the estimator's ``predict``
+    and scores them with its ``score_samples`` (higher for surer), as
+    :class:`~sksiamese.GalleryClassifier` does, also at the end of a
+    :class:`~sklearn.pipeline.Pipeline`. Rows whose label in ``y`` is an
+    enrolled identity (in the estimator's ``classes_``) are mated probes;
+    the others are impostors. A split must leave both kinds among the
+    rows scored, e.g. a ``ShuffleSplit`` of identities with few rows each.
+
+    A gallery that rejects queries itself (``far`` or ``threshold`` set)
+    answers ``unknown_label`` to the ones it rejects, which count as
+    misses: the score is then DIR at the stricter of the two thresholds.
+    Score galleries without their own threshold to compare embeddings.
+
+    Parameters
+    ----------
+    far : float, default=1e-2
+        Largest false accept rate allowed, in (0, 1].
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y) -> float``; higher is better; picklable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese import GalleryClassifier
+    >>> from sksiamese.metrics import make_dir_at_far_scorer
+    >>> scorer = make_dir_at_far_scorer(far=0.5)
+    >>> gallery = GalleryClassifier().fit([[0.0], [10.0]], ["a", "b"])
+    >>> scorer(gallery, np.array([[0.5], [9.0], [4.0], [20.0]]), ["a", "b", "c", "d"])
+    1.0
+    """
+    return _DIRAtFARScorer(far)

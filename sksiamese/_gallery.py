@@ -1,0 +1,563 @@
+"""GalleryClassifier: open-set identification against enrolled embeddings."""
+
+import math
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._compat import Interval, StrOptions, _fit_context
+from ._persistence import SaveMixin, register
+from ._rows import DiskRows, check_finite, is_disk_backed
+from ._search import import_faiss, index_from_state, make_index
+from .metrics import NEIGHBOR_METRICS
+
+# far= calibrates on enough impostor queries for about this many false
+# accepts at the target rate: the rate reached then has a relative standard
+# error of about 10%.
+_CALIBRATION_FALSE_ACCEPTS = 100
+
+
+@register(
+    required=(
+        "classes_",
+        "enrolled_codes_",
+        "n_samples_fit_",
+        "threshold_",
+        "index_",
+        "n_features_in_",
+    )
+)
+class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
+    """Identify queries against a gallery of enrolled rows, or answer "unknown".
+
+    The gallery stores rows (usually embeddings, after a fitted
+    :class:`SiameseEmbedder`) with their identities. A query gets the
+    identity of its nearest enrolled row, or the majority of its
+    ``n_neighbors`` nearest, unless that identity's nearest row is farther
+    than a reject threshold: then it gets ``unknown_label``. This is
+    open-set identification, as in face, signature or product recognition,
+    where most queries may come from identities never enrolled.
+
+    The threshold is set directly (``threshold``) or calibrated by
+    :meth:`fit` for a target false accept rate (``far``): the share of
+    queries from identities not enrolled that would be accepted as someone.
+    Without either, every query is answered with an enrolled identity
+    (closed-set identification, like
+    :class:`~sklearn.neighbors.KNeighborsClassifier`).
+
+    Enrolments can be added with :meth:`partial_fit` without rebuilding the
+    index. Search is exact (matrix products in blocks, in bounded memory,
+    also over galleries memory-mapped from disk) or approximate, with the
+    HNSW graphs of faiss (the optional extra ``sksiamese[ann]``).
+
+    Parameters
+    ----------
+    n_neighbors : int, default=1
+        Enrolled rows that vote on a query's identity; ties go to the
+        identity with the nearest row. 1 is rank-1 identification.
+
+    distance : {"euclidean", "sqeuclidean", "cosine"}, default="euclidean"
+        Distance between rows; use the one the embedder was trained with
+        (its ``distance`` parameter).
+
+    algorithm : {"exact", "hnsw"}, default="exact"
+        How neighbours are found.
+
+        - ``"exact"``: every enrolled row is compared with every query, in
+          blocks of matrix products on all CPUs; memory beyond the gallery
+          is a few tens of MB per CPU, whatever its size. Galleries
+          memory-mapped from disk (``np.load(path, mmap_mode="r")``) are
+          read in chunks, never loaded whole.
+        - ``"hnsw"``: faiss' ``IndexHNSWFlat``, a graph searched
+          approximately: much faster on large galleries, at a recall below
+          1 set by ``ef_search``. Needs faiss (``pip install
+          "sksiamese[ann]"``).
+
+    far : float in (0, 1) or None, default=None
+        Target false accept rate: :meth:`fit` sets ``threshold_`` so that
+        at most this share of impostor queries is accepted. Each impostor
+        query is an enrolled row matched against the gallery without the
+        rows of its own identity (identities left out, not rows), so the
+        threshold is measured on queries unlike any enrolled identity, as
+        real impostors are. About ``100 / far`` such queries are drawn,
+        whole identities at a time; the gallery needs at least
+        ``1 / far`` rows and two identities.
+
+    threshold : float >= 0 or None, default=None
+        Reject threshold set directly, as a distance: queries whose voted
+        identity has no enrolled row this close are answered
+        ``unknown_label``. Exclusive with ``far``.
+
+    unknown_label : int, str or None, default=-1
+        The answer for rejected queries. It may not be an enrolled
+        identity when ``far`` or ``threshold`` is set.
+
+    hnsw_m : int, default=32
+        Links per node of the HNSW graph (faiss' ``M``): more links, better
+        recall and more memory (about ``8 * hnsw_m`` bytes per row).
+
+    ef_construction : int, default=100
+        Candidates kept while inserting a row into the graph: higher builds
+        a better graph, more slowly.
+
+    ef_search : int, default=64
+        Candidates kept while searching (at least the number of neighbours
+        asked for): higher means better recall and slower queries. Read at
+        query time, so ``set_params(ef_search=...)`` needs no refit.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the choice of impostor identities when ``far`` is set.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The enrolled identities, sorted.
+
+    enrolled_codes_ : ndarray of shape (n_samples_fit_,)
+        Each enrolled row's identity, as an index into ``classes_``.
+
+    n_samples_fit_ : int
+        Number of enrolled rows.
+
+    threshold_ : float
+        Queries whose voted identity's nearest row is farther than this
+        distance are rejected; ``inf`` when neither ``far`` nor
+        ``threshold`` is set. Calibrated by :meth:`fit` and kept by
+        :meth:`partial_fit`.
+
+    index_ : object
+        The search index over the enrolled rows (private type).
+
+    n_features_in_ : int
+        Number of features of each row.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features, when ``X`` has feature names that are all
+        strings.
+
+    See Also
+    --------
+    sksiamese.SiameseEmbedder : Learns the embedding the gallery searches.
+    sksiamese.metrics.dir_at_far : Detection and identification rate at a
+        false accept rate, the measure of open-set identification.
+    sklearn.neighbors.KNeighborsClassifier : Closed-set nearest neighbours.
+    sklearn.neighbors.RadiusNeighborsClassifier : Neighbours within a radius,
+        with an ``outlier_label``.
+
+    Notes
+    -----
+    The calibrated threshold is a distance, fixed by :meth:`fit`: rows
+    added by :meth:`partial_fit` keep it, though every added identity
+    gives impostors one more chance to be accepted. Fit again to
+    recalibrate. It is calibrated for the ``n_neighbors`` set at fit time.
+
+    :meth:`save` writes the gallery without pickle, to be read back with
+    :func:`sksiamese.load`: the enrolled rows (``"exact"``) or faiss'
+    serialisation of the graph (``"hnsw"``) travel as arrays inside the
+    file's JSON, which loading accepts up to 64 MiB: about 30,000 rows of 64
+    features for ``"exact"``, 7,000 for ``"hnsw"``. Larger galleries are
+    best enrolled again from their rows (``fit`` on a memory-mapped array
+    costs one pass over it for ``"exact"``). Loading an ``"hnsw"`` gallery
+    hands the stored graph to faiss' own reader, which is not hardened
+    against crafted files: load those only from sources you trust.
+
+    Queries are thread-safe: several threads may call :meth:`predict`,
+    :meth:`kneighbors` or :meth:`score_samples` on one fitted gallery at
+    once (not while :meth:`partial_fit` runs).
+
+    Examples
+    --------
+    >>> from sksiamese import GalleryClassifier
+    >>> enrolled = [[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]]
+    >>> gallery = GalleryClassifier(threshold=1.5, unknown_label="unknown")
+    >>> gallery.fit(enrolled, ["ann", "ann", "bob", "bob"]).predict(
+    ...     [[0.2, 0.5], [5.1, 5.2], [9.0, 0.0]]
+    ... )
+    array(['ann', 'bob', 'unknown'], dtype='<U7')
+    >>> gallery.partial_fit([[9.0, 0.5]], ["eve"]).predict([[9.0, 0.0]])
+    array(['eve'], dtype='<U7')
+    >>> gallery.kneighbors([[0.2, 0.5]], n_neighbors=2)
+    (array([[0.53851648, 0.53851648]]), array([[0, 1]]))
+    """
+
+    _parameter_constraints: dict = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "distance": [StrOptions(set(NEIGHBOR_METRICS))],
+        "algorithm": [StrOptions({"exact", "hnsw"})],
+        "far": [Interval(Real, 0, 1, closed="neither"), None],
+        "threshold": [Interval(Real, 0, None, closed="left"), None],
+        "unknown_label": [Integral, str, None],
+        "hnsw_m": [Interval(Integral, 2, None, closed="left")],
+        "ef_construction": [Interval(Integral, 1, None, closed="left")],
+        "ef_search": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_neighbors=1,
+        *,
+        distance="euclidean",
+        algorithm="exact",
+        far=None,
+        threshold=None,
+        unknown_label=-1,
+        hnsw_m=32,
+        ef_construction=100,
+        ef_search=64,
+        random_state=None,
+    ):
+        self.n_neighbors = n_neighbors
+        self.distance = distance
+        self.algorithm = algorithm
+        self.far = far
+        self.threshold = threshold
+        self.unknown_label = unknown_label
+        self.hnsw_m = hnsw_m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.random_state = random_state
+
+    # Enrolment ----------------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Enrol rows with their identities, replacing any earlier gallery.
+
+        Builds the index and, with ``far`` set, calibrates ``threshold_``.
+        A call that fails leaves a fitted gallery as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to enrol, e.g. embeddings; at least one. A memory-mapped
+            array is searched in place by ``algorithm="exact"``.
+        y : array-like of shape (n_samples,)
+            The identity of each row; an identity may have many rows.
+
+        Returns
+        -------
+        self : GalleryClassifier
+            The fitted gallery.
+        """
+        return self._enrol_new(X, y, classes=None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None):
+        """Add enrolments, of known or new identities, without rebuilding the index.
+
+        The first call on an unfitted gallery acts as :meth:`fit`. Later
+        calls append ``X`` to the index (row numbers continue from
+        ``n_samples_fit_``) and keep ``threshold_``. A call that fails
+        leaves the gallery as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to add.
+        y : array-like of shape (n_samples,)
+            Their identities.
+        classes : array-like of shape (n_classes,), default=None
+            Identities to add to ``classes_`` even without rows, as
+            scikit-learn's incremental classifiers take them.
+
+        Returns
+        -------
+        self : GalleryClassifier
+            The gallery with the rows added.
+        """
+        if not hasattr(self, "index_"):
+            return self._enrol_new(X, y, classes=classes)
+        if (self.index_.algorithm, self.index_.distance) != (self.algorithm, self.distance):
+            raise ValueError(
+                f"partial_fit adds to the index that fit built with algorithm="
+                f"{self.index_.algorithm!r} and distance={self.index_.distance!r}; these "
+                f"are now {self.algorithm!r} and {self.distance!r}. Call fit to rebuild it."
+            )
+        X, y = self._validate_enrolment(X, y, reset=False)
+        labels = _identities(y, classes)
+        if (labels.dtype.kind in "biuf") != (self.classes_.dtype.kind in "biuf"):
+            raise ValueError(
+                f"The gallery's identities are {self.classes_.dtype} labels; y and classes "
+                f"hold {labels.dtype} ones. Use labels of one kind."
+            )
+        classes = np.union1d(self.classes_, labels)
+        self._check_unknown_label(classes)
+        # Existing rows keep their identity under its new position in classes_.
+        renumbered = np.searchsorted(classes, self.classes_)[self.enrolled_codes_]
+        codes = np.concatenate([renumbered, np.searchsorted(classes, y)])
+        self.index_.add(X)
+        self.classes_, self.enrolled_codes_, self.n_samples_fit_ = classes, codes, len(codes)
+        return self
+
+    def _enrol_new(self, X, y, classes):
+        if self.far is not None and self.threshold is not None:
+            raise ValueError(
+                f"Set far (calibrate the threshold) or threshold (set it), not both; got "
+                f"far={self.far!r} and threshold={self.threshold!r}."
+            )
+        if self.algorithm == "hnsw":
+            import_faiss()
+        # validate_data records n_features_in_ and feature_names_in_ on the
+        # estimator it checks for: a clone, so that self changes only at the end.
+        fitted = clone(self)
+        X, y = fitted._validate_enrolment(X, y, reset=True)
+        classes = _identities(y, classes)
+        codes = np.searchsorted(classes, y)
+        self._check_unknown_label(classes)
+        impostors = self._impostor_identities(codes, len(classes))
+        index = make_index(
+            self.algorithm, self.distance, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction
+        )
+        index.add(X)
+        fitted.classes_, fitted.enrolled_codes_, fitted.n_samples_fit_ = classes, codes, len(codes)
+        fitted.index_ = index
+        fitted.threshold_ = self._reject_threshold(fitted, X, impostors)
+        for key in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
+            delattr(self, key)
+        vars(self).update({key: value for key, value in vars(fitted).items() if key.endswith("_")})
+        return self
+
+    def _validate_enrolment(self, X, y, *, reset):
+        disk = is_disk_backed(X)
+        # Memory-mapped rows stay where they are (no float32 copy) and are
+        # checked for NaN chunk by chunk instead of in one pass over the mapping.
+        # The exact index keeps rows in memory as given, beside their norms:
+        # a copy, so that changing the caller's array cannot corrupt it.
+        if disk:
+            checks = {"dtype": None, "ensure_all_finite": False}
+        else:
+            checks = {"dtype": np.float32, "copy": self.algorithm == "exact"}
+        X, y = validate_data(self, X, y, reset=reset, **checks)
+        if disk:
+            if X.dtype.kind not in "biuf":
+                raise TypeError(f"X memory-mapped from disk must hold numbers; it holds {X.dtype}.")
+            if X.dtype.kind == "f":
+                check_finite(X)
+        with warnings.catch_warnings():
+            # Galleries often hold one or two rows per identity; scikit-learn
+            # then warns that y "could represent a regression problem".
+            warnings.filterwarnings("ignore", "The number of unique classes", UserWarning)
+            check_classification_targets(y)
+        return X, y
+
+    def _check_unknown_label(self, classes):
+        if self.far is None and self.threshold is None:
+            return  # nothing is rejected, so the label is never answered
+        if any(label == self.unknown_label for label in classes.tolist()):
+            raise ValueError(
+                f"unknown_label={self.unknown_label!r} is also an enrolled identity, so "
+                "rejected queries could not be told from it; choose another unknown_label."
+            )
+
+    # Threshold ----------------------------------------------------------------
+
+    def _impostor_identities(self, codes, n_classes):
+        """The identities whose rows calibrate ``far``, checked before any work.
+
+        Whole identities in random order, until about ``100 / far`` rows.
+        """
+        if self.far is None:
+            return None
+        needed = math.ceil(1 / self.far)
+        if n_classes < 2 or len(codes) < needed:
+            raise ValueError(
+                f"far={self.far} needs at least {needed} impostor queries, each an enrolled "
+                "row matched against the other identities' rows; the gallery has "
+                f"{len(codes)} rows of {n_classes} identit{'y' if n_classes == 1 else 'ies'}. "
+                "Enrol more identities or rows, raise far, or set threshold instead."
+            )
+        sizes = np.bincount(codes, minlength=n_classes)
+        order = check_random_state(self.random_state).permutation(n_classes)
+        wanted = math.ceil(_CALIBRATION_FALSE_ACCEPTS / self.far)
+        n_identities = int(np.searchsorted(np.cumsum(sizes[order]), wanted)) + 1
+        return order[:n_identities]
+
+    def _reject_threshold(self, fitted, X, impostors):
+        """``threshold_``: the largest distance that accepts at most ``far`` of the impostors."""
+        if impostors is None:
+            return np.inf if self.threshold is None else float(self.threshold)
+        codes = fitted.enrolled_codes_
+        queries = np.flatnonzero(np.isin(codes, impostors))
+        own = codes[queries]
+        # Enough neighbours to find n_neighbors of other identities beyond
+        # all the rows of the query's own.
+        k = min(self.n_neighbors + int(np.bincount(own).max()), len(codes))
+        distances, indices = fitted._search(DiskRows(X, X.shape[1:]).take(queries), k)
+        neighbours = np.where(indices >= 0, codes[indices], -1)
+        neighbours[neighbours == own[:, None]] = -1
+        others = np.argsort(neighbours < 0, axis=1, kind="stable")[:, : self.n_neighbors]
+        _, nearest = _vote(
+            np.take_along_axis(neighbours, others, 1), np.take_along_axis(distances, others, 1)
+        )
+        nearest.sort()
+        # Accepting distances below the (m+1)-th smallest accepts at most m
+        # impostors, m = floor(far * n): a false accept rate of at most far.
+        return float(np.nextafter(nearest[int(self.far * len(nearest))], -np.inf))
+
+    # Queries ------------------------------------------------------------------
+
+    def kneighbors(self, X, n_neighbors=None, return_distance=True):
+        """The enrolled rows nearest to each query.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query rows.
+        n_neighbors : int, default=None
+            Neighbours per query; ``self.n_neighbors`` when None.
+        return_distance : bool, default=True
+            Whether to return the distances too.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            Distances to the neighbours, nearest first; only when
+            ``return_distance=True``.
+        neigh_ind : ndarray of shape (n_queries, n_neighbors)
+            Their row numbers in the gallery, in enrolment order (rows of
+            :meth:`fit`, then of each :meth:`partial_fit`). The labels are
+            ``classes_[enrolled_codes_[neigh_ind]]``.
+        """
+        X, k = self._check_query(X, n_neighbors)
+        distances, indices = self._search(X, k)
+        return (distances, indices) if return_distance else indices
+
+    def predict(self, X):
+        """The identity of each query, or ``unknown_label`` if rejected.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query rows.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_queries,)
+            An element of ``classes_``, or ``unknown_label`` where the voted
+            identity's nearest row is farther than ``threshold_``. Of the
+            dtype of ``classes_``, or object when it cannot hold
+            ``unknown_label`` too.
+        """
+        codes, nearest = self._identify(X)
+        labels = self.classes_[codes]
+        if not np.isfinite(self.threshold_):
+            return labels
+        answers = labels.astype(_answer_dtype(self.classes_, self.unknown_label))
+        answers[nearest > self.threshold_] = self.unknown_label
+        return answers
+
+    def score_samples(self, X):
+        """How well each query matches its identity: minus the distance to it.
+
+        The distance is to the nearest enrolled row of the identity that
+        :meth:`predict` answers (before rejection). Higher means a surer
+        match; :meth:`predict` rejects queries scoring below
+        ``-threshold_``. This is the score that
+        :func:`~sksiamese.metrics.dir_at_far` thresholds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features)
+            Query rows.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_queries,)
+            At most 0; 0 for a query equal to an enrolled row.
+        """
+        return -self._identify(X)[1]
+
+    def _identify(self, X):
+        """Voted identity code of each query and the distance to its nearest row."""
+        X, k = self._check_query(X, None)
+        distances, indices = self._search(X, k)
+        return _vote(self.enrolled_codes_[indices], distances)
+
+    def _check_query(self, X, n_neighbors):
+        check_is_fitted(self)
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise ValueError(f"n_neighbors must be a positive int; got {k!r}.")
+        if k > self.n_samples_fit_:
+            raise ValueError(
+                f"Expected n_neighbors <= n_samples_fit, but n_neighbors = {k}, "
+                f"n_samples_fit = {self.n_samples_fit_}: enrol more rows or ask for fewer "
+                "neighbours."
+            )
+        return validate_data(self, X, reset=False, dtype=np.float32), int(k)
+
+    def _search(self, X, k):
+        if self.index_.algorithm == "hnsw":
+            return self.index_.search(X, k, self.ef_search)
+        return self.index_.search(X, k)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+    # Saved state: what pickle and save store ------------------------------------------
+
+    def __getstate__(self):
+        # Copy: object.__getstate__ may hand back the live __dict__ itself.
+        state = dict(super().__getstate__())
+        if "index_" in state:
+            state["index_"] = state["index_"].to_state()
+        return state
+
+    def __setstate__(self, state):
+        if "index_" in state:
+            state = dict(state)
+            state["index_"] = index = index_from_state(state["index_"])
+            codes = state.get("enrolled_codes_")
+            # A file could pair an index with attributes of another gallery.
+            consistent = (
+                isinstance(codes, np.ndarray)
+                and codes.dtype.kind in "iu"
+                and codes.shape == (len(index),) == (state.get("n_samples_fit_"),)
+                and index.n_features == state.get("n_features_in_")
+                and isinstance(state.get("classes_"), np.ndarray)
+                and (len(codes) == 0 or 0 <= codes.min() <= codes.max() < len(state["classes_"]))
+            )
+            if not consistent:
+                raise ValueError(
+                    "The gallery's saved index does not match its enrolled rows, identities "
+                    "or number of features: the state is damaged."
+                )
+        super().__setstate__(state)
+
+
+def _identities(y, classes):
+    """The sorted identities of ``y`` and of the ``classes`` declared, if any."""
+    return np.unique(y) if classes is None else np.union1d(y, np.asarray(classes))
+
+
+def _vote(codes, distances):
+    """Each row's majority identity among its neighbours, and the distance to its nearest row.
+
+    ``codes`` and ``distances`` have one row per query, nearest neighbour
+    first; code -1 marks no neighbour. Ties go to the identity with the
+    nearest row: ``argmax`` returns the first position with the most votes,
+    and every row of an identity has its count.
+    """
+    present = codes >= 0
+    votes = ((codes[:, :, None] == codes[:, None, :]) & present[:, None, :]).sum(axis=2)
+    votes[~present] = 0
+    first = votes.argmax(axis=1)
+    rows = np.arange(len(codes))
+    nearest = np.where(present[rows, first], distances[rows, first], np.inf)
+    return codes[rows, first], nearest
+
+
+def _answer_dtype(classes, unknown_label):
+    """A dtype holding both the identities and ``unknown_label``."""
+    label = np.asarray(unknown_label)
+    numeric = classes.dtype.kind in "biuf" and label.dtype.kind in "biuf"
+    text = classes.dtype.kind == "U" and label.dtype.kind == "U"
+    return np.result_type(classes.dtype, label.dtype) if numeric or text else object

@@ -1,0 +1,404 @@
+"""Nearest-neighbour search over enrolled rows: exact (NumPy) and HNSW (faiss).
+
+Both indexes take float32 rows, grow with :meth:`add` without being rebuilt,
+and answer :meth:`search` with the ``k`` nearest rows of each query, nearest
+first, as float64 distances and int64 row numbers in the order the rows were
+added. A search reads the index and writes only arrays of its own, so
+several threads may search one index at once.
+
+The exact index never holds a copy of a memory-mapped block: it reads the
+file a chunk at a time, as :mod:`sksiamese._rows` does everywhere.
+"""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import joblib
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ._rows import _CHUNK_BYTES, DiskRows, is_disk_backed, iter_chunks
+from .metrics import NEIGHBOR_METRICS
+
+# Queries and gallery rows scored against each other at once by one thread:
+# a 512 x 4096 float32 block of scores, 8 MiB, small enough to stay in cache
+# while it is compared with each query's k-th best so far.
+_QUERY_BLOCK = 512
+_ROW_BLOCK = 4096
+
+
+def import_faiss():
+    """The ``faiss`` module, or an ImportError saying how to install it."""
+    try:
+        import faiss
+    except ImportError as error:
+        raise ImportError(
+            "algorithm='hnsw' searches with faiss, which is not installed. Install "
+            "sksiamese's optional extra with `pip install 'sksiamese[ann]'` (or install "
+            "faiss-cpu or faiss-gpu yourself), or use algorithm='exact'."
+        ) from error
+    return faiss
+
+
+def make_index(algorithm, distance, *, hnsw_m=32, ef_construction=100):
+    """An empty index; ``algorithm`` is ``"exact"`` or ``"hnsw"``."""
+    if algorithm == "hnsw":
+        return HNSWIndex(distance, hnsw_m, ef_construction)
+    return ExactIndex(distance)
+
+
+def _finish_distances(scores, distance):
+    """Distances from the scores the searches rank by, clipped at 0 against rounding."""
+    if distance == "cosine":
+        return np.clip(1.0 - scores, 0.0, 2.0)
+    squared = np.maximum(scores, 0.0)
+    return np.sqrt(squared) if distance == "euclidean" else squared
+
+
+# Exact search ---------------------------------------------------------------
+
+
+class _SingleThreadedBLAS:
+    """Keeps BLAS on one thread while any search runs its own threads.
+
+    Each search thread multiplies small blocks; BLAS threads on top of them
+    would oversubscribe the cores (and halve the speed measured on two).
+    threadpoolctl's limit is process-wide, so concurrent searches share one
+    limit: the first to start sets it, the last to finish restores it.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limiter = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._users == 0:
+                self._limiter = threadpool_limits(limits=1, user_api="blas")
+            self._users += 1
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._limiter.restore_original_limits()
+                self._limiter = None
+
+
+_single_threaded_blas = _SingleThreadedBLAS()
+
+
+class _Block:
+    """Rows added at once: in memory as float32, or a memory-mapped array."""
+
+    def __init__(self, rows, start, distance):
+        self.rows = rows
+        self.start = start
+        self.reader = DiskRows(rows, rows.shape[1:]) if is_disk_backed(rows) else None
+        # Per row, what turns a dot product with a query into a rank score:
+        # the squared norm (Euclidean) or the inverse norm (cosine).
+        norms = np.concatenate(
+            [
+                np.einsum("ij,ij->i", chunk, chunk)
+                for _, chunk in iter_chunks(rows, dtype=np.float32)
+            ]
+            or [np.empty(0, np.float32)]
+        )
+        if distance == "cosine":
+            with np.errstate(divide="ignore"):
+                # A zero row has cosine distance 1 to everything, as in scikit-learn.
+                norms = np.where(norms > 0, 1.0 / np.sqrt(norms), 0.0).astype(np.float32)
+        self.norms = norms
+
+    def __len__(self):
+        return len(self.rows)
+
+    def take(self, indices):
+        """Rows at ``indices`` (within the block) as float32."""
+        if self.reader is not None:
+            return self.reader.take(indices, dtype=np.float32)
+        return self.rows[indices]
+
+
+class ExactIndex:
+    """Exact search by blocks of matrix products, with bounded memory.
+
+    Euclidean distances are ranked by ``|g|^2 - 2 q.g``, one product of the
+    query block with the gallery rows extended by their squared norms;
+    cosine distances by ``-q.g / |g|`` with unit queries. Each thread scans
+    its share of the gallery in chunks of about 8 MiB and keeps each query's
+    ``k`` best so far; a score block only yields candidates that beat the
+    ``k``-th best, so after the first blocks little besides the product is
+    done. The ``k`` found are then measured again in float64, directly from
+    the rows, and sorted by that distance.
+
+    Memory beyond the index: per thread one gallery chunk, as read and
+    extended by its norms, and one score block (about 26 MiB in all), plus
+    the queries and the results; not more for a larger gallery.
+    """
+
+    algorithm = "exact"
+
+    def __init__(self, distance):
+        self.distance = distance
+        self.blocks = []
+
+    def __len__(self):
+        return sum(len(block) for block in self.blocks)
+
+    @property
+    def n_features(self):
+        return self.blocks[0].rows.shape[1]
+
+    def add(self, rows):
+        """Append ``rows`` as a block; a memory-mapped array stays a block of its own.
+
+        Rows added in memory join the last block while it is smaller than a
+        search chunk: adding costs about the rows added, not the gallery,
+        and many small additions do not leave many small blocks to search.
+        """
+        if not is_disk_backed(rows):
+            rows = np.ascontiguousarray(rows, dtype=np.float32)
+            last = self.blocks[-1] if self.blocks else None
+            if last is not None and last.reader is None and last.rows.nbytes < _CHUNK_BYTES:
+                rows = np.concatenate([self.blocks.pop().rows, rows])
+        self.blocks.append(_Block(rows, len(self), self.distance))
+
+    def search(self, queries, k):
+        """Distances and row numbers of the ``k`` nearest rows of each query."""
+        queries = np.asarray(queries, dtype=np.float32)
+        ranked = self._prepare_queries(queries)
+        chunks = self._chunks(queries.shape[1])
+        n_threads = max(1, min(joblib.cpu_count(), len(chunks)))
+        shares = [chunks[i::n_threads] for i in range(n_threads)]
+        if n_threads == 1:
+            found = [self._scan(ranked, shares[0], k)]
+        else:
+            with _single_threaded_blas, ThreadPoolExecutor(n_threads) as pool:
+                found = list(pool.map(lambda share: self._scan(ranked, share, k), shares))
+        scores = np.hstack([scores for scores, _ in found])
+        indices = np.hstack([indices for _, indices in found])
+        best = np.argsort(scores, axis=1, kind="stable")[:, :k]
+        return self._measure(queries, np.take_along_axis(indices, best, axis=1))
+
+    def _prepare_queries(self, queries):
+        if self.distance == "cosine":
+            norms = np.linalg.norm(queries, axis=1, keepdims=True)
+            return -np.divide(queries, norms, out=np.zeros_like(queries), where=norms > 0)
+        # [-2q, 1] . [g, |g|^2] = |g|^2 - 2 q.g, which ranks rows as |q - g|^2 does.
+        return np.hstack([-2.0 * queries, np.ones((len(queries), 1), np.float32)])
+
+    def _chunks(self, n_features):
+        """``(block, start, stop)`` pieces of the gallery, about 8 MiB of rows each."""
+        rows = max(_ROW_BLOCK, _CHUNK_BYTES // (4 * (n_features + 1)))
+        return [
+            (block, start, min(start + rows, len(block)))
+            for block in self.blocks
+            for start in range(0, len(block), rows)
+        ]
+
+    def _scan(self, ranked, chunks, k):
+        """Each query's ``k`` best scores and row numbers among ``chunks``."""
+        scores = np.full((len(ranked), k), np.inf, np.float32)
+        indices = np.full((len(ranked), k), -1, np.int64)
+        for block, start, stop in chunks:
+            rows = block.take(slice(start, stop))
+            if self.distance == "cosine":
+                rows = rows * block.norms[start:stop, None]
+            else:
+                rows = np.hstack([rows, block.norms[start:stop, None]])
+            for q in range(0, len(ranked), _QUERY_BLOCK):
+                best = slice(q, q + _QUERY_BLOCK)
+                for r in range(0, len(rows), _ROW_BLOCK):
+                    product = ranked[best] @ rows[r : r + _ROW_BLOCK].T
+                    scores[best], indices[best] = _merge(
+                        scores[best], indices[best], product, block.start + start + r
+                    )
+        return scores, indices
+
+    def _measure(self, queries, indices):
+        """Float64 distances from ``queries`` to the rows at ``indices``, nearest first."""
+        queries = queries.astype(np.float64)
+        n, k = indices.shape
+        distances = np.empty((n, k))
+        # About 16 MiB of gathered float64 rows at a time.
+        step = max(1, 2**21 // max(1, k * queries.shape[1]))
+        for q in range(0, n, step):
+            rows = self._take(indices[q : q + step]).astype(np.float64)
+            query = queries[q : q + step, None, :]
+            # Sums along the last axis, never einsum, whose order of summation
+            # depends on the shapes: a query's distances do not depend on the
+            # other queries searched with it or on k.
+            if self.distance == "cosine":
+                norms = np.linalg.norm(rows, axis=2) * np.linalg.norm(query, axis=2)
+                dots = (rows * query).sum(axis=2)
+                similarity = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+                distances[q : q + step] = _finish_distances(similarity, self.distance)
+            else:
+                squared = np.square(rows - query).sum(axis=2)
+                distances[q : q + step] = _finish_distances(squared, self.distance)
+        order = np.argsort(distances, axis=1, kind="stable")
+        return np.take_along_axis(distances, order, 1), np.take_along_axis(indices, order, 1)
+
+    def _take(self, indices):
+        """Rows at the global row numbers ``indices`` (any shape), float32."""
+        flat = indices.ravel()
+        rows = np.empty((len(flat), self.n_features), np.float32)
+        for block in self.blocks:
+            inside = np.flatnonzero((flat >= block.start) & (flat < block.start + len(block)))
+            if len(inside):
+                rows[inside] = block.take(flat[inside] - block.start)
+        return rows.reshape((*indices.shape, self.n_features))
+
+    def to_state(self):
+        """The index as plain values: its distance and its rows as one float32 array.
+
+        Memory-mapped blocks are read in: the state holds the rows themselves.
+        """
+        rows = [block.take(slice(0, len(block))) for block in self.blocks]
+        return {"algorithm": "exact", "distance": self.distance, "rows": np.concatenate(rows)}
+
+
+def _merge(best_scores, best_indices, scores, offset):
+    """Each row's ``k`` best of its sorted best so far and a block of new scores.
+
+    Only scores below the row's ``k``-th best can enter. When few do (the
+    usual case once some blocks have been seen), they are merged by one sort
+    of the candidates; when many do, each row's ``k`` best of the block are
+    picked first.
+    """
+    n, k = best_scores.shape
+    entering = scores < best_scores[:, -1:]
+    # Counting is about 40 times cheaper per score than np.nonzero on the
+    # block: most blocks stop here.
+    n_entering = np.count_nonzero(entering)
+    if n_entering == 0:
+        return best_scores, best_indices
+    if n_entering > 4 * n * k:
+        if scores.shape[1] > k:
+            columns = np.argpartition(scores, k - 1, axis=1)[:, :k]
+        else:
+            columns = np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
+        merged_scores = np.hstack([best_scores, np.take_along_axis(scores, columns, 1)])
+        merged_indices = np.hstack([best_indices, columns + offset])
+        order = np.argsort(merged_scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(merged_scores, order, 1), np.take_along_axis(
+            merged_indices, order, 1
+        )
+    # flatnonzero is over 10 times faster than np.nonzero of the 2-D block.
+    positions = np.flatnonzero(entering)
+    rows, columns = np.divmod(positions, scores.shape[1])
+    candidate_rows = np.concatenate([np.repeat(np.arange(n), k), rows])
+    candidate_scores = np.concatenate([best_scores.ravel(), scores.ravel()[positions]])
+    candidate_indices = np.concatenate([best_indices.ravel(), columns + offset])
+    order = np.lexsort((candidate_scores, candidate_rows))
+    # Every row has at least its k old entries: its first k in the sort are its best.
+    starts = np.concatenate([[0], np.cumsum(np.bincount(candidate_rows, minlength=n))[:-1]])
+    take = order[starts[:, None] + np.arange(k)]
+    return candidate_scores[take], candidate_indices[take]
+
+
+# Approximate search: HNSW ----------------------------------------------------
+
+
+class HNSWIndex:
+    """faiss's ``IndexHNSWFlat``: a navigable small-world graph over the rows.
+
+    Cosine distances search unit rows by inner product; Euclidean ones by
+    squared L2. ``ef_search`` is given per search (faiss'
+    ``SearchParametersHNSW``), so searches with different values may run at
+    once.
+    """
+
+    algorithm = "hnsw"
+
+    def __init__(self, distance, m, ef_construction):
+        self.distance = distance
+        self.m = m
+        self.ef_construction = ef_construction
+        self.index = None
+
+    def __len__(self):
+        return 0 if self.index is None else self.index.ntotal
+
+    @property
+    def n_features(self):
+        return self.index.d
+
+    def add(self, rows):
+        """Insert ``rows`` into the graph, a chunk at a time for memory-mapped ones."""
+        faiss = import_faiss()
+        for _, chunk in iter_chunks(rows, dtype=np.float32):
+            chunk = self._prepare(chunk)
+            if self.index is None:
+                self.index = faiss.IndexHNSWFlat(chunk.shape[1], self.m, self.metric(faiss))
+                self.index.hnsw.efConstruction = self.ef_construction
+            self.index.add(chunk)
+
+    def metric(self, faiss):
+        """faiss' metric for the distance: inner product of unit rows for cosine."""
+        return faiss.METRIC_INNER_PRODUCT if self.distance == "cosine" else faiss.METRIC_L2
+
+    def search(self, queries, k, ef_search):
+        """Distances and row numbers of the (approximately) ``k`` nearest rows."""
+        faiss = import_faiss()
+        # The search keeps ef candidates; fewer than k could not return k.
+        parameters = faiss.SearchParametersHNSW(efSearch=max(int(ef_search), k))
+        scores, indices = self.index.search(self._prepare(queries), k, params=parameters)
+        distances = _finish_distances(scores.astype(np.float64), self.distance)
+        # faiss marks missing neighbours with -1; they rank last.
+        distances[indices < 0] = np.inf
+        return distances, indices.astype(np.int64)
+
+    def _prepare(self, rows):
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        if self.distance == "cosine":
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            rows = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+        return rows
+
+    def to_state(self):
+        """The index as plain values: its parameters and faiss' serialisation of it."""
+        # The graph itself records m and ef_construction.
+        return {
+            "algorithm": "hnsw",
+            "distance": self.distance,
+            "faiss_index": import_faiss().serialize_index(self.index),
+        }
+
+
+# Saved state ----------------------------------------------------------------
+
+
+def index_from_state(state):
+    """The index that :meth:`ExactIndex.to_state` or :meth:`HNSWIndex.to_state` described.
+
+    Raises a ValueError for a state that does not describe a usable index.
+    """
+    if not isinstance(state, dict) or state.get("algorithm") not in ("exact", "hnsw"):
+        raise ValueError("the saved index is neither an exact nor an hnsw index.")
+    if state.get("distance") not in NEIGHBOR_METRICS:
+        raise ValueError(f"the saved index has an unknown distance {state.get('distance')!r}.")
+    if state["algorithm"] == "exact":
+        rows = state.get("rows")
+        if not isinstance(rows, np.ndarray) or rows.ndim != 2 or rows.dtype != np.float32:
+            raise ValueError("the saved exact index does not hold its rows as a float32 matrix.")
+        index = ExactIndex(state["distance"])
+        index.add(rows)
+        return index
+    data = state.get("faiss_index")
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 1:
+        raise ValueError("the saved hnsw index does not hold faiss' serialisation as bytes.")
+    faiss = import_faiss()
+    try:
+        graph = faiss.deserialize_index(data)
+    except RuntimeError as error:
+        raise ValueError(f"faiss cannot read the saved hnsw index ({error}).") from None
+    if not isinstance(graph, faiss.IndexHNSWFlat):
+        raise ValueError(f"the saved hnsw index is a faiss {type(graph).__name__}.")
+    index = HNSWIndex(state["distance"], graph.hnsw.nb_neighbors(1), graph.hnsw.efConstruction)
+    if graph.metric_type != index.metric(faiss):
+        raise ValueError("the saved hnsw index does not search by its distance's metric.")
+    index.index = graph
+    return index

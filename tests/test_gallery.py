@@ -1,0 +1,578 @@
+"""GalleryClassifier: enrolment, search, rejection, calibration, and the open-set metrics."""
+
+import pickle
+import sys
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import pairwise_distances
+from sklearn.model_selection import GridSearchCV, ShuffleSplit
+from sklearn.neighbors import NearestNeighbors
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import (
+    check_estimators_partial_fit_n_features,
+    check_param_validation,
+    parametrize_with_checks,
+)
+from test_persistence import _flip_a_byte, edit_json
+
+import sksiamese
+from sksiamese import GalleryClassifier, _search
+from sksiamese.metrics import dir_at_far, dir_far_curve, make_dir_at_far_scorer
+
+ALGORITHMS = ["exact", "hnsw"]
+DISTANCES = ["euclidean", "sqeuclidean", "cosine"]
+
+
+def identities(n_identities, per_identity, n_features=8, *, spread=0.3, seed=0):
+    """Rows around one random centre per identity, float32, labelled by identity."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((n_identities, n_features))
+    labels = np.repeat(np.arange(n_identities), per_identity)
+    rows = centres[labels] + spread * rng.standard_normal((len(labels), n_features))
+    return rows.astype(np.float32), labels
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Exact search in tiny chunks and blocks, on 3 threads: every merge path runs."""
+    monkeypatch.setattr(_search, "_CHUNK_BYTES", 2048)
+    monkeypatch.setattr(_search, "_ROW_BLOCK", 16)
+    monkeypatch.setattr(_search, "_QUERY_BLOCK", 8)
+    monkeypatch.setattr(_search.joblib, "cpu_count", lambda: 3)
+
+
+# Search ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("blocks", ["default", "small"])
+def test_exact_kneighbors_match_scikit_learn(distance, blocks, request):
+    if blocks == "small":
+        request.getfixturevalue("small_blocks")
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((700, 6)).astype(np.float32)
+    queries = rng.standard_normal((50, 6)).astype(np.float32)
+    gallery = GalleryClassifier(distance=distance).fit(X, np.arange(700) % 7)
+    distances, indices = gallery.kneighbors(queries, n_neighbors=12)
+    reference = NearestNeighbors(n_neighbors=12, metric=distance, algorithm="brute").fit(
+        X.astype(np.float64)
+    )
+    expected_distances, expected_indices = reference.kneighbors(queries.astype(np.float64))
+    assert_array_equal(indices, expected_indices)
+    assert_allclose(distances, expected_distances, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_hnsw_recall_against_exact_search(distance):
+    X, y = identities(300, 5, n_features=16)
+    queries, _ = identities(300, 1, n_features=16, seed=1)
+    exact = GalleryClassifier(distance=distance).fit(X, y).kneighbors(queries, 10)[1]
+    hnsw = GalleryClassifier(distance=distance, algorithm="hnsw").fit(X, y)
+    found = hnsw.kneighbors(queries, 10)[1]
+    recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(found, exact)])
+    assert recall >= 0.95
+    # ef_search is read at query time: a narrow search loses neighbours.
+    narrow = hnsw.set_params(ef_search=1).kneighbors(queries, 1)[1]
+    assert np.mean(narrow[:, 0] == exact[:, 0]) < np.mean(found[:, 0] == exact[:, 0])
+
+
+def test_hnsw_search_returns_the_enrolled_row_itself():
+    X, y = identities(100, 4)
+    distances, indices = GalleryClassifier(algorithm="hnsw").fit(X, y).kneighbors(X, 1)
+    assert_array_equal(indices[:, 0], np.arange(400))
+    assert_allclose(distances[:, 0], 0.0, atol=1e-6)
+
+
+def test_cosine_zero_rows_are_at_distance_one():
+    gallery = GalleryClassifier(distance="cosine").fit([[0.0, 0.0], [1.0, 0.0]], [0, 1])
+    distances, _ = gallery.kneighbors([[0.0, 0.0]], n_neighbors=2)
+    assert_allclose(distances, [[1.0, 1.0]])
+
+
+# Enrolment -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_partial_fit_adds_rows_and_identities_without_rebuilding(algorithm):
+    X, y = identities(60, 5)
+    labels = np.array([f"id{label:02d}" for label in y])
+    gallery = GalleryClassifier(algorithm=algorithm).fit(X[:200], labels[:200])
+    index = gallery.index_
+    gallery.partial_fit(X[200:250], labels[200:250]).partial_fit(X[250:], labels[250:])
+    assert gallery.index_ is index
+    assert gallery.n_samples_fit_ == 300
+    assert_array_equal(gallery.classes_, np.unique(labels))
+    assert_array_equal(gallery.classes_[gallery.enrolled_codes_], labels)
+    # Added rows are found where they were appended, with their identity.
+    indices = gallery.kneighbors(X[200:], 1, return_distance=False)
+    assert_array_equal(indices[:, 0], np.arange(200, 300))
+    assert_array_equal(gallery.predict(X[200:]), labels[200:])
+    if algorithm == "exact":
+        refitted = GalleryClassifier().fit(X, labels)
+        assert_array_equal(gallery.kneighbors(X, 5)[1], refitted.kneighbors(X, 5)[1])
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_changing_the_enrolled_array_afterwards_changes_nothing(algorithm):
+    X, y = identities(20, 3)
+    gallery = GalleryClassifier(algorithm=algorithm).fit(X, y)
+    queries = X.copy()
+    expected_distances, expected_indices = gallery.kneighbors(queries, 3)
+    X[:] = 0.0
+    distances, indices = gallery.kneighbors(queries, 3)
+    assert_array_equal(indices, expected_indices)
+    assert_allclose(distances, expected_distances)
+
+
+def test_partial_fit_first_call_fits_and_declares_classes():
+    X, y = identities(5, 4)
+    gallery = GalleryClassifier().partial_fit(X, y, classes=[0, 1, 2, 3, 4, 9])
+    assert_array_equal(gallery.classes_, [0, 1, 2, 3, 4, 9])
+    assert gallery.n_samples_fit_ == 20
+    assert_array_equal(gallery.predict(X), y)
+
+
+def test_memory_mapped_gallery_is_searched_in_place(tmp_path, small_blocks):
+    X, y = identities(500, 4, n_features=16)
+    np.save(tmp_path / "gallery.npy", X)
+    on_disk = np.load(tmp_path / "gallery.npy", mmap_mode="r")
+    queries, _ = identities(500, 1, n_features=16, seed=3)
+    in_memory = GalleryClassifier().fit(X, y)
+    gallery = GalleryClassifier().fit(on_disk, y)
+    assert gallery.index_.blocks[0].reader is not None  # no copy in memory
+    assert_array_equal(gallery.kneighbors(queries, 5)[1], in_memory.kneighbors(queries, 5)[1])
+    # Rows added later sit in memory beside the file.
+    extra, extra_y = identities(3, 4, n_features=16, seed=4)
+    gallery.partial_fit(extra, extra_y + 500)
+    in_memory.partial_fit(extra, extra_y + 500)
+    assert [block.reader is None for block in gallery.index_.blocks] == [False, True]
+    assert_array_equal(gallery.kneighbors(queries, 5)[1], in_memory.kneighbors(queries, 5)[1])
+    assert_array_equal(gallery.predict(extra), extra_y + 500)
+
+
+def test_exact_search_memory_stays_bounded(tmp_path, monkeypatch):
+    # 64 x 4096 float32 scores per block, gallery chunks of 256 KiB.
+    monkeypatch.setattr(_search, "_CHUNK_BYTES", 2**18)
+    monkeypatch.setattr(_search, "_ROW_BLOCK", 1024)
+    monkeypatch.setattr(_search, "_QUERY_BLOCK", 64)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200_000, 32), dtype=np.float32)  # 25.6 MB
+    np.save(tmp_path / "gallery.npy", X)
+    del X
+    gallery = GalleryClassifier().fit(
+        np.load(tmp_path / "gallery.npy", mmap_mode="r"), np.arange(200_000)
+    )
+    queries = rng.standard_normal((256, 32), dtype=np.float32)
+    tracemalloc.start()
+    try:
+        gallery.kneighbors(queries, 10)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # A distance matrix would take 256 x 200,000 x 4 bytes = 205 MB, the
+    # gallery 25.6 MB; the search holds a few chunks and blocks per thread.
+    assert peak < 8 * 2**20
+
+
+# Open-set identification --------------------------------------------------------
+
+
+def test_threshold_rejects_far_queries():
+    gallery = GalleryClassifier(threshold=1.0).fit([[0.0, 0.0], [10.0, 0.0]], [3, 7])
+    assert_array_equal(
+        gallery.predict([[0.5, 0.0], [10.0, 0.9], [5.0, 0.0], [10.0, 1.5]]), [3, 7, -1, -1]
+    )
+    assert_allclose(gallery.score_samples([[0.5, 0.0], [5.0, 0.0]]), [-0.5, -5.0])
+    # score counts a rejected impostor labelled unknown_label as right.
+    assert gallery.score([[0.5, 0.0], [5.0, 0.0], [10.0, 0.0]], [3, -1, 3]) == pytest.approx(2 / 3)
+
+
+def test_predict_dtype_holds_identities_and_unknown_label():
+    fitted = GalleryClassifier(threshold=1.0).fit([[0.0], [9.0]], ["a", "b"])
+    assert_array_equal(fitted.predict([[0.0], [5.0]]), np.array(["a", -1], dtype=object))
+    closed = GalleryClassifier().fit([[0.0], [9.0]], ["a", "b"])
+    assert closed.predict([[5.0]]).dtype == closed.classes_.dtype
+
+
+def test_vote_of_neighbours_and_its_distance():
+    # The nearest row is identity 9 alone; two rows of identity 4 outvote it.
+    X = [[0.0], [1.0], [1.5], [8.0]]
+    gallery = GalleryClassifier(n_neighbors=3).fit(X, [9, 4, 4, 2])
+    assert_array_equal(gallery.predict([[0.2]]), [4])
+    assert_allclose(gallery.score_samples([[0.2]]), [-0.8])
+    # A tie (one vote each) goes to the identity with the nearest row.
+    tie = GalleryClassifier(n_neighbors=2).fit([[0.0], [1.0]], [5, 6])
+    assert_array_equal(tie.predict([[0.6], [0.4]]), [6, 5])
+
+
+def leave_identity_out_distances(X, y):
+    """Each row's distance to its nearest row of another identity."""
+    distances = pairwise_distances(X.astype(np.float64))
+    distances[y[:, None] == y[None, :]] = np.inf
+    return distances.min(axis=1)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_far_calibrates_the_threshold_on_identities_left_out(algorithm):
+    X, y = identities(400, 5, spread=0.15)
+    gallery = GalleryClassifier(algorithm=algorithm, far=0.05, random_state=0).fit(X, y)
+    if algorithm == "exact":
+        # 100 / far = 2000 impostor queries: every row, each matched against
+        # the other identities. The threshold is the largest that accepts at
+        # most 5% of them (mutual nearest rows give equal distances: ties).
+        impostor = leave_identity_out_distances(X, y)
+        assert np.sum(impostor <= gallery.threshold_ - 1e-9) <= 100
+        assert np.sum(impostor <= gallery.threshold_ + 1e-9) > 100
+    # Identities never enrolled are accepted at about the rate asked for
+    # (over 40 draws of such galleries: 5.3% on average)...
+    strangers, _ = identities(1000, 2, spread=0.15, seed=7)
+    assert 0.03 < np.mean(gallery.predict(strangers) != -1) < 0.09
+    # ...while new rows of enrolled identities are recognised.
+    rng = np.random.default_rng(8)
+    centres = np.random.default_rng(0).standard_normal((400, 8))
+    mated = (centres + 0.15 * rng.standard_normal((400, 8))).astype(np.float32)
+    assert np.mean(gallery.predict(mated) == np.arange(400)) > 0.95
+
+
+def test_far_draws_whole_identities_up_to_about_100_over_far():
+    X, y = identities(600, 5)
+    gallery = GalleryClassifier(far=0.25, random_state=0).fit(X, y)
+    # 400 impostor queries (80 identities) of the 3000 rows: the threshold
+    # accepts at most 100 of them, and about 25% of all rows.
+    impostor = leave_identity_out_distances(X, y)
+    assert 0.2 < np.mean(impostor <= gallery.threshold_) < 0.3
+    again = GalleryClassifier(far=0.25, random_state=0).fit(X, y)
+    other_draw = GalleryClassifier(far=0.25, random_state=1).fit(X, y)
+    assert again.threshold_ == gallery.threshold_ != other_draw.threshold_
+
+
+def test_far_with_several_neighbours_voting():
+    X, y = identities(200, 5)
+    gallery = GalleryClassifier(n_neighbors=3, far=0.1, random_state=0).fit(X, y)
+    strangers, _ = identities(500, 2, seed=9)
+    assert 0.05 < np.mean(gallery.predict(strangers) != -1) < 0.15
+
+
+# Bad input -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fitted_gallery():
+    X, y = identities(50, 4)
+    return GalleryClassifier(far=0.1, random_state=0).fit(X, y), X, y
+
+
+def snapshot(gallery, X):
+    return (
+        gallery.n_samples_fit_,
+        gallery.n_features_in_,
+        gallery.threshold_,
+        gallery.classes_.copy(),
+        gallery.kneighbors(X, 3)[1].copy(),
+    )
+
+
+def assert_unchanged(gallery, X, before):
+    after = snapshot(gallery, X)
+    assert after[:3] == before[:3]
+    assert_array_equal(after[3], before[3])
+    assert_array_equal(after[4], before[4])
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda g, X, y: g.predict(X[:, :5]),
+            "X has 5 features, but GalleryClassifier is expecting 8",
+        ),
+        (lambda g, X, y: g.kneighbors(np.full((2, 8), np.nan)), "Input X contains NaN"),
+        (lambda g, X, y: g.score_samples(np.full((2, 8), np.inf)), "Input X contains infinity"),
+        (lambda g, X, y: g.partial_fit(X[:3, :5], y[:3]), "X has 5 features"),
+        (lambda g, X, y: g.partial_fit(np.where(X[:3] > 0, np.nan, X[:3]), y[:3]), "contains NaN"),
+        (lambda g, X, y: g.partial_fit(X[:3], ["a", "b", "c"]), "Use labels of one kind"),
+        (lambda g, X, y: g.partial_fit(X[:3], [1, -1, 2]), "unknown_label=-1 is also an enrolled"),
+        (
+            lambda g, X, y: g.set_params(algorithm="hnsw").partial_fit(X[:3], y[:3]),
+            "Call fit to rebuild it",
+        ),
+        (lambda g, X, y: g.fit(X[:0], y[:0]), r"Found array with 0 sample\(s\)"),
+        (
+            lambda g, X, y: g.fit(X[:8, :5], y[:8]),
+            "far=0.1 needs at least 10 impostor queries.*8 rows of 2",
+        ),
+        (lambda g, X, y: g.set_params(far=0.001).fit(X, y), "far=0.001 needs at least 1000"),
+        (lambda g, X, y: g.fit(X[:12], np.zeros(12)), "12 rows of 1 identity"),
+        (
+            lambda g, X, y: g.set_params(threshold=1.0).fit(X, y),
+            "Set far .* or threshold .*, not both",
+        ),
+        (
+            lambda g, X, y: g.set_params(far=1.0).fit(X, y),
+            "The 'far' parameter of GalleryClassifier",
+        ),
+        (lambda g, X, y: g.set_params(far=0).fit(X, y), "The 'far' parameter of GalleryClassifier"),
+        (lambda g, X, y: g.kneighbors(X, n_neighbors=201), "Expected n_neighbors <= n_samples_fit"),
+        (lambda g, X, y: g.kneighbors(X, n_neighbors=0), "n_neighbors must be a positive int"),
+    ],
+)
+def test_bad_input_is_refused_and_leaves_the_gallery_unchanged(fitted_gallery, call, message):
+    gallery, X, y = fitted_gallery
+    before = snapshot(gallery, X)
+    with pytest.raises(ValueError, match=message):
+        call(gallery, X, y)
+    gallery.set_params(far=0.1, threshold=None, algorithm="exact")
+    assert_unchanged(gallery, X, before)
+
+
+def test_unfitted_gallery_refuses_queries():
+    with pytest.raises(NotFittedError, match="GalleryClassifier instance is not fitted"):
+        GalleryClassifier().predict([[0.0]])
+
+
+def test_missing_faiss_names_the_extra(fitted_gallery, monkeypatch):
+    gallery, X, y = fitted_gallery
+    before = snapshot(gallery, X)
+    monkeypatch.setitem(sys.modules, "faiss", None)  # makes `import faiss` fail
+    with pytest.raises(ImportError, match=r"pip install 'sksiamese\[ann\]'"):
+        gallery.set_params(algorithm="hnsw").fit(X, y)
+    gallery.set_params(algorithm="exact")
+    assert_unchanged(gallery, X, before)
+
+
+# Concurrency and pickling ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_concurrent_queries_answer_as_serial_ones(algorithm):
+    X, y = identities(200, 5, n_features=16)
+    gallery = GalleryClassifier(n_neighbors=3, algorithm=algorithm, threshold=2.0).fit(X, y)
+    batches = [identities(40, 1, n_features=16, seed=seed)[0] for seed in range(16)]
+    serial = [(gallery.predict(b), gallery.kneighbors(b, 5)[1]) for b in batches]
+    with ThreadPoolExecutor(8) as pool:
+        concurrent = list(
+            pool.map(lambda b: (gallery.predict(b), gallery.kneighbors(b, 5)[1]), batches)
+        )
+    for (labels, indices), (expected_labels, expected_indices) in zip(concurrent, serial):
+        assert_array_equal(labels, expected_labels)
+        assert_array_equal(indices, expected_indices)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_pickled_gallery_answers_the_same(algorithm, tmp_path):
+    X, y = identities(100, 4)
+    np.save(tmp_path / "gallery.npy", X)
+    gallery = GalleryClassifier(algorithm=algorithm, far=0.1, random_state=0)
+    gallery.fit(np.load(tmp_path / "gallery.npy", mmap_mode="r"), y)
+    restored = pickle.loads(pickle.dumps(gallery))
+    queries, _ = identities(100, 1, seed=5)
+    assert restored.threshold_ == gallery.threshold_
+    assert_array_equal(restored.predict(queries), gallery.predict(queries))
+    assert_array_equal(restored.kneighbors(queries, 4)[1], gallery.kneighbors(queries, 4)[1])
+    restored.partial_fit(queries[:2], [500, 501])
+    assert_array_equal(restored.predict(queries[:2]), [500, 501])
+
+
+# Saving and loading ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=ALGORITHMS)
+def saved_gallery(request, tmp_path_factory):
+    X, y = identities(60, 4)
+    labels = np.array([f"id{label}" for label in y])
+    gallery = GalleryClassifier(algorithm=request.param, far=0.1, unknown_label="?", random_state=0)
+    gallery.fit(X, labels)
+    path = gallery.save(tmp_path_factory.mktemp("gallery") / "gallery.sksiamese")
+    return gallery, Path(path)
+
+
+def test_saved_gallery_loads_and_answers_the_same(saved_gallery):
+    gallery, path = saved_gallery
+    loaded = sksiamese.load(path)
+    assert loaded.get_params() == gallery.get_params()
+    assert loaded.threshold_ == gallery.threshold_
+    assert_array_equal(loaded.classes_, gallery.classes_)
+    queries, _ = identities(60, 2, seed=11)
+    assert_array_equal(loaded.predict(queries), gallery.predict(queries))
+    distances, indices = gallery.kneighbors(queries, 3)
+    assert_array_equal(loaded.kneighbors(queries, 3)[1], indices)
+    assert_allclose(loaded.kneighbors(queries, 3)[0], distances, rtol=1e-6)
+    # The loaded index grows like the original.
+    loaded.partial_fit(queries[:2], ["new1", "new2"])
+    assert_array_equal(loaded.predict(queries[:2]), ["new1", "new2"])
+
+
+def test_unfitted_and_closed_set_galleries_round_trip(tmp_path):
+    unfitted = GalleryClassifier(n_neighbors=3, algorithm="hnsw", ef_search=20)
+    assert sksiamese.load(unfitted.save(tmp_path / "unfitted.sksiamese")).get_params() == (
+        unfitted.get_params()
+    )
+    closed = GalleryClassifier().fit([[0.0], [1.0]], [4, 5])
+    loaded = sksiamese.load(closed.save(tmp_path / "closed.sksiamese"))
+    assert loaded.threshold_ == np.inf
+    assert_array_equal(loaded.predict([[0.9], [40.0]]), [5, 5])
+
+
+def _replace_index(key, value):
+    def edit(document):
+        document["fitted"]["index_"]["items"][key] = value
+
+    return edit
+
+
+def _count(value):
+    def edit(document):
+        document["fitted"]["n_samples_fit_"] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_count(239), "does not match its enrolled rows"),
+        (_replace_index("algorithm", "annoy"), "neither an exact nor an hnsw index"),
+        (_replace_index("distance", "manhattan"), "unknown distance 'manhattan'"),
+    ],
+)
+def test_gallery_files_with_a_foreign_index_are_refused(saved_gallery, tmp_path, edit, message):
+    _, path = saved_gallery
+    with pytest.raises(ValueError, match=message):
+        sksiamese.load(edit_json(path, tmp_path / "edited.sksiamese", edit))
+
+
+def test_damaged_gallery_files_are_refused(saved_gallery, tmp_path):
+    gallery, path = saved_gallery
+    with pytest.raises(ValueError, match="damaged"):
+        sksiamese.load(_flip_a_byte(path, tmp_path / "flipped.sksiamese"))
+    # The index's own data, intact as zip data but not an index.
+    if gallery.algorithm == "hnsw":
+        garbage = {"type": "ndarray", "dtype": "|u1", "shape": [64], "data": [7] * 64}
+        edit, message = _replace_index("faiss_index", garbage), "faiss cannot read the saved"
+    else:
+        halves = {"type": "ndarray", "dtype": "<f8", "shape": [1, 1], "data": [0.5]}
+        edit, message = _replace_index("rows", halves), "rows as a float32 matrix"
+    with pytest.raises(ValueError, match=message):
+        sksiamese.load(edit_json(path, tmp_path / "edited.sksiamese", edit))
+
+
+def test_hnsw_file_searching_by_another_metric_is_refused(tmp_path):
+    gallery = GalleryClassifier(algorithm="hnsw").fit(*identities(10, 2))
+    path = gallery.save(tmp_path / "gallery.sksiamese")
+    edited = edit_json(path, tmp_path / "cosine.sksiamese", _replace_index("distance", "cosine"))
+    with pytest.raises(ValueError, match="does not search by its distance's metric"):
+        sksiamese.load(edited)
+
+
+# scikit-learn's checks ------------------------------------------------------------------
+#
+# All of check_estimator's checks run and pass for both algorithms. Rejection
+# (far, threshold) is left at its default: the checks expect every answer to be
+# one of the classes fitted.
+
+
+@parametrize_with_checks([GalleryClassifier(), GalleryClassifier(algorithm="hnsw")])
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_param_validation(algorithm):
+    check_param_validation("GalleryClassifier", GalleryClassifier(algorithm=algorithm))
+
+
+def test_partial_fit_n_features():
+    check_estimators_partial_fit_n_features("GalleryClassifier", GalleryClassifier())
+
+
+# Metrics ---------------------------------------------------------------------------------
+
+
+def test_dir_far_curve_counts_at_every_threshold():
+    rng = np.random.default_rng(0)
+    y_true = rng.choice([-1, 1, 2, 3], 200)
+    y_pred = rng.choice([1, 2, 3], 200)
+    y_score = rng.choice(np.linspace(0, 1, 30), 200)  # with ties
+    far, dir_, thresholds = dir_far_curve(y_true, y_pred, y_score)
+    mated = y_true != -1
+    for point_far, point_dir, threshold in zip(far, dir_, thresholds):
+        accepted = y_score >= threshold
+        assert point_far == np.mean(accepted[~mated])
+        assert point_dir == np.mean(accepted[mated] & (y_pred == y_true)[mated])
+    assert len(thresholds) == len(np.unique(y_score)) + 1
+
+
+def test_dir_at_far_values():
+    y_true = ["ann", "ann", "bob", "bob", "?", "?", "?", "?"]
+    y_pred = ["ann", "bob", "bob", "bob", "ann", "bob", "ann", "bob"]
+    y_score = [0.9, 0.8, 0.7, 0.3, 0.85, 0.4, 0.2, 0.1]
+    values = [
+        dir_at_far(y_true, y_pred, y_score, far=far, unknown_label="?")
+        for far in (0.1, 0.25, 0.5, 1.0)
+    ]
+    assert values == [0.25, 0.5, 0.75, 0.75]
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"y_true": [1, 2]}, ValueError, "all 2 probes are mated"),
+        ({"y_true": [-1, -1]}, ValueError, "all 2 probes are non-mated"),
+        ({"y_pred": [1]}, ValueError, "same length; got shapes"),
+        ({"y_score": [0.5]}, ValueError, "one score per probe"),
+        ({"y_score": [0.5, np.nan]}, ValueError, "Input y_score contains NaN"),
+        ({"far": 0.0}, InvalidParameterError, "The 'far' parameter of dir_at_far"),
+        ({"far": 2}, InvalidParameterError, "The 'far' parameter of dir_at_far"),
+    ],
+)
+def test_dir_at_far_refuses_bad_arguments(kwargs, error, message):
+    arguments = {"y_true": [1, -1], "y_pred": [1, 1], "y_score": [0.5, 0.2], **kwargs}
+    with pytest.raises(error, match=message):
+        dir_at_far(**arguments)
+
+
+def test_dir_at_far_scorer_in_grid_search():
+    X, y = identities(150, 3, n_features=8)
+    scorer = make_dir_at_far_scorer(far=0.1)
+    assert repr(scorer) == "make_dir_at_far_scorer(far=0.1)"
+    assert pickle.loads(pickle.dumps(scorer)).far == 0.1
+    # Identities of 3 rows: a test split holds rows of enrolled identities and
+    # of identities all of whose rows it holds (impostors).
+    split = ShuffleSplit(n_splits=2, test_size=0.5, random_state=0)
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), GalleryClassifier()),
+        {"galleryclassifier__n_neighbors": [1, 2]},
+        scoring=scorer,
+        cv=split,
+        error_score="raise",
+    ).fit(X, y)
+    train, test = next(split.split(X))
+    pipeline = make_pipeline(StandardScaler(), GalleryClassifier(n_neighbors=1)).fit(
+        X[train], y[train]
+    )
+    enrolled = np.isin(y[test], y[train])
+    y_true = np.where(enrolled, y[test], -1)
+    expected = dir_at_far(
+        y_true, pipeline.predict(X[test]), pipeline.score_samples(X[test]), far=0.1
+    )
+    assert search.cv_results_["split0_test_score"][0] == pytest.approx(expected)
+    assert 0.5 < expected <= 1.0
+
+
+def test_dir_at_far_scorer_needs_both_kinds_of_probe():
+    X, y = identities(10, 2)
+    gallery = GalleryClassifier().fit(X, y)
+    with pytest.raises(ValueError, match="all 20 probes are mated"):
+        make_dir_at_far_scorer()(gallery, X, y)
+    with pytest.raises(
+        InvalidParameterError, match="The 'far' parameter of make_dir_at_far_scorer"
+    ):
+        make_dir_at_far_scorer(far=-1)
