@@ -22,7 +22,6 @@ import tensorflow as tf
 
 from ._rows import DiskRows, is_disk_backed
 
-
 # In-memory rows up to this many bytes are copied once into a tensor and
 # gathered inside the graph, with no Python call per batch (the benchmarks'
 # train section compares fit with a plain loop). Larger arrays are gathered
