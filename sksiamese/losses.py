@@ -3,17 +3,18 @@
 Losses on labelled batches work from the batch's pairwise distance matrix and
 label masks, so no list of pairs or triplets is ever materialised: a batch of
 ``B`` rows costs ``O(B**2)`` memory whatever the mining. Semi-hard and batch-all
-mining sort each anchor's negative distances once and find, for every positive,
-its semi-hard negative or its violating negatives by binary search, in
-``O(B**2 log B)`` time rather than the ``O(B**3)`` of comparing every positive
-with every negative. :func:`contrastive_pair_loss` scores explicit pairs
-instead.
+mining find each anchor-positive pair's semi-hard negative, or its violating
+negatives, by comparing it with every negative where anchors have few
+positives (``O(K B**2)`` in P x K batches), and otherwise by sorting each
+anchor's negatives once and binary-searching them (``O(B**2 log B)``), never
+by the ``O(B**3)`` comparison of every triplet.
+:func:`contrastive_pair_loss` scores explicit pairs instead.
 
 Losses, miners and distances are separate pieces, each registered once in its
 table: ``LOSSES`` maps a loss's name to what it costs on a mined pair and on
 a whole batch, ``MININGS`` a miner's name to how it picks pairs from a batch,
 and ``DISTANCES`` (shared with :mod:`sksiamese.metrics`; see
-:mod:`sksiamese._distances`) a distance's name to its implementations, the
+``sksiamese._distances``) a distance's name to its implementations, the
 TensorFlow ones registered here. Any loss trains with any miner and any
 distance; a new one is one entry in its table.
 
