@@ -118,7 +118,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     classes_ : ndarray of shape (n_classes,)
         The enrolled identities, sorted.
 
-    enrolled_codes_ : ndarray of shape (n_samples_fit_,)
+    enrolled_codes_ : ndarray of shape (`n_samples_fit_`,)
         Each enrolled row's identity, as an index into ``classes_``.
 
     n_samples_fit_ : int
@@ -136,7 +136,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     n_features_in_ : int
         Number of features of each row.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of the features, when ``X`` has feature names that are all
         strings.
 
