@@ -116,7 +116,8 @@ def register(*, required, kinds=None, estimators=None, not_saved=()):
 
 
 def _class_names():
-    *first, last = _REGISTRY
+    # Sorted: the registry's order is the order the estimator modules were imported.
+    *first, last = sorted(_REGISTRY)
     return f"{', '.join(first)} and {last}" if first else last
 
 
