@@ -436,7 +436,7 @@ CORRUPT_EMBEDDER_FILES = [
     ("newer format version", lambda s, t: edit_json(s, t, _set(["format_version"], 2)),
      "format version 2"),
     ("unknown class", lambda s, t: edit_json(s, t, _set(["class"], "sklearn.pipeline.Pipeline")),
-     "only SiameseEmbedder and SiameseVerifier"),
+     "only GalleryClassifier, SiameseEmbedder and SiameseVerifier"),
     ("unknown parameter", lambda s, t: edit_json(s, t, _set(["params", "evil"], 1)),
      "parameters 'evil', unknown"),
     ("params not an object", lambda s, t: edit_json(s, t, _set(["params"], [1])),
