@@ -493,7 +493,15 @@ print(fit_growth["VmRSS"], fit_growth["RssAnon"], fit_growth["RssFile"], fit_sec
 """
 
 
-def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000):
+OUT_OF_CORE_RUNS = (
+    ("memmap", 128, "semi-hard"),
+    ("memory", 128, "semi-hard"),
+    ("memmap", 1024, "semi-hard"),
+    ("memmap", 1024, "hard"),
+)
+
+
+def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000, runs=OUT_OF_CORE_RUNS):
     """One epoch of ``fit`` and one ``transform`` on an ``(n_rows, 32)`` float32 .npy file.
 
     Read with ``mmap_mode="r"`` against loaded into memory, with the default
@@ -519,12 +527,6 @@ def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000):
         X.flush()
         file_mb = X.nbytes / 2**20
         del X
-        runs = [
-            ("memmap", 128, "semi-hard"),
-            ("memory", 128, "semi-hard"),
-            ("memmap", 1024, "semi-hard"),
-            ("memmap", 1024, "hard"),
-        ]
         for mode, batch_size, mining in runs:
             out = subprocess.run(
                 [sys.executable, "-c", _OUT_OF_CORE_CHILD, str(path), str(labels_path), mode,

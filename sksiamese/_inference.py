@@ -62,9 +62,24 @@ class EncoderRunner:
         if dtype == np.float64:
             model = float64_twin(self.encoder) or self.encoder
         signature = tf.TensorSpec((None, *self.encoder.input_shape[1:]), tf.as_dtype(dtype))
+        return tf.function(
+            _Embed(model, signature.dtype), input_signature=[signature], jit_compile=False
+        )
 
-        @tf.function(input_signature=[signature], jit_compile=False)
-        def embed(rows):
-            return tf.cast(model(rows, training=False), signature.dtype)
 
-        return embed
+class _Embed:
+    """Embeds a batch with one model: the function one runner compiles per dtype.
+
+    A callable object rather than a closure: TensorFlow counts the traces of
+    every function sharing a code object as retraces of one function, so a
+    closure would count each new encoder's single trace against the others
+    (``GridSearchCV`` fits dozens) and log retracing warnings. An object is
+    its own key.
+    """
+
+    def __init__(self, model, dtype):
+        self.model = model
+        self.dtype = dtype
+
+    def __call__(self, rows):
+        return tf.cast(self.model(rows, training=False), self.dtype)

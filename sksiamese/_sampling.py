@@ -22,7 +22,6 @@ import tensorflow as tf
 
 from ._rows import DiskRows, is_disk_backed
 
-
 # In-memory rows up to this many bytes are copied once into a tensor and
 # gathered inside the graph, with no Python call per batch (the benchmarks'
 # train section compares fit with a plain loop). Larger arrays are gathered
@@ -46,7 +45,9 @@ def row_reader(rows):
 
     def read(indices):
         batch = tf.numpy_function(take, [indices], tf.float32)
-        return tf.ensure_shape(batch, (None, *row_shape))
+        # Keep the batch size static, as the tensor gather does: the loss
+        # chooses its way of mining from it when the step is traced.
+        return tf.ensure_shape(batch, (indices.shape[0], *row_shape))
 
     return read
 
@@ -63,6 +64,25 @@ def batch_layout(n_classes, batch_size, samples_per_class):
     if classes_per_batch == n_classes:
         per_class = max(samples_per_class, batch_size // n_classes)
     return classes_per_batch, per_class
+
+
+def check_positive_pairs(labels, *, held_out=False):
+    """Refuse class labels from which no P x K batch can draw a positive pair.
+
+    A class with fewer than ``K`` rows is drawn with replacement, so a class
+    of one row fills its slots with copies of that row: positives of each
+    other at distance zero, which pull nothing together. When every class
+    has one row, training would run without a single real positive pair.
+    """
+    _, counts = np.unique(labels, return_counts=True)
+    if counts.max() < 2:
+        raise ValueError(
+            "Every class in y has a single training row"
+            + (" once validation_fraction is held out" if held_out else "")
+            + ", so no batch can hold a positive pair (two rows of one class) and "
+            "the network would learn nothing. Give at least one class two rows or more"
+            + (", or set early_stopping=False." if held_out else ".")
+        )
 
 
 def _stream(draw, seed, n_replicas, n_batches, input_context):

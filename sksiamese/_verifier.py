@@ -3,14 +3,14 @@
 from numbers import Real
 
 import numpy as np
-import tensorflow as tf
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from . import losses
-from ._compat import HasMethods, Interval, StrOptions, _SigmoidCalibration, _fit_context
+from ._compat import HasMethods, Interval, StrOptions, _fit_context, _SigmoidCalibration
+from ._distances import DISTANCES
 from ._embedder import SiameseEmbedder
 from ._pairs import check_pair_labels, stack_pair_rows
 from ._persistence import SaveMixin, register
@@ -50,6 +50,10 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
           :class:`~sklearn.frozen.FrozenEstimator`, such as an embedder
           trained on class labels: it is used as it is and only the
           threshold and the probabilities are calibrated, on all the pairs.
+
+        Pairs are compared in the embedder's own ``distance``, found through
+        ``FrozenEstimator`` and ``Pipeline`` (whose last step embeds), or in
+        Euclidean distance for a transformer without one, such as ``PCA``.
 
     threshold : {"accuracy", "f1", "eer"} or float, default="accuracy"
         How ``threshold_`` is chosen on the calibration pairs: the value
@@ -274,13 +278,28 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
 def _decision_values(embedder, rows):
     """Minus the distance between consecutive embedded rows (the pairs)."""
     embedded = np.asarray(embedder.transform(rows), dtype=np.float64)
-    distance = getattr(embedder, "distance", "euclidean")
-    if distance not in losses.DISTANCES:
-        distance = "euclidean"
-    distances = losses.paired_distances(
-        tf.constant(embedded[0::2]), tf.constant(embedded[1::2]), distance
-    )
-    return -distances.numpy()
+    return -DISTANCES[_embedding_distance(embedder)].paired(embedded[0::2], embedded[1::2])
+
+
+def _embedding_distance(embedder):
+    """The distance ``embedder``'s output is compared in.
+
+    The ``distance`` of the estimator that makes the embedding, found
+    through ``FrozenEstimator`` and ``Pipeline`` wrappers (the last step
+    of a pipeline embeds); Euclidean for a transformer without one, such as
+    ``PCA``. A ``distance`` that is not one of ``DISTANCES`` is refused.
+    """
+    inner = embedder
+    while isinstance(inner, (FrozenEstimator, Pipeline)):
+        inner = inner.estimator if isinstance(inner, FrozenEstimator) else inner.steps[-1][1]
+    params = inner.get_params() if hasattr(inner, "get_params") else {}
+    distance = params.get("distance", "euclidean")
+    if distance not in DISTANCES:
+        raise ValueError(
+            f"The embedder {type(inner).__name__} compares embeddings in distance="
+            f"{distance!r}, which SiameseVerifier does not know; it knows {tuple(DISTANCES)}."
+        )
+    return distance
 
 
 def _calibrated_threshold(scores, codes, strategy):

@@ -3,11 +3,20 @@
 Losses on labelled batches work from the batch's pairwise distance matrix and
 label masks, so no list of pairs or triplets is ever materialised: a batch of
 ``B`` rows costs ``O(B**2)`` memory whatever the mining. Semi-hard and batch-all
-mining sort each anchor's negative distances once and find, for every positive,
-its semi-hard negative or its violating negatives by binary search, in
-``O(B**2 log B)`` time rather than the ``O(B**3)`` of comparing every positive
-with every negative. :func:`contrastive_pair_loss` scores explicit pairs
-instead.
+mining find each anchor-positive pair's semi-hard negative, or its violating
+negatives, by comparing it with every negative where anchors have few
+positives (``O(K B**2)`` in P x K batches), and otherwise by sorting each
+anchor's negatives once and binary-searching them (``O(B**2 log B)``), never
+by the ``O(B**3)`` comparison of every triplet.
+:func:`contrastive_pair_loss` scores explicit pairs instead.
+
+Losses, miners and distances are separate pieces, each registered once in its
+table: ``LOSSES`` maps a loss's name to what it costs on a mined pair and on
+a whole batch, ``MININGS`` a miner's name to how it picks pairs from a batch,
+and ``DISTANCES`` (shared with :mod:`sksiamese.metrics`; see
+``sksiamese._distances``) a distance's name to its implementations, the
+TensorFlow ones registered here. Any loss trains with any miner and any
+distance; a new one is one entry in its table.
 
 Margins are in the unit of the distance:
 
@@ -16,28 +25,25 @@ Margins are in the unit of the distance:
 - ``"cosine"``: ``1 - cos(a, b)``; in [0, 2] whatever the norms.
 """
 
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
 import tensorflow as tf
+
+from ._distances import DISTANCES
 
 __all__ = [
     "DISTANCES",
     "LOSSES",
     "MININGS",
+    "batch_loss",
     "contrastive_loss",
     "contrastive_pair_loss",
     "paired_distances",
     "pairwise_distances",
     "triplet_loss",
 ]
-
-#: Distances between embeddings: the values of the ``distance`` parameter of
-#: the losses and the estimators.
-DISTANCES = ("euclidean", "sqeuclidean", "cosine")
-#: Triplet or pair selection strategies: the values of the ``mining``
-#: parameter.
-MININGS = ("semi-hard", "hard", "all")
-#: Training objectives of :class:`~sksiamese.SiameseEmbedder`: the values of
-#: its ``loss`` parameter.
-LOSSES = ("triplet", "contrastive")
 
 # Semi-hard and batch-all mining compare each anchor's k positives with every
 # negative, O(k B**2) for B rows, while k is at most _COMPARED_POSITIVES (up to
@@ -68,17 +74,7 @@ def pairwise_distances(embeddings, distance="euclidean"):
         Non-negative distances with exact zeros on the diagonal; gradients are
         finite everywhere, including at zero distance.
     """
-    _check_distance(distance)
-    if distance == "cosine":
-        unit = tf.math.l2_normalize(embeddings, axis=1)
-        similarity = tf.matmul(unit, unit, transpose_b=True)
-        return tf.maximum(1.0 - similarity, 0.0) * _off_diagonal(similarity)
-    square_norms = tf.reduce_sum(tf.square(embeddings), axis=1)
-    gram = tf.matmul(embeddings, embeddings, transpose_b=True)
-    squared = square_norms[:, None] - 2.0 * gram + square_norms[None, :]
-    # Rounding can make the expansion slightly negative; the diagonal is zero.
-    squared = tf.maximum(squared, 0.0) * _off_diagonal(squared)
-    return squared if distance == "sqeuclidean" else _safe_sqrt(squared)
+    return _TENSOR_DISTANCES[_checked(DISTANCES, distance, "distance")].pairwise(embeddings)
 
 
 def paired_distances(left, right, distance="euclidean"):
@@ -96,19 +92,57 @@ def paired_distances(left, right, distance="euclidean"):
     distances : tf.Tensor of shape (n,)
         Non-negative, with finite gradients at zero distance.
     """
-    _check_distance(distance)
-    if distance == "cosine":
-        similarity = tf.reduce_sum(
-            tf.math.l2_normalize(left, axis=1) * tf.math.l2_normalize(right, axis=1), axis=1
-        )
-        return tf.maximum(1.0 - similarity, 0.0)
-    squared = tf.reduce_sum(tf.square(left - right), axis=1)
-    return squared if distance == "sqeuclidean" else _safe_sqrt(squared)
+    return _TENSOR_DISTANCES[_checked(DISTANCES, distance, "distance")].paired(left, right)
 
 
-def _check_distance(distance):
-    if distance not in DISTANCES:
-        raise ValueError(f"distance must be one of {DISTANCES}, got {distance!r}.")
+def _checked(table, name, what):
+    if name not in table:
+        raise ValueError(f"{what} must be one of {tuple(table)}, got {name!r}.")
+    return name
+
+
+def _pairwise_squared(embeddings):
+    square_norms = tf.reduce_sum(tf.square(embeddings), axis=1)
+    gram = tf.matmul(embeddings, embeddings, transpose_b=True)
+    squared = square_norms[:, None] - 2.0 * gram + square_norms[None, :]
+    # Rounding can make the expansion slightly negative; the diagonal is zero.
+    return tf.maximum(squared, 0.0) * _off_diagonal(squared)
+
+
+def _pairwise_cosine(embeddings):
+    unit = tf.math.l2_normalize(embeddings, axis=1)
+    similarity = tf.matmul(unit, unit, transpose_b=True)
+    return tf.maximum(1.0 - similarity, 0.0) * _off_diagonal(similarity)
+
+
+def _paired_squared(left, right):
+    return tf.reduce_sum(tf.square(left - right), axis=1)
+
+
+def _paired_cosine(left, right):
+    similarity = tf.reduce_sum(
+        tf.math.l2_normalize(left, axis=1) * tf.math.l2_normalize(right, axis=1), axis=1
+    )
+    return tf.maximum(1.0 - similarity, 0.0)
+
+
+@dataclass(frozen=True)
+class _TensorDistance:
+    """TensorFlow implementations of one distance, with finite gradients at 0."""
+
+    pairwise: Callable
+    paired: Callable
+
+
+#: The TensorFlow side of each entry of ``DISTANCES``, under the same name.
+_TENSOR_DISTANCES = {
+    "euclidean": _TensorDistance(
+        lambda embeddings: _safe_sqrt(_pairwise_squared(embeddings)),
+        lambda left, right: _safe_sqrt(_paired_squared(left, right)),
+    ),
+    "sqeuclidean": _TensorDistance(_pairwise_squared, _paired_squared),
+    "cosine": _TensorDistance(_pairwise_cosine, _paired_cosine),
+}
 
 
 def _safe_sqrt(squared):
@@ -156,14 +190,9 @@ def triplet_loss(labels, embeddings, *, margin, mining="semi-hard", distance="eu
     loss : tf.Tensor, scalar
         Zero when the batch holds no valid triplet.
     """
-    batch = _LabelledBatch(labels, embeddings, margin, mining, distance)
-    if mining == "all":
-        return _mean(*batch.violating_triplets())
-
-    def triplet(anchor_positive, anchor_negative):
-        return tf.nn.relu(anchor_positive - anchor_negative + batch.margin)
-
-    return _mean(*batch.mined_sum(triplet))
+    return _labelled_loss(
+        "triplet", labels, embeddings, margin=margin, mining=mining, distance=distance
+    )
 
 
 def contrastive_loss(labels, embeddings, *, margin, mining="semi-hard", distance="euclidean"):
@@ -202,15 +231,113 @@ def contrastive_loss(labels, embeddings, *, margin, mining="semi-hard", distance
     loss : tf.Tensor, scalar
         Zero when the batch holds no positive and negative pair.
     """
-    batch = _LabelledBatch(labels, embeddings, margin, mining, distance)
-    if mining == "all":
-        pull = _masked_mean(tf.square(batch.dist), batch.positive)
-        push = tf.square(tf.nn.relu(batch.margin - batch.dist))
-        return pull + _masked_mean(push, tf.logical_and(batch.negative, push > 0.0))
-    def contrastive(anchor_positive, anchor_negative):
-        return tf.square(anchor_positive) + tf.square(tf.nn.relu(batch.margin - anchor_negative))
+    return _labelled_loss(
+        "contrastive", labels, embeddings, margin=margin, mining=mining, distance=distance
+    )
 
-    return _mean(*batch.mined_sum(contrastive))
+
+def _triplet_term(batch, anchor_positive, anchor_negative):
+    return tf.nn.relu(anchor_positive - anchor_negative + batch.margin)
+
+
+def _triplet_every(batch):
+    return _mean(*batch.violating_triplets())
+
+
+def _contrastive_term(batch, anchor_positive, anchor_negative):
+    return tf.square(anchor_positive) + tf.square(tf.nn.relu(batch.margin - anchor_negative))
+
+
+def _contrastive_every(batch):
+    pull = _masked_mean(tf.square(batch.dist), batch.positive)
+    push = tf.square(tf.nn.relu(batch.margin - batch.dist))
+    return pull + _masked_mean(push, tf.logical_and(batch.negative, push > 0.0))
+
+
+@dataclass(frozen=True)
+class _Loss:
+    """A loss on labelled batches, in the two forms the miners apply.
+
+    Attributes
+    ----------
+    term : callable
+        ``term(batch, d(a, p), d(a, n))``: the cost of an anchor with a
+        mined positive and negative; averaged over what the miner picks.
+    every : callable
+        ``every(batch)``: the loss over every pair or triplet of the batch
+        (batch-all mining), averaged as suits the loss.
+    """
+
+    term: Callable
+    every: Callable
+
+
+def _semi_hard(batch, loss):
+    return _mean(*batch.semi_hard_sum(functools.partial(loss.term, batch)))
+
+
+def _hard(batch, loss):
+    return _mean(*batch.hardest_sum(functools.partial(loss.term, batch)))
+
+
+def _every(batch, loss):
+    return loss.every(batch)
+
+
+#: Training objectives on labelled batches: the values of the ``loss``
+#: parameter of :class:`~sksiamese.SiameseEmbedder`.
+LOSSES = {
+    "triplet": _Loss(_triplet_term, _triplet_every),
+    "contrastive": _Loss(_contrastive_term, _contrastive_every),
+}
+#: Pair or triplet selection strategies, ``miner(batch, loss) -> scalar``: the
+#: values of the ``mining`` parameter.
+MININGS = {"semi-hard": _semi_hard, "hard": _hard, "all": _every}
+
+
+def _labelled_loss(
+    loss, labels, embeddings, *, margin, mining, distance, positives_per_anchor=None
+):
+    miner = MININGS[_checked(MININGS, mining, "mining")]
+    batch = _LabelledBatch(labels, embeddings, margin, distance, positives_per_anchor)
+    return miner(batch, LOSSES[loss])
+
+
+def batch_loss(loss, *, margin, mining, distance, positives_per_anchor=None):
+    """The loss of labelled batches as training calls it: ``loss(labels, embeddings)``.
+
+    Parameters
+    ----------
+    loss : str or callable
+        A key of ``LOSSES``, applied with ``margin``, the miner ``mining``
+        and ``distance``; or a callable ``loss(labels, embeddings) ->
+        scalar``, returned as it is (it does its own mining).
+    margin : float
+    mining : str
+        A key of ``MININGS``.
+    distance : str
+        A key of ``DISTANCES``.
+    positives_per_anchor : int or None
+        How many positives every anchor of the batches has, when the caller
+        knows it (``K - 1`` in P x K batches): semi-hard and batch-all mining
+        then choose their way of mining when the step is traced, so the
+        traced step holds one way instead of both. None decides per batch.
+
+    Returns
+    -------
+    loss : callable
+        ``loss(labels, embeddings) -> scalar tf.Tensor``.
+    """
+    if callable(loss):
+        return loss
+    return functools.partial(
+        _labelled_loss,
+        _checked(LOSSES, loss, "loss"),
+        margin=margin,
+        mining=_checked(MININGS, mining, "mining"),
+        distance=_checked(DISTANCES, distance, "distance"),
+        positives_per_anchor=positives_per_anchor,
+    )
 
 
 def contrastive_pair_loss(same, embeddings, *, margin, distance="euclidean"):
@@ -252,10 +379,8 @@ def _loss_precision(embeddings):
 class _LabelledBatch:
     """Distance matrix, label masks and mined pairs of one labelled batch."""
 
-    def __init__(self, labels, embeddings, margin, mining, distance):
-        if mining not in MININGS:
-            raise ValueError(f"mining must be one of {MININGS}, got {mining!r}.")
-        self.mining = mining
+    def __init__(self, labels, embeddings, margin, distance, positives_per_anchor=None):
+        self.positives_per_anchor = positives_per_anchor
         self.dist = pairwise_distances(_loss_precision(embeddings), distance)
         labels = tf.reshape(labels, [-1])
         same = tf.equal(labels[:, None], labels[None, :])
@@ -264,16 +389,16 @@ class _LabelledBatch:
         self.negative = tf.logical_not(same)
         self.margin = tf.constant(margin, dtype=self.dist.dtype)
 
-    def mined_sum(self, pair_loss):
-        """Sum and number of ``pair_loss(d(a, p), d(a, n))`` over the mined pairs.
+    def hardest_sum(self, pair_loss):
+        """Sum and number of ``pair_loss(d(a, p), d(a, n))`` over each anchor
+        with its farthest positive and closest negative (batch-hard mining)."""
+        return _masked_sum(*self._hardest_pairs(), pair_loss)
 
-        Hard mining takes each anchor with its farthest positive and closest
-        negative; semi-hard mining each anchor-positive pair ``(a, p)`` with
-        the closest negative ``n`` farther from ``a`` than ``p`` is or, where
-        none is, the farthest negative.
-        """
-        if self.mining == "hard":
-            return _masked_sum(*self._hardest_pairs(), pair_loss)
+    def semi_hard_sum(self, pair_loss):
+        """Sum and number of ``pair_loss(d(a, p), d(a, n))`` over each
+        anchor-positive pair ``(a, p)`` with the closest negative ``n``
+        farther from ``a`` than ``p`` is or, where none is, the farthest
+        negative (semi-hard mining)."""
         return self._per_positive(
             lambda *pairs: _masked_sum(*self._semi_hard_by_comparing(*pairs), pair_loss),
             lambda *pairs: _masked_sum(*self._semi_hard_by_sorting(*pairs), pair_loss),
@@ -311,6 +436,15 @@ class _LabelledBatch:
         flags, columns = tf.math.top_k(tf.cast(self.positive, tf.int32), k=most)
         anchor_positive = tf.gather(self.dist, columns, batch_dims=1)
         valid = flags > 0
+        static_size = self.dist.shape[0]
+        if self.positives_per_anchor is not None and static_size is not None:
+            # Known when the step is traced: tracing one way rather than both
+            # halves the time a small fit takes. Either way mines exactly.
+            compares = (
+                self.positives_per_anchor <= _COMPARED_POSITIVES
+                and self.positives_per_anchor * static_size**2 <= _COMPARED_ELEMENTS
+            )
+            return (by_comparing if compares else by_sorting)(anchor_positive, valid)
         size = tf.cast(tf.shape(self.dist)[0], tf.int64)
         compares = tf.logical_and(
             most <= _COMPARED_POSITIVES,

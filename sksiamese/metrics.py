@@ -35,6 +35,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_array, check_random_state
 
 from ._compat import Interval, StrOptions, validate_params
+from ._distances import DISTANCES
 from ._pairs import check_pair_labels
 
 __all__ = [
@@ -59,7 +60,7 @@ __all__ = [
 
 #: For each training distance, the ``NearestNeighbors`` metric that ranks rows
 #: like it.
-NEIGHBOR_METRICS = {"euclidean": "euclidean", "sqeuclidean": "euclidean", "cosine": "cosine"}
+NEIGHBOR_METRICS = {name: distance.neighbors_metric for name, distance in DISTANCES.items()}
 
 
 # Retrieval ------------------------------------------------------------------

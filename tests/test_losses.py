@@ -2,11 +2,11 @@
 
 import itertools
 
+import mining_reference
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import mining_reference
 from sksiamese import losses as losses_module
 from sksiamese.losses import (
     DISTANCES,
@@ -294,3 +294,70 @@ def test_large_batches_mine_in_quadratic_memory(mining):
     )
     value = triplet_loss(labels, embeddings, margin=0.2, mining=mining)
     assert np.isfinite(value.numpy()) and value.numpy() > 0
+
+
+def test_every_distance_has_tensorflow_and_numpy_implementations_that_agree():
+    assert set(losses_module._TENSOR_DISTANCES) == set(DISTANCES)
+    rng = np.random.default_rng(0)
+    left, right = rng.normal(size=(2, 7, 5))
+    for name, distance in DISTANCES.items():
+        expected = paired_distances(tf.constant(left), tf.constant(right), name).numpy()
+        np.testing.assert_allclose(distance.paired(left, right), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "loss, mining, distance, match",
+    [
+        ("quadruplet", "hard", "euclidean", "loss must be one of .*'triplet'"),
+        ("triplet", "easy", "euclidean", "mining must be one of .*'semi-hard'"),
+        ("triplet", "hard", "manhattan", "distance must be one of .*'cosine'"),
+    ],
+)
+def test_batch_loss_names_what_it_does_not_know(loss, mining, distance, match):
+    with pytest.raises(ValueError, match=match):
+        losses_module.batch_loss(loss, margin=0.5, mining=mining, distance=distance)
+
+
+def test_batch_loss_applies_the_named_loss_miner_and_distance():
+    labels = tf.constant([0, 0, 1, 1, 2, 2])
+    embeddings = tf.constant(np.random.default_rng(0).normal(size=(6, 3)), tf.float32)
+    loss = losses_module.batch_loss("contrastive", margin=0.7, mining="all", distance="cosine")
+    expected = contrastive_loss(labels, embeddings, margin=0.7, mining="all", distance="cosine")
+    assert float(loss(labels, embeddings)) == float(expected)
+
+    def custom(labels, embeddings):
+        return tf.reduce_sum(embeddings)
+
+    assert losses_module.batch_loss(custom, margin=0.7, mining="all", distance="cosine") is custom
+
+
+@pytest.mark.parametrize("mining", ["semi-hard", "all"])
+@pytest.mark.parametrize("hint", [3, 100])
+def test_known_positives_per_anchor_pick_the_way_when_traced(mining, hint):
+    # A hint of 3 traces only the comparing way, 100 only the sorting way;
+    # both mine exactly, so the loss and gradient equal those of no hint.
+    labels, embeddings = _batch("p_by_k", True, 48, np.float64, seed=7)
+
+    def traced(positives_per_anchor):
+        loss = losses_module.batch_loss(
+            "triplet", margin=0.3, mining=mining, distance="euclidean",
+            positives_per_anchor=positives_per_anchor,
+        )
+
+        @tf.function
+        def step():
+            with tf.GradientTape() as tape:
+                value = loss(labels, embeddings)
+            return value, tape.gradient(value, embeddings)
+
+        graph = step.get_concrete_function().graph
+        ops = {op.type for op in graph.get_operations()}
+        return [value.numpy() for value in step()], ops
+
+    hinted, ops = traced(hint)
+    unhinted, all_ops = traced(None)
+    assert "If" not in ops and "StatelessIf" not in ops
+    assert ("UpperBound" in ops or "LowerBound" in ops) == (hint == 100)
+    assert "StatelessIf" in all_ops or "If" in all_ops
+    for a, b in zip(hinted, unhinted):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -214,7 +214,8 @@ def check_subset(embedder, X, Z, subset):
 @st.composite
 def tabular_problem(draw, dtype, label_kind):
     n_classes = 2 if label_kind == "bool" else draw(st.integers(2, 5))
-    n_samples = draw(st.integers(max(2, n_classes), 40))
+    # One row more than classes: some class has two, so batches hold a positive pair.
+    n_samples = draw(st.integers(n_classes + 1, 40))
     n_features = draw(st.integers(1, 12))
     X = draw(rows((n_samples, n_features), dtype=dtype))
     layout = draw(st.sampled_from(["C", "F", "list"]))
@@ -255,7 +256,7 @@ def image_problem(draw, layout):
     height, width = draw(st.integers(3, 8)), draw(st.integers(3, 8))
     channels = 1 if layout.endswith("2d") else draw(st.integers(1, 3))
     n_classes = draw(st.integers(2, 4))
-    n_samples = draw(st.integers(max(2, n_classes), 24))
+    n_samples = draw(st.integers(n_classes + 1, 24))
     # Pixels from a drawn seed: every example, the simplest too, is a real
     # image rather than a constant one.
     dtype = draw(st.sampled_from(["float32", "float64", "uint8"]))

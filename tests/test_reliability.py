@@ -6,6 +6,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
@@ -84,6 +85,36 @@ def test_divergence_mid_training_restores_the_last_finite_epoch(small_digits):
     for kept, saved in zip(embedder.encoder_.get_weights(), poison.weights_at_epoch_end[1]):
         np.testing.assert_array_equal(kept, saved)
     assert np.all(np.isfinite(embedder.transform(X)))
+
+
+def test_a_collapsed_embedding_is_warned_about(small_digits):
+    X, y = small_digits
+    embedder = SiameseEmbedder(n_components=8, epochs=2, learning_rate=1e6, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="embedding collapsed.*margin=0.5.*learning_rate"):
+        embedder.fit(X, y)
+
+
+def test_a_loss_that_never_moves_is_warned_about():
+    # Four rows, two per class: every batch holds all of them, so with a
+    # learning rate of zero each epoch's loss is the same.
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    embedder = SiameseEmbedder(
+        n_components=2,
+        epochs=3,
+        batch_size=4,
+        samples_per_class=2,
+        optimizer=keras.optimizers.SGD(learning_rate=0.0),
+        random_state=0,
+    )
+    with pytest.warns(ConvergenceWarning, match="loss never moved.*all 3 epochs"):
+        embedder.fit(X, [0, 0, 1, 1])
+
+
+def test_a_fit_that_learns_is_not_warned_about(small_digits):
+    X, y = small_digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        SiameseEmbedder(n_components=8, epochs=2, random_state=0).fit(X, y)
 
 
 def test_transform_refuses_to_return_non_finite_embeddings(small_digits):

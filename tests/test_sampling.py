@@ -5,7 +5,13 @@ import pytest
 import tensorflow as tf
 
 from sksiamese import _sampling as sampling
-from sksiamese._sampling import ClassBalancedSampler, PairSampler, batch_layout, row_reader
+from sksiamese._sampling import (
+    ClassBalancedSampler,
+    PairSampler,
+    batch_layout,
+    check_positive_pairs,
+    row_reader,
+)
 
 
 @pytest.mark.parametrize(
@@ -211,3 +217,11 @@ def test_small_and_large_in_memory_rows_read_alike(monkeypatch):
     # Only the NumPy reader sees later changes to the caller's array: it is not a copy.
     rows[0] = 7.0
     assert from_numpy(indices).numpy()[1].max() == 7.0
+
+
+@pytest.mark.parametrize("held_out", [False, True])
+def test_labels_without_a_positive_pair_are_refused(held_out):
+    check_positive_pairs(np.array([0, 1, 1, 2]), held_out=held_out)
+    match = "single training row" + (" once validation_fraction is held out" if held_out else "")
+    with pytest.raises(ValueError, match=match):
+        check_positive_pairs(np.array(["a", "b", "c"]), held_out=held_out)

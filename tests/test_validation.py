@@ -251,6 +251,19 @@ def test_augment_needs_image_rows(monkeypatch, params):
         SiameseEmbedder(**params).fit(X, y)
 
 
+def test_classes_of_one_row_each_are_refused_before_training(monkeypatch, fitted):
+    before = fitted.transform(X)
+    never_trains(monkeypatch)
+    message = "Every class in y has a single training row.*no batch can hold a positive pair"
+    with pytest.raises(ValueError, match=message):
+        SiameseEmbedder().fit(X[:10], np.arange(10))
+    with pytest.raises(ValueError, match=message):
+        SiameseEmbedder().partial_fit(X[:10], np.arange(10))
+    with pytest.raises(ValueError, match=message):
+        fitted.fit(X[:10], np.arange(10))
+    np.testing.assert_array_equal(fitted.transform(X), before)
+
+
 def test_early_stopping_needs_rows_to_hold_out(monkeypatch, fitted):
     before = fitted.transform(X)
     never_trains(monkeypatch)

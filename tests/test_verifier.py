@@ -1,11 +1,12 @@
 """SiameseVerifier and training from pairs: SiameseEmbedder.fit_pairs."""
 
+import copy
 import pickle
 from unittest import mock
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import NotFittedError
 from sklearn.frozen import FrozenEstimator
@@ -17,7 +18,10 @@ from sklearn.metrics import (
     log_loss,
     roc_auc_score,
 )
+from sklearn.metrics.pairwise import paired_distances as sklearn_paired_distances
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sksiamese import SiameseEmbedder, SiameseVerifier
@@ -217,6 +221,38 @@ def test_any_frozen_transformer_works(small_digits):
     pairs, same = make_pairs(X, y, 400, random_state=0)
     verifier = SiameseVerifier(FrozenEstimator(PCA(8).fit(X))).fit(pairs, same)
     assert verifier.score(pairs, same) > 0.7
+
+
+def test_a_wrapped_embedder_is_compared_in_its_own_distance(fitted, small_digits):
+    X, y = small_digits
+    pairs, same = make_pairs(X, y, 200, random_state=0)
+    cosine = copy.deepcopy(fitted).set_params(distance="cosine")
+    wrapped = FrozenEstimator(Pipeline([("identity", FunctionTransformer()), ("emb", cosine)]))
+    scores = SiameseVerifier(wrapped).fit(pairs, same).decision_function(pairs)
+    left, right = cosine.transform(pairs[:, 0]), cosine.transform(pairs[:, 1])
+    expected = -sklearn_paired_distances(left, right, metric="cosine")
+    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
+
+
+class ManhattanEmbedder(TransformerMixin, BaseEstimator):
+    """A transformer whose embedding is meant for a distance the verifier lacks."""
+
+    def __init__(self, distance="manhattan"):
+        self.distance = distance
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_an_embedder_in_an_unknown_distance_is_refused(small_digits):
+    X, y = small_digits
+    pairs, same = make_pairs(X, y, 100, random_state=0)
+    frozen = FrozenEstimator(ManhattanEmbedder().fit(X))
+    with pytest.raises(ValueError, match="ManhattanEmbedder.*distance='manhattan'.*does not know"):
+        SiameseVerifier(frozen).fit(pairs, same)
 
 
 def test_unfrozen_transformers_without_fit_pairs_are_refused(digit_pairs):

@@ -36,7 +36,6 @@ at a fixed false accept rate.
 # :func:`~sksiamese.datasets.make_pairs` draws pairs from each part, half of
 # them of the same digit. Pairs have shape ``(n_pairs, 2, n_features)``.
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
