@@ -11,10 +11,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
+from ._distances import DISTANCES
 from ._persistence import SaveMixin, register
 from ._rows import DiskRows, check_finite, is_disk_backed
 from ._search import import_faiss, index_from_state, make_index
-from .metrics import NEIGHBOR_METRICS
 
 # far= calibrates on enough impostor queries for about this many false
 # accepts at the target rate: the rate reached then has a relative standard
@@ -187,7 +187,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "distance": [StrOptions(set(NEIGHBOR_METRICS))],
+        "distance": [StrOptions(set(DISTANCES))],
         "algorithm": [StrOptions({"exact", "hnsw"})],
         "far": [Interval(Real, 0, 1, closed="neither"), None],
         "threshold": [Interval(Real, 0, None, closed="left"), None],
