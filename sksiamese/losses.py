@@ -440,18 +440,11 @@ class _LabelledBatch:
         if self.positives_per_anchor is not None and static_size is not None:
             # Known when the step is traced: tracing one way rather than both
             # halves the time a small fit takes. Either way mines exactly.
-            compares = (
-                self.positives_per_anchor <= _COMPARED_POSITIVES
-                and self.positives_per_anchor * static_size**2 <= _COMPARED_ELEMENTS
-            )
+            compares = _compares(self.positives_per_anchor, static_size)
             return (by_comparing if compares else by_sorting)(anchor_positive, valid)
         size = tf.cast(tf.shape(self.dist)[0], tf.int64)
-        compares = tf.logical_and(
-            most <= _COMPARED_POSITIVES,
-            tf.cast(most, tf.int64) * size * size <= _COMPARED_ELEMENTS,
-        )
         return tf.cond(
-            compares,
+            _compares(tf.cast(most, tf.int64), size),
             lambda: by_comparing(anchor_positive, valid),
             lambda: by_sorting(anchor_positive, valid),
         )
@@ -507,6 +500,12 @@ class _LabelledBatch:
         count = tf.where(valid, negatives.count_below(reach, side="left"), 0)
         total = tf.cast(count, reach.dtype) * reach - negatives.prefix_sum(count)
         return tf.reduce_sum(total), tf.reduce_sum(count)
+
+
+def _compares(positives, size):
+    """Whether ``positives`` per anchor in a batch of ``size`` rows are mined by
+    comparing; Python ints when the step is traced, int64 tensors per batch."""
+    return (positives <= _COMPARED_POSITIVES) & (positives * size * size <= _COMPARED_ELEMENTS)
 
 
 class _SortedNegatives:
