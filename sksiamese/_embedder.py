@@ -154,13 +154,29 @@ class SiameseEmbedder(
         (its own learning rate then applies).
 
     validation_fraction : float, default=0.1
-        Proportion of the training rows held out, stratified by class, to
-        monitor ``val_loss`` for early stopping. Only used if
+        Proportion of the training data held out for early stopping: of the
+        rows (stratified by class) with ``validation="rows"``, of the
+        classes with ``validation="classes"``. Only used if
         ``early_stopping=True``.
 
+    validation : {"rows", "classes"}, default="rows"
+        What early stopping holds out and watches. ``"rows"``: rows of every
+        class (pairs, in :meth:`fit_pairs`), scored by the loss,
+        ``val_loss``; it tells when the network stops fitting the training
+        classes better. ``"classes"``: whole classes, never trained on,
+        scored by MAP@R (:func:`~sksiamese.metrics.mean_average_precision_at_r`)
+        of their rows under ``distance``, ``val_map_at_r``; it tells when
+        the embedding stops getting better on classes it has not seen, the
+        measure of few-shot and retrieval work. Use ``"classes"`` when the
+        embedding will meet new classes and ``y`` has many (tens or more),
+        ``"rows"`` when it will embed the training classes again or ``y``
+        has few. Held-out classes are drawn among those with two rows or
+        more; at least two are held out, and two left to train on.
+
     early_stopping : bool, default=False
-        Stop when ``val_loss`` has not improved for ``n_iter_no_change``
-        epochs and restore the best weights.
+        Stop when the validation score (see ``validation``) has not improved
+        for ``n_iter_no_change`` epochs and restore the weights of the best
+        epoch. Applies to :meth:`fit` and :meth:`fit_pairs`.
 
     n_iter_no_change : int, default=5
         Patience of early stopping, in epochs.
@@ -213,8 +229,9 @@ class SiameseEmbedder(
         Shape of one row as the encoder sees it.
 
     history_ : dict of str to list of float
-        Per-epoch ``loss`` (and ``val_loss`` with early stopping), like
-        Keras' ``History.history``.
+        Per-epoch ``loss``, and with early stopping the validation score,
+        ``val_loss`` or ``val_map_at_r`` (see ``validation``), like Keras'
+        ``History.history``.
 
     n_iter_ : int
         Number of epochs trained, across warm starts and calls of
@@ -295,6 +312,7 @@ class SiameseEmbedder(
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(OPTIMIZERS)), keras.optimizers.Optimizer],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation": [StrOptions({"rows", "classes"})],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "callbacks": [list, None],
@@ -322,6 +340,7 @@ class SiameseEmbedder(
         learning_rate=1e-3,
         optimizer="adam",
         validation_fraction=0.1,
+        validation="rows",
         early_stopping=False,
         n_iter_no_change=5,
         callbacks=None,
@@ -346,6 +365,7 @@ class SiameseEmbedder(
         self.learning_rate = learning_rate
         self.optimizer = optimizer
         self.validation_fraction = validation_fraction
+        self.validation = validation
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
         self.callbacks = callbacks
@@ -481,6 +501,7 @@ class SiameseEmbedder(
             validation_fraction=(
                 self.validation_fraction if self.early_stopping and not incremental else None
             ),
+            validation=self.validation,
             input_shape=fitted["input_shape_"],
             objective=Objective(self.loss, float(self.margin), self.mining, self.distance),
             optimizer=self.optimizer,

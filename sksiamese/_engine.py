@@ -20,6 +20,7 @@ from sklearn.model_selection import train_test_split
 
 from . import losses, networks
 from ._checkpoint import Checkpointer, read_checkpoint
+from ._inference import EncoderRunner
 from ._sampling import ClassBalancedSampler, PairSampler, check_positive_pairs, row_reader
 from ._training import (
     image_augmenter,
@@ -28,6 +29,10 @@ from ._training import (
     replicas_in_sync,
     train,
 )
+from .metrics import mean_average_precision_at_r
+
+#: What early stopping watches: ``validation`` -> (logged name, better when).
+_MONITORS = {"rows": ("val_loss", "min"), "classes": ("val_map_at_r", "max")}
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ class TrainingPlan:
     train_index, validation_index : ndarray or None
         Indices into ``targets`` to train on and to watch for early
         stopping; None without early stopping (all are trained on).
+    validation : {"rows", "classes"}
+        What the held-out indices are: rows of the training classes, scored
+        by the loss, or whole classes, scored by MAP@R.
     encoder : keras.Model
         The encoder to train, in place: new, resumed or continued.
     history : dict of str to list of float
@@ -75,6 +83,7 @@ class TrainingPlan:
     paired: bool
     train_index: Any
     validation_index: Any
+    validation: str
     encoder: Any
     history: dict
     optimizer: Any
@@ -135,6 +144,7 @@ def plan_training(
     continued,
     resume,
     validation_fraction,
+    validation,
     input_shape,
     objective,
     optimizer,
@@ -163,6 +173,9 @@ def plan_training(
         ``checkpoint_dir``, if there is one.
     validation_fraction : float or None
         Proportion held out for early stopping; None for no early stopping.
+    validation : {"rows", "classes"}
+        Whether early stopping holds out rows of every class (or pairs), or
+        whole classes.
     input_shape : tuple of int
         Shape of one row, which a resumed encoder must take.
     objective : Objective
@@ -184,7 +197,14 @@ def plan_training(
             )
     weight_seed, batch_seed, split_seed, augment_seed = (int(seed) for seed in seeds)
     train_index = validation_index = None
-    if validation_fraction is not None:
+    if validation_fraction is not None and validation == "classes":
+        if paired:
+            raise ValueError(
+                "validation='classes' holds out whole classes, and pairs have none; use "
+                "validation='rows' to hold out pairs, or set early_stopping=False."
+            )
+        train_index, validation_index = _hold_out_classes(targets, validation_fraction, split_seed)
+    elif validation_fraction is not None:
         train_index, validation_index = _hold_out(targets, validation_fraction, split_seed, paired)
     if not paired:
         check_positive_pairs(
@@ -210,6 +230,7 @@ def plan_training(
         paired=paired,
         train_index=train_index,
         validation_index=validation_index,
+        validation=validation,
         encoder=moved,
         history=history,
         optimizer=carried,
@@ -235,10 +256,17 @@ def run_training(plan):
     validation_sampler = None
     callbacks = list(plan.callbacks)
     if plan.validation_index is not None:
-        validation_sampler = _sampler(plan, plan.validation_index, n_replicas)
+        if plan.validation == "classes":
+            # First, so that every other callback sees the score in its logs,
+            # as it sees Keras' own val_loss.
+            callbacks.insert(0, _HeldOutClassScore(plan))
+        else:
+            validation_sampler = _sampler(plan, plan.validation_index, n_replicas)
+        monitor, mode = _MONITORS[plan.validation]
         callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor="val_loss",
+                monitor=monitor,
+                mode=mode,
                 patience=plan.n_iter_no_change,
                 restore_best_weights=True,
             )
@@ -282,6 +310,33 @@ def run_training(plan):
         diverged_at=None if run.diverged_at is None else n_before + run.diverged_at,
         interrupted=run.interrupted,
     )
+
+
+class _HeldOutClassScore(keras.callbacks.Callback):
+    """Logs ``val_map_at_r`` after every epoch: MAP@R of the held-out classes.
+
+    The held-out rows are embedded in one compiled pass by the encoder as it
+    stands at the end of the epoch, and ranked under the training distance.
+    Non-finite embeddings log NaN, which ends training as divergence.
+    """
+
+    def __init__(self, plan):
+        super().__init__()
+        index = plan.validation_index
+        self.rows = np.asarray(plan.rows[index], dtype=np.float32)
+        self.labels = plan.targets[index]
+        self.distance = plan.objective.distance
+        self.runner = EncoderRunner(plan.encoder)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        embedded = self.runner(self.rows)
+        logs[_MONITORS["classes"][0]] = (
+            mean_average_precision_at_r(embedded, self.labels, distance=self.distance)
+            if np.isfinite(embedded).all()
+            else float("nan")
+        )
 
 
 def _sampler(plan, index, n_replicas):
@@ -337,6 +392,40 @@ def _hold_out(targets, fraction, seed, paired):
             "train and validate on; lower it or set early_stopping=False."
         )
     return train_index, validation_index
+
+
+def _hold_out_classes(targets, fraction, seed):
+    """Split off ``fraction`` of the classes, all their rows, drawn among classes of 2+ rows.
+
+    MAP@R ranks each held-out row's classmates, so a held-out class needs
+    two rows at least, and the held-out classes need to be two at least
+    for the ranking to separate anything. Returns the indices of the
+    training and of the held-out rows, in order.
+    """
+    classes, counts = np.unique(targets, return_counts=True)
+    n_validation = int(np.ceil(fraction * len(classes)))
+    if n_validation < 2:
+        raise ValueError(
+            f"validation='classes' with validation_fraction={fraction} holds out "
+            f"{n_validation} of the {len(classes)} classes; scoring unseen classes needs "
+            "at least 2. Raise validation_fraction, or use validation='rows'."
+        )
+    if len(classes) - n_validation < 2:
+        raise ValueError(
+            f"validation='classes' with validation_fraction={fraction} holds out "
+            f"{n_validation} of the {len(classes)} classes, leaving fewer than 2 to train "
+            "on; lower validation_fraction, or use validation='rows'."
+        )
+    eligible = classes[counts >= 2]
+    if len(eligible) < n_validation:
+        raise ValueError(
+            f"validation='classes' holds out {n_validation} whole classes of at least 2 rows "
+            f"each (MAP@R ranks each row's classmates), but y has {len(eligible)} classes "
+            "with 2 rows or more; lower validation_fraction, or use validation='rows'."
+        )
+    held_out = np.random.RandomState(seed).choice(eligible, n_validation, replace=False)
+    in_validation = np.isin(targets, held_out)
+    return np.flatnonzero(~in_validation), np.flatnonzero(in_validation)
 
 
 def _resumed_checkpoint(checkpoint_dir, input_shape):

@@ -284,6 +284,31 @@ def test_early_stopping_needs_rows_to_hold_out(monkeypatch, fitted):
 
 
 @pytest.mark.parametrize(
+    "labels, fraction, match",
+    [
+        (np.arange(40) % 10, 0.1, "holds out 1 of the 10 classes; scoring unseen classes needs "
+         "at least 2"),
+        (np.arange(40) % 3, 0.5, "holds out 2 of the 3 classes, leaving fewer than 2 to train"),
+        (np.r_[np.zeros(20), np.ones(10), np.arange(2, 12)], 0.5,
+         "holds out 6 whole classes of at least 2 rows.*y has 2 classes with 2 rows or more"),
+    ],
+    ids=["one-class", "none-left", "singletons"],
+)
+def test_validation_on_classes_needs_classes_to_hold_out(monkeypatch, fitted, labels, fraction, match):
+    before = fitted.transform(X)
+    never_trains(monkeypatch)
+    params = dict(early_stopping=True, validation="classes", validation_fraction=fraction)
+    with pytest.raises(ValueError, match=match):
+        SiameseEmbedder(**params).fit(X, labels)
+    with pytest.raises(ValueError, match="validation='classes' holds out whole classes, and "
+                       "pairs have none"):
+        SiameseEmbedder(loss="contrastive", **params).fit_pairs(PAIRS, SAME)
+    with pytest.raises(InvalidParameterError, match="'validation' parameter"):
+        SiameseEmbedder(validation="groups").fit(X, y)
+    np.testing.assert_array_equal(fitted.transform(X), before)
+
+
+@pytest.mark.parametrize(
     "pairs, same, match",
     [
         (None, SAME, "got a NoneType"),
