@@ -29,7 +29,7 @@ from ._persistence import SaveMixin, register
 from ._rows import abs_max, channel_moments, check_finite, is_disk_backed
 from ._serialization import model_from_bytes, model_to_bytes
 from ._training import OPTIMIZERS, dtype_policy
-from .metrics import precision_at_1
+from .metrics import _check_groups, precision_at_1
 
 _SEED_LIMIT = 2**31 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -171,7 +171,9 @@ class SiameseEmbedder(
         embedding will meet new classes and ``y`` has many (tens or more),
         ``"rows"`` when it will embed the training classes again or ``y``
         has few. Held-out classes are drawn among those with two rows or
-        more; at least two are held out, and two left to train on.
+        more; at least two are held out, and two left to train on. With
+        ``groups`` passed to :meth:`fit`, whole groups are held out instead
+        (e.g. alphabets of characters).
 
     early_stopping : bool, default=False
         Stop when the validation score (see ``validation``) has not improved
@@ -376,7 +378,7 @@ class SiameseEmbedder(
         self.precision = precision
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Train the encoder on rows ``X`` labelled ``y``.
 
         Parameters
@@ -385,13 +387,20 @@ class SiameseEmbedder(
             Training rows.
         y : array-like of shape (n_samples,)
             Class labels, at least two classes.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row, the same for all rows of a class: the
+            alphabet of each Omniglot character, the speaker of each
+            recording. With ``early_stopping=True`` and
+            ``validation="classes"``, ``validation_fraction`` of the groups
+            is held out whole, so that early stopping scores classes of
+            groups never trained on. Not used otherwise.
 
         Returns
         -------
         self : SiameseEmbedder
             The fitted estimator.
         """
-        return self._fit_with(self._validate_training_data, (X, y))
+        return self._fit_with(self._validate_training_data, (X, y), groups=groups)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
@@ -471,7 +480,7 @@ class SiameseEmbedder(
         """
         return self._fit_with(self._validate_pair_data, (pairs, same), paired=True)
 
-    def _fit_with(self, validate, data, *, paired=False, incremental=False):
+    def _fit_with(self, validate, data, *, groups=None, paired=False, incremental=False):
         """Validate ``data``, train on it, then set every fitted attribute at once.
 
         ``validate(*data, continuing=..., reset=...)`` returns the rows, their
@@ -487,6 +496,8 @@ class SiameseEmbedder(
         # names, classes_) and checks later chunks against it; fit resets it.
         reset = not (incremental and continuing)
         rows, targets, fitted = validate(*data, continuing=continuing, reset=reset)
+        if groups is not None:
+            groups = _check_groups(groups, targets)
         carried = getattr(self, "_optimizer", None) if incremental else None
         plan = plan_training(
             rows,
@@ -502,6 +513,7 @@ class SiameseEmbedder(
                 self.validation_fraction if self.early_stopping and not incremental else None
             ),
             validation=self.validation,
+            groups=groups,
             input_shape=fitted["input_shape_"],
             objective=Objective(self.loss, float(self.margin), self.mining, self.distance),
             optimizer=self.optimizer,

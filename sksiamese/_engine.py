@@ -145,6 +145,7 @@ def plan_training(
     resume,
     validation_fraction,
     validation,
+    groups,
     input_shape,
     objective,
     optimizer,
@@ -176,6 +177,9 @@ def plan_training(
     validation : {"rows", "classes"}
         Whether early stopping holds out rows of every class (or pairs), or
         whole classes.
+    groups : ndarray of shape (n_rows,) or None
+        Group of each row, one per class; ``validation="classes"`` then
+        holds out whole groups.
     input_shape : tuple of int
         Shape of one row, which a resumed encoder must take.
     objective : Objective
@@ -203,7 +207,9 @@ def plan_training(
                 "validation='classes' holds out whole classes, and pairs have none; use "
                 "validation='rows' to hold out pairs, or set early_stopping=False."
             )
-        train_index, validation_index = _hold_out_classes(targets, validation_fraction, split_seed)
+        train_index, validation_index = _hold_out_classes(
+            targets, validation_fraction, split_seed, groups
+        )
     elif validation_fraction is not None:
         train_index, validation_index = _hold_out(targets, validation_fraction, split_seed, paired)
     if not paired:
@@ -394,38 +400,49 @@ def _hold_out(targets, fraction, seed, paired):
     return train_index, validation_index
 
 
-def _hold_out_classes(targets, fraction, seed):
-    """Split off ``fraction`` of the classes, all their rows, drawn among classes of 2+ rows.
+def _hold_out_classes(targets, fraction, seed, groups=None):
+    """Split off ``fraction`` of the classes, or of the ``groups``, with all their rows.
 
-    MAP@R ranks each held-out row's classmates, so a held-out class needs
-    two rows at least, and the held-out classes need to be two at least
-    for the ranking to separate anything. Returns the indices of the
-    training and of the held-out rows, in order.
+    MAP@R ranks each held-out row's classmates, so the held-out classes are
+    drawn among those with two rows or more and must be two at least, with
+    two classes left to train on. With ``groups`` (one per class), whole
+    groups are drawn instead. Returns the indices of the training and of the
+    held-out rows, in order.
     """
     classes, counts = np.unique(targets, return_counts=True)
-    n_validation = int(np.ceil(fraction * len(classes)))
-    if n_validation < 2:
+    rng = np.random.RandomState(seed)
+    if groups is None:
+        n_validation = int(np.ceil(fraction * len(classes)))
+        eligible = classes[counts >= 2]
+        if len(eligible) < n_validation:
+            raise ValueError(
+                f"validation='classes' holds out {n_validation} whole classes of at least 2 "
+                f"rows each (MAP@R ranks each row's classmates), but y has {len(eligible)} "
+                "classes with 2 rows or more; lower validation_fraction, or use "
+                "validation='rows'."
+            )
+        held_out = np.isin(targets, rng.choice(eligible, n_validation, replace=False))
+        what = f"{n_validation} of the {len(classes)} classes"
+    else:
+        group_names = np.unique(groups)
+        n_groups = int(np.ceil(fraction * len(group_names)))
+        held_out = np.isin(groups, rng.choice(group_names, n_groups, replace=False))
+        what = f"{n_groups} of the {len(group_names)} groups"
+    held_classes, held_counts = np.unique(targets[held_out], return_counts=True)
+    n_scored = int(np.sum(held_counts >= 2))
+    if n_scored < 2:
         raise ValueError(
-            f"validation='classes' with validation_fraction={fraction} holds out "
-            f"{n_validation} of the {len(classes)} classes; scoring unseen classes needs "
-            "at least 2. Raise validation_fraction, or use validation='rows'."
+            f"validation='classes' with validation_fraction={fraction} holds out {what}; "
+            "scoring unseen classes needs at least 2 held-out classes of 2 rows or more, and "
+            f"these hold {n_scored}. Raise validation_fraction, or use validation='rows'."
         )
-    if len(classes) - n_validation < 2:
+    if len(classes) - len(held_classes) < 2:
         raise ValueError(
-            f"validation='classes' with validation_fraction={fraction} holds out "
-            f"{n_validation} of the {len(classes)} classes, leaving fewer than 2 to train "
-            "on; lower validation_fraction, or use validation='rows'."
+            f"validation='classes' with validation_fraction={fraction} holds out {what}, "
+            "leaving fewer than 2 classes to train on; lower validation_fraction, or use "
+            "validation='rows'."
         )
-    eligible = classes[counts >= 2]
-    if len(eligible) < n_validation:
-        raise ValueError(
-            f"validation='classes' holds out {n_validation} whole classes of at least 2 rows "
-            f"each (MAP@R ranks each row's classmates), but y has {len(eligible)} classes "
-            "with 2 rows or more; lower validation_fraction, or use validation='rows'."
-        )
-    held_out = np.random.RandomState(seed).choice(eligible, n_validation, replace=False)
-    in_validation = np.isin(targets, held_out)
-    return np.flatnonzero(~in_validation), np.flatnonzero(in_validation)
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
 
 
 def _resumed_checkpoint(checkpoint_dir, input_shape):

@@ -242,6 +242,18 @@ def test_validation_on_classes_holds_them_out_and_logs_their_map_at_r(small_digi
     assert mean_average_precision_at_r(embedded, y[rows]) == max(scores)
 
 
+def test_validation_on_classes_holds_out_whole_groups(small_digits, monkeypatch):
+    X, y = small_digits
+    read = recording_reader(monkeypatch)
+    SiameseEmbedder(
+        n_components=4, epochs=1, early_stopping=True, validation="classes",
+        validation_fraction=0.2, random_state=0,
+    ).fit(X, y, groups=y // 2)
+    held_out = np.setdiff1d(y, y[np.concatenate(read)])
+    # One of the five groups, both of its classes.
+    assert len(held_out) == 2 and held_out[0] // 2 == held_out[1] // 2
+
+
 def test_early_stopping_on_classes_stops_on_the_score_and_keeps_the_best_epoch(
     small_digits, monkeypatch
 ):

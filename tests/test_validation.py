@@ -287,8 +287,8 @@ def test_early_stopping_needs_rows_to_hold_out(monkeypatch, fitted):
     "labels, fraction, match",
     [
         (np.arange(40) % 10, 0.1, "holds out 1 of the 10 classes; scoring unseen classes needs "
-         "at least 2"),
-        (np.arange(40) % 3, 0.5, "holds out 2 of the 3 classes, leaving fewer than 2 to train"),
+         "at least 2 held-out classes of 2 rows or more, and these hold 1"),
+        (np.arange(40) % 3, 0.5, "holds out 2 of the 3 classes, leaving fewer than 2 classes"),
         (np.r_[np.zeros(20), np.ones(10), np.arange(2, 12)], 0.5,
          "holds out 6 whole classes of at least 2 rows.*y has 2 classes with 2 rows or more"),
     ],
@@ -306,6 +306,18 @@ def test_validation_on_classes_needs_classes_to_hold_out(monkeypatch, fitted, la
     with pytest.raises(InvalidParameterError, match="'validation' parameter"):
         SiameseEmbedder(validation="groups").fit(X, y)
     np.testing.assert_array_equal(fitted.transform(X), before)
+
+
+def test_groups_are_checked_before_training(monkeypatch):
+    never_trains(monkeypatch)
+    params = dict(early_stopping=True, validation="classes", validation_fraction=0.5)
+    with pytest.raises(ValueError, match="groups must be a 1-D array of shape .n_samples,. = .40,."):
+        SiameseEmbedder(**params).fit(X, y, groups=np.zeros(39))
+    with pytest.raises(ValueError, match="same group.*some classes have rows in several groups"):
+        SiameseEmbedder(**params).fit(X, y, groups=np.arange(40) % 3)
+    # Two groups of two classes: holding out both leaves nothing to train on.
+    with pytest.raises(ValueError, match="holds out 2 of the 2 groups, leaving fewer than 2"):
+        SiameseEmbedder(**{**params, "validation_fraction": 0.9}).fit(X, y, groups=y // 2)
 
 
 @pytest.mark.parametrize(
