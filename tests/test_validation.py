@@ -200,6 +200,7 @@ def test_more_bad_training_input(monkeypatch, X_bad, y_bad, error, match):
         {"normalize": "yes"},
         {"epochs": 0},
         {"augment": "sometimes"},
+        {"rotated_classes": "auto"},
         {"learning_rate": 0.0},
         {"early_stopping": None},
         {"n_iter_no_change": 0},
