@@ -777,9 +777,9 @@ DEFAULTS_SPLITS = {
     "no-Korean": ("Korean",),
     "no-Latin": ("Latin",),
 }
-# The defaults before the search; "rotated classes" alone is the default call
-# since.
-BEFORE = {"rotated_classes": False}
+# The defaults before the search (rotated_classes did not exist; the
+# learning rate was 1e-3 for every network).
+BEFORE = {"rotated_classes": False, "learning_rate": 1e-3}
 DEFAULTS_CANDIDATES = {
     "before": {},
     "cosine decay": {"learning_rate_schedule": "cosine"},

@@ -159,16 +159,18 @@ class SiameseEmbedder(
     rotated_classes : bool or None, default=None
         Train on each class of square images as four classes: the class
         itself and its copies turned by 90, 180 and 270 degrees, each turn a
-        class of its own that batches draw like the others (as Santoro et al.
-        and Vinyals et al. enlarged Omniglot in 2016). Four times the classes teach
-        a distance that carries further to classes never seen, at no extra
-        cost: epochs keep their number of steps, and ``classes_`` stays the
+        class of its own that batches draw like the others (as Santoro et
+        al. and Vinyals et al. enlarged Omniglot in 2016). Epochs keep their
+        number of steps, so it costs no time, and ``classes_`` stays the
         classes of ``y``. Needs rows of shape ``(size, size, channels)``;
         :meth:`fit_pairs` and early stopping's held-out rows are not
-        turned. None turns it on for ``network="cnn"`` with square rows.
-        It assumes that a turned image belongs to no class of ``y``: set it
-        to False where one can (a 6 turned upside down is a 9) or where
-        orientation does not matter at all (texture patches, cell images).
+        turned. None turns it on for ``network="cnn"`` with square rows: on
+        Omniglot, 20-way 1-shot accuracy on unseen alphabets rose from 0.80
+        to 0.83 and from 0.78 to 0.83 on two splits, and fell from 0.84 to
+        0.82 on a third (benchmarks, section ``defaults``). It assumes that
+        a turned image belongs to no class of ``y``: set it to False where
+        one can (a 6 turned upside down is a 9) or where orientation does
+        not matter at all (texture patches, cell images).
 
     learning_rate : float, default=1e-3
         Step size of the optimizer given by name.
