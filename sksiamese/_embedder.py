@@ -172,8 +172,13 @@ class SiameseEmbedder(
         one can (a 6 turned upside down is a 9) or where orientation does
         not matter at all (texture patches, cell images).
 
-    learning_rate : float, default=1e-3
-        Step size of the optimizer given by name.
+    learning_rate : float or "auto", default="auto"
+        Step size of the optimizer given by name. ``"auto"``: 3e-3 for
+        ``network="cnn"``, 1e-3 otherwise. A fit of the cnn takes few
+        steps (40 epochs of a few thousand images are a few hundred), and
+        the larger step learns more from them: on Omniglot, with rotated
+        classes, 20-way 1-shot accuracy on unseen alphabets rose from 0.83
+        at 1e-3 to 0.85 at 3e-3 (benchmarks, section ``defaults``).
 
     optimizer : {"adam", "adamw", "rmsprop", "sgd"} or keras Optimizer, default="adam"
         A name, or a Keras optimizer instance that is copied for each fit
@@ -319,7 +324,7 @@ class SiameseEmbedder(
         "samples_per_class": [Interval(Integral, 2, None, closed="left")],
         "augment": ["boolean", None],
         "rotated_classes": ["boolean", None],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "optimizer": [StrOptions(set(OPTIMIZERS)), keras.optimizers.Optimizer],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "early_stopping": ["boolean"],
@@ -347,7 +352,7 @@ class SiameseEmbedder(
         samples_per_class=4,
         augment=None,
         rotated_classes=None,
-        learning_rate=1e-3,
+        learning_rate="auto",
         optimizer="adam",
         validation_fraction=0.1,
         early_stopping=False,
@@ -608,7 +613,7 @@ class SiameseEmbedder(
             checkpoint = Checkpointer(self.checkpoint_dir, earlier_history=history)
         optimizer = plan["optimizer"] or make_optimizer(
             self.optimizer,
-            float(self.learning_rate),
+            self._learning_rate(),
             loss_scaling=networks.compute_policy(encoder) == "mixed_float16",
         )
         n_before = len(history.get("loss", []))
@@ -653,7 +658,7 @@ class SiameseEmbedder(
                 f"Training diverged: the loss became NaN or infinite in epoch {kept + 1}. "
                 "Training stopped and the encoder keeps the weights of "
                 + (f"epoch {kept}, the last with a finite loss" if kept else "its start")
-                + f". Lower learning_rate (now {self.learning_rate}).",
+                + f". Lower learning_rate (now {self._learning_rate()}).",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -685,7 +690,7 @@ class SiameseEmbedder(
             warnings.warn(
                 f"The embedding collapsed: training rows lie within {spread:.3g} of each "
                 f"other, far inside margin={self.margin}, so it separates nothing. Lower "
-                f"learning_rate (now {self.learning_rate}) or check that rows of different "
+                f"learning_rate (now {self._learning_rate()}) or check that rows of different "
                 "classes differ.",
                 ConvergenceWarning,
                 stacklevel=4,
@@ -694,7 +699,7 @@ class SiameseEmbedder(
             warnings.warn(
                 f"The loss never moved: it stayed at {run_losses[0]:.6g} for all "
                 f"{len(run_losses)} epochs, so the network did not learn. Change "
-                f"learning_rate (now {self.learning_rate}) or margin (now {self.margin}).",
+                f"learning_rate (now {self._learning_rate()}) or margin (now {self.margin}).",
                 ConvergenceWarning,
                 stacklevel=4,
             )
@@ -909,6 +914,11 @@ class SiameseEmbedder(
 
     def _augments(self):
         return self.network == "cnn" if self.augment is None else self.augment
+
+    def _learning_rate(self):
+        if isinstance(self.learning_rate, str):  # "auto"
+            return 3e-3 if self.network == "cnn" else 1e-3
+        return float(self.learning_rate)
 
     def _rotates_classes(self):
         if self.rotated_classes is None:

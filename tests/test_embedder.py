@@ -343,6 +343,18 @@ def test_rotated_classes_train_on_turned_copies_of_square_images(small_digits):
         SiameseEmbedder(**params, input_shape=(4, 16), rotated_classes=True).fit(X, y)
 
 
+def test_auto_learning_rate_is_larger_for_the_cnn(small_digits):
+    X, y = small_digits
+    params = dict(n_components=4, epochs=1, random_state=0)
+
+    def history(**changes):
+        return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
+
+    cnn = dict(network="cnn", input_shape=(8, 8), augment=False, rotated_classes=False)
+    assert history(**cnn) == history(**cnn, learning_rate=3e-3) != history(**cnn, learning_rate=1e-3)
+    assert history() == history(learning_rate=1e-3)
+
+
 def test_few_shot_accuracy_against_a_hand_count():
     from sksiamese.metrics import few_shot_accuracy
 

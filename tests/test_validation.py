@@ -202,6 +202,7 @@ def test_more_bad_training_input(monkeypatch, X_bad, y_bad, error, match):
         {"augment": "sometimes"},
         {"rotated_classes": "auto"},
         {"learning_rate": 0.0},
+        {"learning_rate": "fast"},
         {"early_stopping": None},
         {"n_iter_no_change": 0},
         {"random_state": "seed"},
