@@ -75,6 +75,9 @@ class TrainingPlan:
     callbacks : tuple of keras.callbacks.Callback
     checkpoint_dir : str or path-like or None
     augment : bool
+    rotated_classes : bool
+        Whether training batches also draw each class turned by quarter
+        turns, as classes of their own; held-out batches never do.
     batch_seed, augment_seed : int
     """
 
@@ -95,6 +98,7 @@ class TrainingPlan:
     callbacks: tuple
     checkpoint_dir: Any
     augment: bool
+    rotated_classes: bool
     verbose: int
     batch_seed: int
     augment_seed: int
@@ -190,7 +194,7 @@ def plan_training(
     **settings
         The remaining fields of :class:`TrainingPlan`: ``epochs``,
         ``batch_size``, ``samples_per_class``, ``n_iter_no_change``,
-        ``augment`` and ``verbose``.
+        ``augment``, ``rotated_classes`` and ``verbose``.
     """
     callbacks = tuple(callbacks or ())
     for callback in callbacks:
@@ -258,7 +262,9 @@ def run_training(plan):
     that a continued estimator is left unchanged.
     """
     n_replicas = replicas_in_sync()
-    train_sampler = _sampler(plan, plan.train_index, n_replicas)
+    train_sampler = _sampler(
+        plan, plan.train_index, n_replicas, rotated_classes=plan.rotated_classes
+    )
     validation_sampler = None
     callbacks = list(plan.callbacks)
     if plan.validation_index is not None:
@@ -345,13 +351,18 @@ class _HeldOutClassScore(keras.callbacks.Callback):
         )
 
 
-def _sampler(plan, index, n_replicas):
+def _sampler(plan, index, n_replicas, *, rotated_classes=False):
     """Batches of pairs, or P x K batches of labelled rows, drawn from ``index``."""
     labels = plan.targets if index is None else plan.targets[index]
     if plan.paired:
         return PairSampler(labels, plan.batch_size, index=index, n_replicas=n_replicas)
     return ClassBalancedSampler(
-        labels, plan.batch_size, plan.samples_per_class, index=index, n_replicas=n_replicas
+        labels,
+        plan.batch_size,
+        plan.samples_per_class,
+        index=index,
+        n_replicas=n_replicas,
+        rotated_classes=rotated_classes,
     )
 
 

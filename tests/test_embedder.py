@@ -407,6 +407,36 @@ def test_augmentation_trains_images_reproducibly(small_digits):
     SiameseEmbedder(n_components=4, epochs=1).fit(X, y)
 
 
+def test_rotated_classes_train_on_turned_copies_of_square_images(small_digits):
+    X, y = small_digits
+    params = dict(network="cnn", n_components=4, epochs=1, augment=False, random_state=0)
+
+    def history(**changes):
+        return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
+
+    turned = SiameseEmbedder(**params, input_shape=(8, 8), rotated_classes=True).fit(X, y)
+    # The turned copies train as classes of their own; classes_ stays y's.
+    np.testing.assert_array_equal(turned.classes_, np.arange(10))
+    assert turned.history_ != history(input_shape=(8, 8), rotated_classes=False)
+    # The default turns the cnn's square images, and only those.
+    assert history(input_shape=(8, 8)) == turned.history_
+    assert history(input_shape=(4, 16)) == history(input_shape=(4, 16), rotated_classes=False)
+    with pytest.raises(ValueError, match="rotated_classes=True turns images by quarter turns"):
+        SiameseEmbedder(**params, input_shape=(4, 16), rotated_classes=True).fit(X, y)
+
+
+def test_auto_learning_rate_is_larger_for_the_cnn(small_digits):
+    X, y = small_digits
+    params = dict(n_components=4, epochs=1, random_state=0)
+
+    def history(**changes):
+        return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
+
+    cnn = dict(network="cnn", input_shape=(8, 8), augment=False, rotated_classes=False)
+    assert history(**cnn) == history(**cnn, learning_rate=3e-3) != history(**cnn, learning_rate=1e-3)
+    assert history() == history(learning_rate=1e-3)
+
+
 def test_few_shot_accuracy_against_a_hand_count():
     from sksiamese.metrics import few_shot_accuracy
 
