@@ -994,7 +994,7 @@ def bench_transfer(*, quick, repeats=3, epochs=4):
         if fast:
             embedder.fit(images, labels)
         else:
-            with mock.patch("sksiamese._embedder.split_frozen", return_value=None):
+            with mock.patch("sksiamese._frozen.split_frozen", return_value=None):
                 embedder.fit(images, labels)
         return embedder, time.perf_counter() - start, timer.times[1:]
 

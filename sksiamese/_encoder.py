@@ -119,8 +119,9 @@ def _private_copy(model, input_shape, *, lent):
 
     Training changes the copy only. A model with no weights yet (a
     subclassed or Sequential model never called) holds nothing to keep; one
-    that a builder has just made is used as it is, while a lent instance
-    must be built first so that its copy can be checked against it.
+    that a builder has just made is used as it is, as is one that Keras
+    cannot copy, while a lent instance must be built first, and copyable,
+    so that its copy can be checked against it.
     """
     if not model.weights:
         if lent:
@@ -139,6 +140,10 @@ def _private_copy(model, input_shape, *, lent):
         if [v.shape for _, v in copied] != [v.shape for _, v in originals]:
             raise ValueError("its copy has weights of other shapes")
     except Exception as error:  # Keras raises many kinds for a model it cannot copy
+        if not lent:
+            # Keras cannot rebuild it (a Lambda layer holding a Python
+            # lambda, say): a builder's model is trained as it was returned.
+            return model
         raise TypeError(
             f"The estimator trains a copy of the network, and {model.name!r} cannot be "
             f"copied ({type(error).__name__}: {error}). A subclassed keras.Model must "

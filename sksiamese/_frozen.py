@@ -65,6 +65,25 @@ def split_frozen(encoder):
 
 
 @contextlib.contextmanager
+def trained_part(encoder, rows, *, augmented, chunk_rows):
+    """The model that training updates, and the rows it reads.
+
+    Usually ``encoder`` and ``rows``. When the encoder's leading layers are
+    frozen and rows are not augmented (augmentation changes them every
+    epoch), the trainable head and the frozen layers' output for every row,
+    computed once, ``chunk_rows`` rows at a time: the head shares its layers
+    with the encoder, so training it trains the encoder, at a fraction of
+    the cost per epoch.
+    """
+    split = None if augmented else split_frozen(encoder)
+    if split is None:
+        yield encoder, rows
+        return
+    with frozen_features(split.frozen, rows, chunk_rows) as features:
+        yield split.head, features
+
+
+@contextlib.contextmanager
 def frozen_features(model, rows, chunk_rows):
     """The float32 output of ``model`` for every row, computed ``chunk_rows`` at a time.
 
@@ -129,11 +148,14 @@ def _call_stages(stages, tensor):
 
 
 def _frozen(layer, arguments):
-    """Whether ``layer``, called with ``arguments``, is frozen and the same in training."""
+    """Whether ``layer`` is frozen and computes the same in training.
+
+    A ``training=False`` in ``arguments`` does not count: Keras records one
+    for every layer called on symbolic inputs, and a functional model's
+    own ``training`` overrides it when the model is called.
+    """
     if layer.trainable_weights:
         return False
-    if arguments.get("training") is False:
-        return True
     leaves = leaf_layers(layer) if isinstance(layer, keras.Model) else [layer]
     return all(_same_in_training(leaf) for leaf in leaves)
 

@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 import sksiamese
 from sksiamese import SiameseEmbedder
 from sksiamese._checkpoint import read_checkpoint
-from sksiamese._embedder import frozen_features
+from sksiamese._frozen import frozen_features, split_frozen
 from sksiamese.networks import build_mlp
 
 
@@ -142,11 +142,11 @@ def test_frozen_layers_keep_their_weights(data, augment):
 def test_frozen_backbone_trains_its_head_on_features_computed_once(data):
     X, y = data
     params = dict(network=frozen_model(), n_components=4, epochs=3, random_state=0)
-    with mock.patch("sksiamese._embedder.frozen_features", wraps=frozen_features) as spy:
+    with mock.patch("sksiamese._frozen.frozen_features", wraps=frozen_features) as spy:
         fast = SiameseEmbedder(**params).fit(X, y)
     assert spy.call_count == 1
     # The same encoder trained on the rows, through the frozen layers each batch.
-    with mock.patch("sksiamese._embedder.split_frozen", return_value=None):
+    with mock.patch("sksiamese._frozen.split_frozen", return_value=None):
         slow = SiameseEmbedder(**params).fit(X, y)
     np.testing.assert_allclose(fast.transform(X), slow.transform(X), atol=1e-5)
     np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-5)
@@ -167,8 +167,6 @@ def test_fast_path_reads_disk_backed_rows(data, tmp_path):
 
 
 def test_frozen_part_ends_where_training_changes_what_a_layer_computes():
-    from sksiamese._frozen import split_frozen
-
     def frozen_dense(units=4):
         return keras.layers.Dense(units, trainable=False)
 
@@ -178,12 +176,11 @@ def test_frozen_part_ends_where_training_changes_what_a_layer_computes():
     # Dropout draws anew in every batch: the frozen part stops before it.
     assert split.frozen.count_params() == 5 * 4 + 4
     assert sum(isinstance(layer, keras.layers.Dropout) for layer in split.head.layers) == 1
-    # Called with training=False, as Keras' fine-tuning guide does, the
-    # backbone is frozen as a whole, its dropout included.
-    backbone = keras.Model(inputs, hidden)
-    outer = keras.Input((5,))
-    split = split_frozen(keras.Model(outer, keras.layers.Dense(3)(backbone(outer, training=False))))
+    # A frozen backbone without such layers is frozen as a whole.
+    backbone = keras.Sequential([keras.Input((5,)), frozen_dense(), frozen_dense(6)])
+    split = split_frozen(keras.Sequential([backbone, keras.layers.Dense(3)]))
     assert split.frozen.count_params() == backbone.count_params()
+    assert split.frozen.output_shape == (None, 6)
     assert split_frozen(keras.Model(inputs, keras.layers.Dense(3)(inputs))) is None
 
 
