@@ -58,6 +58,12 @@ Prints one table and writes the results as JSON (``--output``). Sections:
             three alphabets, test on Early_Aramaic and Greek), ``no-Korean``
             and ``no-Latin`` (train on the four other alphabets). Run it a
             few candidates at a time with ``--candidates``.
+13. transfer: seconds per epoch of ``fit`` with a frozen MobileNetV3Large
+            backbone (32 x 32 images, random weights) and a trainable
+            projection head, with the frozen features computed once per
+            fit against the same encoder trained through the backbone every
+            batch; median and range of repeats, and the largest difference
+            between the two fits' embeddings.
 """
 
 import argparse
@@ -169,7 +175,8 @@ def bench_train(images, labels, *, steps, repeats=3):
 
     import keras
 
-    from sksiamese import SiameseEmbedder, losses, networks
+    from sksiamese import SiameseEmbedder, losses
+    from sksiamese._encoder import build_encoder
 
     n_rows = steps * 128
     images, labels = np.resize(images, (n_rows, *images.shape[1:])), np.resize(labels, n_rows)
@@ -200,8 +207,8 @@ def bench_train(images, labels, *, steps, repeats=3):
         ),
         "default cnn, 32-d, semi-hard": (
             {"network": "cnn", "n_components": 32, "mining": "semi-hard", "margin": 0.5},
-            lambda: networks.assemble_encoder(
-                "cnn", images.shape[1:], 32, normalize=True,
+            lambda: build_encoder(
+                "cnn", images.shape[1:], 32, init="redraw", seed=0, normalize=True,
                 mean=np.array([images.mean()]), variance=np.array([images.var()]),
             ),
         ),
@@ -1028,6 +1035,84 @@ def bench_gallery(n_rows, *, repeats=3, ef_values=(16, 32, 64, 128)):
     return results
 
 
+# 12. Transfer ----------------------------------------------------------------------
+
+def bench_transfer(*, quick, repeats=3, epochs=4):
+    """Seconds per epoch with a frozen backbone, with and without the frozen-feature pass.
+
+    The slow path is the same fit with the split into frozen part and head
+    turned off, so every batch runs through the backbone. Epoch times come
+    from a callback; the first epoch of each fit (tracing) is left out.
+    """
+    from unittest import mock
+
+    import keras
+
+    from sksiamese import SiameseEmbedder
+
+    n_rows = 1024 if quick else 2048
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, size=(n_rows, 32, 32, 3)).astype(np.float32)
+    labels = np.repeat(np.arange(n_rows // 16), 16)
+    backbone = keras.applications.MobileNetV3Large(
+        input_shape=(32, 32, 3), weights=None, include_top=False, pooling="avg"
+    )
+    backbone.trainable = False
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    def fit(fast):
+        timer = EpochTimer()
+        timer.times = []
+        embedder = SiameseEmbedder(
+            network=backbone, n_components=64, epochs=epochs, batch_size=128, augment=False,
+            callbacks=[timer], random_state=0,
+        )
+        start = time.perf_counter()
+        if fast:
+            embedder.fit(images, labels)
+        else:
+            with mock.patch("sksiamese._frozen.split_frozen", return_value=None):
+                embedder.fit(images, labels)
+        return embedder, time.perf_counter() - start, timer.times[1:]
+
+    per_epoch = {True: [], False: []}
+    fit_seconds = {True: [], False: []}
+    embedded = {}
+    for _ in range(repeats):
+        for fast in (True, False):
+            embedder, seconds, times = fit(fast)
+            per_epoch[fast].append(float(np.median(times)))
+            fit_seconds[fast].append(seconds)
+            embedded[fast] = embedder.transform(images[:256])
+    speedup = np.divide(per_epoch[False], per_epoch[True])
+    results = {
+        "backbone": "MobileNetV3Large, include_top=False, pooling=avg, frozen",
+        "backbone parameters": int(backbone.count_params()),
+        "rows": n_rows,
+        "epochs per fit": epochs,
+        "repeats": repeats,
+        "frozen features once: s/epoch": _spread(per_epoch[True]),
+        "through the backbone: s/epoch": _spread(per_epoch[False]),
+        "speed-up per epoch": _spread(speedup),
+        "frozen features once: fit s": _spread(fit_seconds[True]),
+        "through the backbone: fit s": _spread(fit_seconds[False]),
+        "max abs embedding difference": float(np.abs(embedded[True] - embedded[False]).max()),
+    }
+    results["targets"] = {
+        "backbone >= 1M parameters": results["backbone parameters"] >= 1_000_000,
+        ">= 5x faster per epoch": bool(np.median(speedup) >= 5),
+        "same embeddings (max abs difference <= 1e-4)": results["max abs embedding difference"]
+        <= 1e-4,
+    }
+    return results
+
+
 # 5. Peer -------------------------------------------------------------------------
 
 def bench_peer():
@@ -1073,7 +1158,7 @@ def main(argv=None):
         "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute,mining",
         help="comma-separated subset of "
         "train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining,batchsize,gallery,"
-        "defaults",
+        "defaults,transfer",
     )
     parser.add_argument(
         "--split", default="demo", choices=sorted(DEFAULTS_SPLITS),
@@ -1137,6 +1222,8 @@ def main(argv=None):
         }
     if "gallery" in sections:
         results["gallery"] = bench_gallery(200_000 if args.quick else 1_000_000)
+    if "transfer" in sections:
+        results["transfer"] = bench_transfer(quick=args.quick)
     results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     print_table(results)

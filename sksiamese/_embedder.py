@@ -19,9 +19,10 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import losses, networks
+from . import losses
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
+from ._encoder import INITS, build_encoder, flat_size
 from ._engine import Objective, plan_training, run_training
 from ._inference import EncoderRunner
 from ._pairs import check_pair_labels, stack_pair_rows
@@ -30,6 +31,7 @@ from ._rows import abs_max, channel_moments, check_finite, is_disk_backed
 from ._serialization import model_from_bytes, model_to_bytes
 from ._training import OPTIMIZERS, dtype_policy
 from .metrics import _check_groups, precision_at_1
+from .networks import BUILT_IN
 
 _SEED_LIMIT = 2**31 - 1
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -63,20 +65,50 @@ class SiameseEmbedder(
 
     Parameters
     ----------
-    network : {"mlp", "cnn"} or callable, default="mlp"
+    network : {"mlp", "cnn"}, keras.Model or callable, default="mlp"
         The encoder. ``"mlp"``: a two-layer perceptron for tabular rows.
         ``"cnn"``: a convolutional network for images; needs ``input_shape``.
-        A callable ``network(input_shape, n_components)`` must return a
-        ``keras.Model`` that maps rows to raw embeddings; define it at module
-        level so the estimator can be pickled. Built-in networks standardise
-        their inputs with the training rows' mean and variance; custom ones
-        receive the rows as given.
+        A ``keras.Model`` (functional, Sequential, or subclassed with
+        ``get_config``), such as a pretrained backbone from
+        ``keras.applications``, maps rows to a vector each. A callable
+        ``network(input_shape, n_components)`` returns such a model; define
+        it at module level so the estimator can be pickled. The estimator
+        never changes the model it is given: each fit trains a copy, made
+        from the model's weights as they are when the fit starts. When the
+        model's output size differs from ``n_components``, a trainable
+        dense projection to ``n_components`` is appended. Layers with
+        ``trainable=False`` stay frozen; frozen batch normalisation runs in
+        inference mode. See ``init`` for the weights training starts from.
 
     input_shape : tuple of int, default=None
         Shape of one row, e.g. ``(28, 28, 1)`` for grayscale images. Rows of
         a 2-D ``X`` are reshaped to it; ``X`` shaped ``(n_samples,
         *input_shape)`` works as well. For ``network="cnn"`` a 2-tuple
-        ``(height, width)`` means one channel. None takes the shape of ``X``.
+        ``(height, width)`` means one channel. None takes the shape of ``X``,
+        or that of a ``keras.Model`` network's input when ``X`` is 2-D.
+
+    init : {"auto", "keep", "redraw"}, default="auto"
+        The weights training starts from. ``"redraw"``: every weight is
+        drawn afresh from its layer's initializer, seeded by
+        ``random_state``. ``"keep"``: the network's weights as given. The
+        default ``"auto"`` keeps the weights that were loaded or trained
+        (a pretrained model or builder) and redraws, as ``"redraw"``
+        does, those that still hold their initializer's own draw (a network
+        built from scratch, as the built-in ones, or a new layer a builder
+        puts on a pretrained backbone). The projection head is always drawn
+        from ``random_state``. Reproducibility: with an int
+        ``random_state``, a fit is bit-identical on CPU for the same data
+        when every weight kept is the same at the start; redrawn weights
+        are a function of ``random_state`` alone. Kept weights that a
+        builder draws at random, unseeded (with ``"keep"``), differ from
+        call to call.
+
+    standardize : {"auto"} or bool, default="auto"
+        Standardise rows before the network, with the training rows' mean
+        per channel (last axis) and one common variance. ``"auto"``: for the
+        built-in networks only; a ``keras.Model`` or a builder receives rows
+        as given, and applies its own preprocessing (``keras.applications``
+        models include theirs).
 
     n_components : int, default=32
         Size of the embedding.
@@ -211,7 +243,8 @@ class SiameseEmbedder(
         ``callback.model``; the encoder is ``callback.model.encoder``.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the batches and the validation split. An
+        Seeds the initial weights redrawn (see ``init``), the batches and
+        the validation split. An
         int gives bit-identical embeddings on CPU for the same data. Seeding
         is local to the fit: no global seed is set and results do not depend
         on one. (Keras still draws from Python's ``random`` module when it
@@ -294,6 +327,14 @@ class SiameseEmbedder(
     ``fit`` leaves a fitted estimator with the weights reached so far,
     warns, and is raised again.
 
+    When the leading layers of the encoder are frozen (``trainable=False``,
+    and no dropout or other randomness among them) and ``augment`` is off,
+    their output is computed once per fit, ``batch_size`` rows at a time,
+    and only the trainable rest trains on it, for the same result at a
+    fraction of the cost per epoch; callbacks then see that rest as
+    ``callback.model.encoder``. See the user guide's page on pretrained
+    backbones.
+
     ``fit`` called inside a ``tf.distribute`` strategy's ``scope()`` builds
     and trains the encoder under that strategy (``MirroredStrategy``,
     ``MultiWorkerMirroredStrategy``); see ``batch_size``. Arrays
@@ -322,8 +363,10 @@ class SiameseEmbedder(
     """
 
     _parameter_constraints: dict = {
-        "network": [StrOptions(set(networks.BUILT_IN)), callable],
+        "network": [StrOptions(set(BUILT_IN)), keras.Model, callable],
         "input_shape": [tuple, list, None],
+        "init": [StrOptions(set(INITS))],
+        "standardize": [StrOptions({"auto"}), "boolean"],
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "margin": [Interval(Real, 0, None, closed="neither")],
         "loss": [StrOptions(set(losses.LOSSES)), callable],
@@ -353,6 +396,8 @@ class SiameseEmbedder(
         self,
         network="mlp",
         input_shape=None,
+        init="auto",
+        standardize="auto",
         n_components=32,
         margin=0.5,
         loss="triplet",
@@ -379,6 +424,8 @@ class SiameseEmbedder(
     ):
         self.network = network
         self.input_shape = input_shape
+        self.init = init
+        self.standardize = standardize
         self.n_components = n_components
         self.margin = margin
         self.loss = loss
@@ -706,6 +753,19 @@ class SiameseEmbedder(
         """Number of transformed output features."""
         return self.encoder_.output_shape[-1]
 
+    def __sklearn_clone__(self):
+        # Clones share a keras.Model network instead of deep-copying it: no
+        # fit changes it (each trains a copy), and a deep copy would go
+        # through a .keras archive, slow for a large backbone and impossible
+        # for a subclassed model that Keras cannot rebuild from its name.
+        if not isinstance(self.network, keras.Model):
+            return super().__sklearn_clone__()
+        stand_in = object.__new__(type(self))
+        stand_in.__dict__.update(self.__dict__, network=None)
+        clone = stand_in.__sklearn_clone__()
+        clone.network = self.network
+        return clone
+
     def __getstate__(self):
         # Copy: object.__getstate__ may hand back the live __dict__ itself.
         state = dict(super().__getstate__())
@@ -814,14 +874,19 @@ class SiameseEmbedder(
                 raise ValueError(
                     f"input_shape must be a tuple of positive ints, got {self.input_shape!r}."
                 )
-            if networks.flat_size(shape) != n_features:
+            if flat_size(shape) != n_features:
                 raise ValueError(
-                    f"input_shape={shape} holds {networks.flat_size(shape)} values per row "
+                    f"input_shape={shape} holds {flat_size(shape)} values per row "
                     f"but X has {n_features} features."
                 )
             if nd_shape is not None and not _same_row_shape(nd_shape, shape):
                 raise ValueError(f"X has rows of shape {nd_shape}; input_shape is {shape}.")
-        if self.network == "cnn":
+        elif shape is None and isinstance(self.network, keras.Model):
+            # Flat rows take the shape of a model's input when it has one.
+            model_shape = _model_input_shape(self.network)
+            if model_shape is not None and flat_size(model_shape) == n_features:
+                shape = model_shape
+        if self._is_built_in("cnn"):
             if shape is None:
                 raise ValueError(
                     "network='cnn' needs input_shape=(height, width, channels) to "
@@ -844,22 +909,30 @@ class SiameseEmbedder(
 
     # Training helpers -------------------------------------------------------
 
+    def _is_built_in(self, name):
+        return isinstance(self.network, str) and self.network == name
+
     def _augments(self):
-        return self.network == "cnn" if self.augment is None else self.augment
+        return self._is_built_in("cnn") if self.augment is None else self.augment
+
+    def _standardizes(self):
+        if self.standardize == "auto":
+            return isinstance(self.network, str)
+        return self.standardize
 
     def _learning_rate(self):
         if isinstance(self.learning_rate, str):  # "auto"
-            return 3e-3 if self.network == "cnn" else 1e-3
+            return 3e-3 if self._is_built_in("cnn") else 1e-3
         return float(self.learning_rate)
 
     def _rotates_classes(self, input_shape):
         if self.rotated_classes is None:
-            return self.network == "cnn" and _square_images(input_shape)
+            return self._is_built_in("cnn") and _square_images(input_shape)
         return self.rotated_classes
 
     def _build_encoder(self, rows, seed, *, input_shape):
         mean = variance = None
-        if isinstance(self.network, str):
+        if self._standardizes():
             # Centre each feature (or channel) but scale all by one common
             # deviation: relative scales carry information, and per-feature
             # scaling would blow up near-constant features such as blank
@@ -871,19 +944,17 @@ class SiameseEmbedder(
                     "standardised in float32, in which the network computes. Rescale X."
                 )
             variance = np.full_like(mean, common_variance)
-        encoder = networks.assemble_encoder(
+        return build_encoder(
             self.network,
             input_shape,
             int(self.n_components),
+            init=self.init,
+            seed=seed,
             normalize=self.normalize,
             mean=mean,
             variance=variance,
+            policy=dtype_policy(self.precision),
         )
-        policy = dtype_policy(self.precision)
-        if policy != "float32":
-            encoder = networks.with_precision(encoder, policy)
-        networks.reinitialize(encoder, seed)
-        return encoder
 
 
 def _row_checks(X):
@@ -918,6 +989,17 @@ def _flatten_rows(X):
 def _square_images(shape):
     """Whether rows of ``shape`` are square images, ``(size, size, channels)``."""
     return len(shape) == 3 and shape[0] == shape[1]
+
+
+def _model_input_shape(model):
+    """The row shape ``model`` takes, when it has one input of fully known shape."""
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):  # subclassed, or never built
+        return None
+    if not isinstance(shape, tuple) or not all(isinstance(size, int) for size in shape[1:]):
+        return None
+    return tuple(shape[1:])
 
 
 def _same_row_shape(given, expected):

@@ -18,8 +18,10 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from . import losses, networks
+from . import losses
 from ._checkpoint import Checkpointer, read_checkpoint
+from ._encoder import compute_policy
+from ._frozen import trained_part
 from ._inference import EncoderRunner
 from ._sampling import ClassBalancedSampler, PairSampler, check_positive_pairs, row_reader
 from ._training import (
@@ -232,7 +234,7 @@ def plan_training(
         carried = make_optimizer(
             optimizer,
             float(learning_rate),
-            loss_scaling=networks.compute_policy(moved) == "mixed_float16",
+            loss_scaling=compute_policy(moved) == "mixed_float16",
         )
     return TrainingPlan(
         rows=rows,
@@ -285,25 +287,33 @@ def run_training(plan):
         )
     checkpoint = None
     if plan.checkpoint_dir is not None:
-        checkpoint = Checkpointer(plan.checkpoint_dir, earlier_history=plan.history)
+        checkpoint = Checkpointer(plan.checkpoint_dir, plan.encoder, earlier_history=plan.history)
     loss = _loss(plan, [train_sampler, validation_sampler or train_sampler])
     weights = plan.encoder.get_weights()
     optimizer_state = [variable.numpy() for variable in plan.optimizer.variables]
     try:
-        run = train(
+        # Turned classes, like augmentation, change the rows the encoder
+        # sees, so frozen layers' output cannot be computed once.
+        with trained_part(
             plan.encoder,
-            loss,
-            train_sampler,
-            row_reader(plan.rows),
-            validation_sampler=validation_sampler,
-            optimizer=plan.optimizer,
-            epochs=plan.epochs,
-            seed=plan.batch_seed,
-            callbacks=callbacks,
-            verbose=plan.verbose,
-            augmenter=image_augmenter(plan.augment_seed) if plan.augment else None,
-            checkpoint=checkpoint,
-        )
+            plan.rows,
+            augmented=plan.augment or plan.rotated_classes,
+            chunk_rows=plan.batch_size,
+        ) as (trained, rows):
+            run = train(
+                trained,
+                loss,
+                train_sampler,
+                row_reader(rows),
+                validation_sampler=validation_sampler,
+                optimizer=plan.optimizer,
+                epochs=plan.epochs,
+                seed=plan.batch_seed,
+                callbacks=callbacks,
+                verbose=plan.verbose,
+                augmenter=image_augmenter(plan.augment_seed) if plan.augment else None,
+                checkpoint=checkpoint,
+            )
     except Exception:
         plan.encoder.set_weights(weights)
         for variable, value in zip(plan.optimizer.variables, optimizer_state):

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 import sksiamese
 from sksiamese import SiameseEmbedder
+from sksiamese._encoder import compute_policy
 from sksiamese._training import dtype_policy
-from sksiamese.networks import compute_policy
 
 
 def layer_policies(encoder):

@@ -92,18 +92,18 @@ def test_bad_shapes(monkeypatch, params, X_bad, match):
         SiameseEmbedder(**params).fit(X_bad, y)
 
 
-def test_custom_network_must_return_a_model_of_the_right_size():
+def test_custom_network_must_return_a_model_of_vectors():
     with pytest.raises(TypeError, match="must return a keras.Model"):
         SiameseEmbedder(network=lambda shape, n: "not a model").fit(X, y)
 
-    def wrong_size(input_shape, n_components):
+    def feature_maps(input_shape, n_components):
         import keras
 
         inputs = keras.Input(input_shape)
-        return keras.Model(inputs, keras.layers.Dense(n_components + 1)(inputs))
+        return keras.Model(inputs, keras.layers.Conv2D(n_components, 1)(inputs))
 
-    with pytest.raises(ValueError, match="expected \\(3,\\)"):
-        SiameseEmbedder(network=wrong_size, n_components=3).fit(X, y)
+    with pytest.raises(ValueError, match="must map each row to a vector"):
+        SiameseEmbedder(network=feature_maps, input_shape=(2, 3, 1), n_components=3).fit(X, y)
 
 
 def test_transform_before_fit():
