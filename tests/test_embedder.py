@@ -136,7 +136,7 @@ def test_persistence_round_trip(fitted, small_digits, dump_load, tmp_path):
     else:
         restored = clone(fitted)
         assert restored.get_params() == fitted.get_params()
-        with pytest.raises(NotFittedError):
+        with pytest.raises(NotFittedError, match="not fitted"):
             restored.transform(X)
         restored.fit(X, y)
     assert np.array_equal(restored.transform(X), fitted.transform(X))
