@@ -18,7 +18,11 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 
 # Document the checkout next to this folder, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "benchmarks"))
+
+import figures  # noqa: E402
 
 import sksiamese  # noqa: E402
 
@@ -61,6 +65,17 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(sklearn|numpy|scipy|matplotlib|keras|tensorflow|tf)(\..*)?"),
 ]
+
+# Every measured figure the pages quote is a substitution (|name|) read from
+# the reference benchmark run, so that rerunning the benchmark and rebuilding
+# updates them all; benchmarks/figures.py names them.
+_reference_figures = figures.load(figures.REFERENCE)
+_absent = figures.missing(_reference_figures)
+if _absent:
+    raise RuntimeError(
+        f"{figures.REFERENCE} lacks the figures {', '.join(_absent)}: rerun benchmarks/run.py"
+    )
+rst_epilog = figures.rst_substitutions(_reference_figures)
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------
 

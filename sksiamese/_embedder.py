@@ -135,12 +135,10 @@ class SiameseEmbedder(
         ``batch_size / R`` rows (rounded up) and their gradients are
         averaged. Every ``mining`` costs ``O(batch_size**2)`` memory, so
         batches of thousands of rows work too. The default suits data sets
-        of tens to hundreds of classes: with 40 epochs of the cnn on three
-        Omniglot alphabets (90 classes), 20-way 1-shot accuracy on the two
-        unseen alphabets was 0.799 at 128 rows, 0.798 at 64, 0.792 at 256 and
-        0.756 at 512, as larger batches take fewer steps per epoch
-        (benchmarks, section ``batchsize``). Raise it, with ``epochs``, on
-        GPUs and for data with many classes.
+        of tens to hundreds of classes; larger batches take fewer steps per
+        epoch (the benchmarks' ``batchsize`` section measures accuracy on
+        Omniglot per batch size). Raise it, with ``epochs``, on GPUs and
+        for data with many classes.
 
     samples_per_class : int, default=4
         ``K``, rows of each class in a batch; a batch holds ``batch_size //
@@ -151,10 +149,9 @@ class SiameseEmbedder(
         Light data augmentation of image rows in training: random shifts
         of up to 10% of the height and width, rotations of up to 10 degrees
         and zooms of up to 10%. Needs rows of shape ``(height, width,
-        channels)``. None turns it on for ``network="cnn"`` only: on
-        Omniglot it lifted 20-way 1-shot accuracy on unseen alphabets from
-        0.76 to 0.81. Turn it off for images whose position or orientation
-        carries meaning.
+        channels)``. None turns it on for ``network="cnn"`` only (the
+        user guide quotes its effect on Omniglot). Turn it off for images
+        whose position or orientation carries meaning.
 
     learning_rate : float, default=1e-3
         Step size of the optimizer given by name.
