@@ -14,8 +14,8 @@ median of at least three repeats with its range (``{"median", "min",
 1. train:   images/s of ``SiameseEmbedder.fit`` against a hand-written
             ``tf.function`` loop on the same network, loss and P x K
             batches: a custom conv network with batch normalisation and
-            batch-hard mining, and the default cnn (whose loop also runs
-            with XLA); the default cnn with its augmentation.
+            batch-hard mining, and the default cnn; the default cnn with its
+            augmentation.
 2. infer:   1-row latency and 10,000-row throughput of ``transform``
             against ``encoder_.predict``, ``predict_on_batch`` and a direct
             call of the encoder, and the peak memory growth of one
@@ -205,12 +205,11 @@ def conv_bn_network(input_shape, n_components):
 
 
 def hand_written_loop(encoder, images, labels, *, steps, loss_fn, classes_per_batch=32,
-                      samples_per_class=4, seed=0, jit_compile=False):
+                      samples_per_class=4, seed=0):
     """Images/s of a plain ``tf.function`` training loop, written as a Keras user would.
 
     P x K batches are drawn in the graph from a tensor of the images; the
-    step embeds, applies ``loss_fn`` and updates with Adam, compiled by
-    ``tf.function`` alone or with XLA (``jit_compile=True``).
+    step embeds, applies ``loss_fn`` and updates with Adam.
     """
     import keras
     import tensorflow as tf
@@ -231,7 +230,7 @@ def hand_written_loop(encoder, images, labels, *, steps, loss_fn, classes_per_ba
 
     batches = iter(tf.data.Dataset.counter().map(batch).prefetch(2))
 
-    @tf.function(jit_compile=jit_compile)
+    @tf.function(jit_compile=False)
     def step(rows, codes):
         with tf.GradientTape() as tape:
             loss = loss_fn(codes, encoder(rows, training=True))
@@ -257,8 +256,7 @@ def bench_train(images, labels, *, steps, repeats=3):
     (32-d, semi-hard mining, margin 0.5), both in P x K batches of 32
     classes x 4 images and without augmentation. ``fit`` is timed per epoch
     after its first (tracing) epoch, the loop over ``steps`` steps after
-    three warm-up steps. The default cnn's loop also runs compiled with XLA,
-    which ``fit`` leaves off; and ``fit`` of the default cnn runs with its
+    three warm-up steps. ``fit`` of the default cnn also runs with its
     default augmentation.
     """
     import functools
@@ -299,25 +297,18 @@ def bench_train(images, labels, *, steps, repeats=3):
         loss_fn = functools.partial(
             losses.triplet_loss, margin=params["margin"], mining=params["mining"]
         )
-        rates = {"loop": [], "fit": [], "loop with XLA": [], "fit with augmentation": []}
+        rates = {"loop": [], "fit": [], "fit with augmentation": []}
         for _ in range(repeats):
             rates["loop"].append(
                 hand_written_loop(build(), images, labels, steps=steps, loss_fn=loss_fn)
             )
             rates["fit"].append(fit_rate(**params))
             if params["network"] == "cnn":
-                rates["loop with XLA"].append(hand_written_loop(
-                    build(), images, labels, steps=steps, loss_fn=loss_fn, jit_compile=True
-                ))
                 rates["fit with augmentation"].append(fit_rate(augment=None, **params))
         results[name] = {
             f"{kind} images/s": _spread(values) for kind, values in rates.items() if values
         }
         results[name]["fit over loop"] = _spread(np.divide(rates["fit"], rates["loop"]))
-        if rates["loop with XLA"]:
-            results[name]["loop with XLA over loop"] = _spread(
-                np.divide(rates["loop with XLA"], rates["loop"])
-            )
     return results
 
 

@@ -323,8 +323,8 @@ def train(
     run = TrainingRun()
     safeguard = _Safeguard(encoder, run, checkpoint)
     trainer = SiameseTrainer(encoder, loss_fn, augmenter)
-    # XLA made the default cnn's train step slower on CPU (the benchmarks'
-    # train section measures it), so the step is compiled by tf.function alone.
+    # The step is compiled by tf.function alone: XLA (jit_compile) has not been
+    # measured to pay off for these networks.
     trainer.compile(optimizer=optimizer, jit_compile=False)
     try:
         trainer.fit(
