@@ -10,7 +10,6 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -21,24 +20,15 @@ from sklearn.utils.validation import (
 )
 
 from . import losses, networks
-from ._checkpoint import Checkpointer, read_checkpoint
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
+from ._engine import Objective, plan_training, run_training
 from ._inference import EncoderRunner
 from ._pairs import check_pair_labels, stack_pair_rows
 from ._persistence import SaveMixin, register
 from ._rows import abs_max, channel_moments, check_finite, is_disk_backed
-from ._sampling import ClassBalancedSampler, PairSampler, check_positive_pairs, row_reader
 from ._serialization import model_from_bytes, model_to_bytes
-from ._training import (
-    OPTIMIZERS,
-    dtype_policy,
-    image_augmenter,
-    in_current_strategy,
-    make_optimizer,
-    replicas_in_sync,
-    train,
-)
+from ._training import OPTIMIZERS, dtype_policy
 from .metrics import precision_at_1
 
 _SEED_LIMIT = 2**31 - 1
@@ -378,8 +368,7 @@ class SiameseEmbedder(
         self : SiameseEmbedder
             The fitted estimator.
         """
-        plan = self._checked(self._plan_training, self._validate_training_data, (X, y))
-        return self._train(plan)
+        return self._fit_with(self._validate_training_data, (X, y))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y):
@@ -418,10 +407,7 @@ class SiameseEmbedder(
         >>> embedder.n_iter_
         4
         """
-        plan = self._checked(
-            self._plan_training, self._validate_training_data, (X, y), incremental=True
-        )
-        return self._train(plan, epochs=1)
+        return self._fit_with(self._validate_training_data, (X, y), incremental=True)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_pairs(self, pairs, same):
@@ -460,66 +446,71 @@ class SiameseEmbedder(
         >>> embedder.fit_pairs(pairs, same).transform(X).shape
         (1797, 32)
         """
-        plan = self._checked(
-            self._plan_training, self._validate_pair_data, (pairs, same), paired=True
-        )
-        loss = functools.partial(
-            losses.contrastive_pair_loss, margin=float(self.margin), distance=self.distance
-        )
-        return self._train(plan, loss)
+        return self._fit_with(self._validate_pair_data, (pairs, same), paired=True)
 
-    def _plan_training(self, validate, data, *, paired=False, incremental=False):
-        """Validate ``data`` and settle where training starts from.
+    def _fit_with(self, validate, data, *, paired=False, incremental=False):
+        """Validate ``data``, train on it, then set every fitted attribute at once.
 
-        ``validate(*data, continuing=...)`` returns the rows and their
-        targets: class labels, or with ``paired`` the labels of pairs of
-        consecutive rows, so that early stopping holds out whole pairs. With
-        ``incremental`` (:meth:`partial_fit`) a fitted encoder is always
-        continued.
-
-        Everything that can reject a call happens here, before any training
-        and before any fitted attribute is replaced.
+        ``validate(*data, continuing=..., reset=...)`` returns the rows, their
+        targets (class labels, or with ``paired`` the labels of pairs of
+        consecutive rows, so that early stopping holds out whole pairs) and
+        the fitted attributes the data settle. With ``incremental``
+        (:meth:`partial_fit`) a fitted encoder is always continued and one
+        epoch is trained. Nothing is set before training has succeeded, so a
+        rejected or failed call leaves the estimator as it was.
         """
         continuing = hasattr(self, "encoder_") and (incremental or self.warm_start)
         # partial_fit keeps what the first chunk set (n_features_in_, feature
         # names, classes_) and checks later chunks against it; fit resets it.
         reset = not (incremental and continuing)
-        rows, targets = validate(*data, continuing=continuing, reset=reset)
-        for callback in self.callbacks or []:
-            if not isinstance(callback, keras.callbacks.Callback):
-                raise TypeError(
-                    "callbacks must hold keras.callbacks.Callback instances; got "
-                    f"{type(callback).__name__} {callback!r}."
-                )
-        weight_seed, batch_seed, split_seed, augment_seed = self._seeds(incremental)
-        train_index = validation_index = None
-        if self.early_stopping and not incremental:
-            train_index, validation_index = self._hold_out(targets, split_seed, paired)
-        if not paired:
-            check_positive_pairs(
-                targets if train_index is None else targets[train_index],
-                held_out=train_index is not None,
-            )
-        if continuing:
-            encoder, history = self.encoder_, self.history_
-        else:
-            resumed = self._resumed_checkpoint()
-            encoder, history = resumed or (self._build_encoder(rows, weight_seed), {})
-        moved = in_current_strategy(encoder)
-        optimizer = getattr(self, "_optimizer", None) if incremental and moved is encoder else None
-        return {
-            "rows": rows,
-            "targets": targets,
-            "paired": paired,
-            "train_index": train_index,
-            "validation_index": validation_index,
-            "encoder": moved,
-            "history": history,
-            "optimizer": optimizer,
-            "incremental": incremental,
-            "batch_seed": int(batch_seed),
-            "augment_seed": int(augment_seed),
-        }
+        rows, targets, fitted = validate(*data, continuing=continuing, reset=reset)
+        carried = getattr(self, "_optimizer", None) if incremental else None
+        plan = plan_training(
+            rows,
+            targets,
+            paired=paired,
+            seeds=self._seeds(incremental),
+            build_encoder=functools.partial(
+                self._build_encoder, input_shape=fitted["input_shape_"]
+            ),
+            continued=(self.encoder_, self.history_, carried) if continuing else None,
+            resume=self.warm_start,
+            validation_fraction=(
+                self.validation_fraction if self.early_stopping and not incremental else None
+            ),
+            input_shape=fitted["input_shape_"],
+            objective=Objective(self.loss, float(self.margin), self.mining, self.distance),
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            callbacks=self.callbacks,
+            checkpoint_dir=self.checkpoint_dir,
+            epochs=1 if incremental else int(self.epochs),
+            batch_size=int(self.batch_size),
+            samples_per_class=int(self.samples_per_class),
+            n_iter_no_change=int(self.n_iter_no_change),
+            augment=self._augments(),
+            verbose=min(int(self.verbose), 2),
+        )
+        result = run_training(plan)
+        self._set_fitted(
+            **fitted,
+            encoder_=result.encoder,
+            history_=result.history,
+            n_iter_=result.n_iter,
+            _runner=EncoderRunner(result.encoder),
+            # partial_fit carries the optimizer's state over to the next chunk.
+            _optimizer=result.optimizer if incremental else None,
+        )
+        self._report(result, rows)
+        return self
+
+    def _set_fitted(self, **attributes):
+        """Set the fitted attributes of one fit together; None removes one."""
+        for name, value in attributes.items():
+            if value is None:
+                self.__dict__.pop(name, None)
+            else:
+                setattr(self, name, value)
 
     def _seeds(self, incremental):
         """Seeds of the initial weights, the batches, the validation split and augmentation.
@@ -533,117 +524,29 @@ class SiameseEmbedder(
             rng = np.random.RandomState([int(self.random_state), getattr(self, "n_iter_", 0)])
         return rng.randint(_SEED_LIMIT - 3, size=4)
 
-    def _resumed_checkpoint(self):
-        """The encoder and history saved in ``checkpoint_dir``, to warm-start from."""
-        if not (self.warm_start and self.checkpoint_dir is not None):
-            return None
-        saved = read_checkpoint(self.checkpoint_dir)
-        if saved is not None and saved[0].input_shape[1:] != self.input_shape_:
-            raise ValueError(
-                f"The checkpoint in {self.checkpoint_dir} holds an encoder for rows of "
-                f"shape {saved[0].input_shape[1:]}; these rows have shape {self.input_shape_}."
-            )
-        return saved
-
-    def _train(self, plan, pair_loss=None, epochs=None):
-        """Train the planned encoder, then record what training reached.
-
-        ``pair_loss`` scores pair batches (:meth:`fit_pairs`); labelled
-        batches get the configured loss.
-        """
-        n_replicas = replicas_in_sync()
-        targets = plan["targets"]
-
-        def sampler(index):
-            labels = targets if index is None else targets[index]
-            if plan["paired"]:
-                return PairSampler(
-                    labels, int(self.batch_size), index=index, n_replicas=n_replicas
-                )
-            return ClassBalancedSampler(
-                labels,
-                int(self.batch_size),
-                int(self.samples_per_class),
-                index=index,
-                n_replicas=n_replicas,
-            )
-
-        encoder, history = plan["encoder"], plan["history"]
-        validation_sampler = None
-        callbacks = list(self.callbacks or [])
-        if plan["validation_index"] is not None:
-            validation_sampler = sampler(plan["validation_index"])
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_loss",
-                    patience=int(self.n_iter_no_change),
-                    restore_best_weights=True,
-                )
-            )
-        checkpoint = None
-        if self.checkpoint_dir is not None:
-            checkpoint = Checkpointer(self.checkpoint_dir, earlier_history=history)
-        optimizer = plan["optimizer"] or make_optimizer(
-            self.optimizer,
-            float(self.learning_rate),
-            loss_scaling=networks.compute_policy(encoder) == "mixed_float16",
-        )
-        n_before = len(history.get("loss", []))
-        train_sampler = sampler(plan["train_index"])
-        loss = pair_loss
-        if loss is None:
-            # Every anchor of a P x K batch has K - 1 positives; validation
-            # batches may hold fewer classes, with more rows each.
-            layouts = [train_sampler, validation_sampler or train_sampler]
-            loss = self._batch_loss(max(s.samples_per_class for s in layouts) - 1)
-        run = train(
-            encoder,
-            loss,
-            train_sampler,
-            row_reader(plan["rows"]),
-            validation_sampler=validation_sampler,
-            optimizer=optimizer,
-            epochs=int(self.epochs) if epochs is None else epochs,
-            seed=plan["batch_seed"],
-            callbacks=callbacks,
-            verbose=min(int(self.verbose), 2),
-            augmenter=image_augmenter(plan["augment_seed"]) if self._augments() else None,
-            checkpoint=checkpoint,
-        )
-        # partial_fit carries the optimizer's state over to the next chunk.
-        if plan["incremental"]:
-            self._optimizer = optimizer
-        else:
-            self.__dict__.pop("_optimizer", None)
-        history.setdefault("loss", [])
-        for key, values in run.history.items():
-            history.setdefault(key, []).extend(values)
-        self.encoder_ = encoder
-        self.history_ = history
-        self.n_iter_ = len(history["loss"])
-        self._runner = EncoderRunner(encoder)
-        if run.diverged_at is not None:
-            kept = n_before + run.diverged_at
+    def _report(self, result, rows):
+        """Warn about a fit that diverged or did not learn; raise an interrupt again."""
+        if result.diverged_at is not None:
+            kept = result.diverged_at
             warnings.warn(
                 f"Training diverged: the loss became NaN or infinite in epoch {kept + 1}. "
                 "Training stopped and the encoder keeps the weights of "
                 + (f"epoch {kept}, the last with a finite loss" if kept else "its start")
                 + f". Lower learning_rate (now {self.learning_rate}).",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        elif not run.interrupted:
-            self._warn_if_not_learning(plan["rows"], run.history.get("loss", []))
-        if run.interrupted:
+        elif not result.interrupted:
+            self._warn_if_not_learning(rows, result.losses)
+        if result.interrupted:
             warnings.warn(
                 f"fit was interrupted during epoch {self.n_iter_ + 1}; the estimator keeps "
                 f"the weights reached so far ({self.n_iter_} complete epochs in history_) "
                 "and can be used, saved or warm-started.",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
             raise KeyboardInterrupt
-        return self
 
     def _warn_if_not_learning(self, rows, run_losses):
         """Warn when the embedding collapsed or the loss of this fit never moved.
@@ -663,7 +566,7 @@ class SiameseEmbedder(
                 f"learning_rate (now {self.learning_rate}) or check that rows of different "
                 "classes differ.",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=6,
             )
         elif len(run_losses) > 1 and np.allclose(run_losses, run_losses[0], rtol=1e-6, atol=0):
             warnings.warn(
@@ -671,28 +574,8 @@ class SiameseEmbedder(
                 f"{len(run_losses)} epochs, so the network did not learn. Change "
                 f"learning_rate (now {self.learning_rate}) or margin (now {self.margin}).",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=6,
             )
-
-    def _batch_loss(self, positives_per_anchor):
-        """The loss of labelled P x K batches, as configured."""
-        return losses.batch_loss(
-            self.loss,
-            margin=float(self.margin),
-            mining=self.mining,
-            distance=self.distance,
-            positives_per_anchor=positives_per_anchor,
-        )
-
-    def _checked(self, validate, *args, **kwargs):
-        """Run ``validate(*args, **kwargs)``; a rejected call leaves the estimator as it was."""
-        before = dict(self.__dict__)
-        try:
-            return validate(*args, **kwargs)
-        except Exception:
-            self.__dict__.clear()
-            self.__dict__.update(before)
-            raise
 
     def transform(self, X):
         """Embed rows.
@@ -781,7 +664,7 @@ class SiameseEmbedder(
 
     def _validate_training_data(self, X, y, *, continuing, reset):
         X, nd_shape = _flatten_rows(X)
-        X, y = validate_data(self, X, y, ensure_min_samples=2, reset=reset, **_row_checks(X))
+        (X, y), fitted = self._validated(X, y, ensure_min_samples=2, reset=reset)
         check_classification_targets(y)
         classes = np.unique(y)
         if len(classes) < 2:
@@ -789,30 +672,45 @@ class SiameseEmbedder(
                 "SiameseEmbedder needs samples of at least 2 classes to learn a "
                 f"distance; y holds one class ({classes[0]!r})."
             )
-        rows = self._shaped_training_rows(X, nd_shape, continuing)
+        rows, fitted["input_shape_"] = self._shaped_training_rows(X, nd_shape, continuing)
         if not reset and hasattr(self, "classes_"):
             classes = np.union1d(self.classes_, classes)
-        self.classes_ = classes
-        return rows, y
+        fitted["classes_"] = classes
+        return rows, y, fitted
+
+    def _validated(self, *data, reset, **checks):
+        """``validate_data(self, *data)``, and the fitted attributes it records.
+
+        ``validate_data`` records ``n_features_in_`` and the feature names
+        on the estimator it checks for; here that is a stand-in, so that the
+        estimator takes them only once training has succeeded.
+        """
+        stand_in = object.__new__(type(self))
+        stand_in.__dict__.update(self.__dict__)
+        validated = validate_data(stand_in, *data, reset=reset, **_row_checks(data[0]), **checks)
+        recorded = {
+            name: getattr(stand_in, name, None) for name in ("n_features_in_", "feature_names_in_")
+        }
+        return validated, recorded
 
     def _shaped_training_rows(self, X, nd_shape, continuing):
-        """Set ``input_shape_`` and reshape validated 2-D rows to it.
+        """Validated 2-D rows reshaped to the shape of one row, and that shape.
 
         In-memory rows become float32; disk-backed rows stay as they are, to
         be read and converted batch by batch.
         """
         if is_disk_backed(X):
             _check_disk_rows(X)
-        self.input_shape_ = self._row_shape(X.shape[1], nd_shape)
-        if self._augments() and len(self.input_shape_) != 3:
+        input_shape = self._row_shape(X.shape[1], nd_shape)
+        if self._augments() and len(input_shape) != 3:
             raise ValueError(
                 "augment=True transforms images; it needs rows of shape (height, width, "
-                f"channels), got {self.input_shape_}. Set input_shape."
+                f"channels), got {input_shape}. Set input_shape."
             )
-        if continuing and self.encoder_.input_shape[1:] != self.input_shape_:
+        if continuing and self.encoder_.input_shape[1:] != input_shape:
             raise ValueError(
                 "warm_start=True and partial_fit continue an encoder for rows of shape "
-                f"{self.encoder_.input_shape[1:]}; these rows have shape {self.input_shape_}."
+                f"{self.encoder_.input_shape[1:]}; these rows have shape {input_shape}."
             )
         if X.dtype == np.float64 and abs_max(X) > _FLOAT32_MAX:
             raise ValueError(
@@ -821,7 +719,7 @@ class SiameseEmbedder(
             )
         if not is_disk_backed(X):
             X = X.astype(np.float32, copy=False)
-        return X.reshape((len(X), *self.input_shape_))
+        return X.reshape((len(X), *input_shape)), input_shape
 
     def _validate_pair_data(self, pairs, same, *, continuing, reset):
         if self.loss != "contrastive":
@@ -832,10 +730,11 @@ class SiameseEmbedder(
         rows = stack_pair_rows(pairs)
         codes, _ = check_pair_labels(same, len(rows) // 2)
         X, nd_shape = _flatten_rows(rows)
-        X = validate_data(self, X, ensure_min_samples=2, reset=reset, **_row_checks(X))
-        # Pairs carry no classes; drop those of an earlier fit.
-        self.__dict__.pop("classes_", None)
-        return self._shaped_training_rows(X, nd_shape, continuing), codes
+        X, fitted = self._validated(X, ensure_min_samples=2, reset=reset)
+        rows, fitted["input_shape_"] = self._shaped_training_rows(X, nd_shape, continuing)
+        # Pairs carry no classes; an earlier fit's are dropped.
+        fitted["classes_"] = None
+        return rows, codes, fitted
 
     def _row_shape(self, n_features, nd_shape):
         """Shape of one row for the encoder, checked against ``input_shape``."""
@@ -879,7 +778,7 @@ class SiameseEmbedder(
     def _augments(self):
         return self.network == "cnn" if self.augment is None else self.augment
 
-    def _build_encoder(self, rows, seed):
+    def _build_encoder(self, rows, seed, *, input_shape):
         mean = variance = None
         if isinstance(self.network, str):
             # Centre each feature (or channel) but scale all by one common
@@ -895,7 +794,7 @@ class SiameseEmbedder(
             variance = np.full_like(mean, common_variance)
         encoder = networks.assemble_encoder(
             self.network,
-            self.input_shape_,
+            input_shape,
             int(self.n_components),
             normalize=self.normalize,
             mean=mean,
@@ -906,32 +805,6 @@ class SiameseEmbedder(
             encoder = networks.with_precision(encoder, policy)
         networks.reinitialize(encoder, seed)
         return encoder
-
-    def _hold_out(self, targets, seed, paired):
-        """Split off ``validation_fraction`` of the data, stratified when possible.
-
-        Returns the indices of the training and of the held-out rows; with
-        ``paired``, of the pairs, which are held out whole.
-        """
-        unit = "pairs" if paired else "rows"
-        n_validation = int(np.ceil(self.validation_fraction * len(targets)))
-        if len(targets) - n_validation < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} holds out {n_validation} of "
-                f"{len(targets)} {unit}, leaving fewer than 2 to train on; lower it or set "
-                "early_stopping=False."
-            )
-        _, counts = np.unique(targets, return_counts=True)
-        stratify = targets if counts.min() >= 2 and n_validation >= len(counts) else None
-        train_index, validation_index = train_test_split(
-            np.arange(len(targets)), test_size=n_validation, stratify=stratify, random_state=seed
-        )
-        if len(np.unique(targets[train_index])) < 2 or len(validation_index) < 2:
-            raise ValueError(
-                f"validation_fraction={self.validation_fraction} leaves too few {unit} to "
-                "train and validate on; lower it or set early_stopping=False."
-            )
-        return train_index, validation_index
 
 
 def _row_checks(X):

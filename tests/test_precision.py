@@ -46,7 +46,7 @@ def test_mixed_precision_trains_and_keeps_edges_in_float32(digits, precision):
 def test_float16_scales_the_loss_and_bfloat16_does_not(small_digits, monkeypatch):
     X, y = small_digits
     built = []
-    import sksiamese._embedder as module
+    import sksiamese._engine as module
 
     real = module.make_optimizer
 

@@ -90,7 +90,7 @@ def report_example_counts(request):
 def never_trains():
     """A patch that fails the example if fit reaches the training loop."""
     return mock.patch(
-        "sksiamese._embedder.train",
+        "sksiamese._engine.train",
         side_effect=AssertionError("training started on invalid input"),
     )
 

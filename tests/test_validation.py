@@ -20,7 +20,7 @@ def never_trains(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("training started on invalid input")
 
-    monkeypatch.setattr("sksiamese._embedder.train", forbidden)
+    monkeypatch.setattr("sksiamese._engine.train", forbidden)
 
 
 def with_value(array, row, col, value):
