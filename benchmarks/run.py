@@ -1,54 +1,62 @@
 """sksiamese benchmark suite: speed, few-shot quality and scaling.
 
-    python benchmarks/run.py            # full run
-    python benchmarks/run.py --quick    # a few minutes
+    python benchmarks/run.py                 # every section, in the order below
+    python benchmarks/run.py --quick         # smaller sizes
+    python benchmarks/run.py --output benchmarks/reference/cpu-2core.json
 
-Prints one table and writes the results as JSON (``--output``). Sections:
+One run measures every section on one commit and writes them all to one
+JSON file (``--output``), with the commit (and whether the tree had
+uncommitted changes), the machine, the library versions, the date and the
+seconds each section took. Every speed, and every ratio of speeds, is the
+median of at least three repeats with its range (``{"median", "min",
+"max"}``). Sections, in the order they run and appear in the file:
 
 1. train:   images/s of ``SiameseEmbedder.fit`` against a hand-written
             ``tf.function`` loop on the same network, loss and P x K
             batches: a custom conv network with batch normalisation and
-            batch-hard mining, and the default cnn.
-2. infer:   1-row latency and 10,000-row throughput of ``transform`` against
-            ``encoder_.predict``, and the peak memory growth of one
+            batch-hard mining, and the default cnn; the default cnn with its
+            augmentation.
+2. infer:   1-row latency and 10,000-row throughput of ``transform``
+            against ``encoder_.predict``, ``predict_on_batch`` and a direct
+            call of the encoder, and the peak memory growth of one
             ``transform`` of a million rows against the size of its output.
 3. fewshot: Omniglot (bundled with sksiamese, or ``--omniglot`` zip): train on
             three alphabets, 20-way and 5-way 1-shot episodes on the two
             others, within one alphabet (Lake's protocol) and across both;
-            raw pixels and PCA as baselines.
-4. scaling: seconds per epoch and peak resident memory of a fresh process at
-            n, 2n and 4n rows, next to scikit-learn's
+            raw pixels and PCA as baselines; the default cnn against
+            variants: without augmentation, other minings, 64 components.
+4. scaling: a whole fit at n, 2n and 4n rows (seconds, seconds per epoch,
+            peak resident memory of a fresh process, 1-NN accuracy on
+            held-out rows), next to a whole fit of scikit-learn's
             NeighborhoodComponentsAnalysis at n.
-5. peer:    pytorch-metric-learning with the same network, batches and loss,
-            when it is installed.
-6. verify:  ``SiameseVerifier`` on pairs of classes never seen in training:
+5. verify:  ``SiameseVerifier`` on pairs of classes never seen in training:
             digits 0-6 -> 7-9 and Omniglot's three -> two alphabets. ROC AUC,
             equal error rate, TAR at 1% FAR and accuracy at the calibrated
             threshold, for raw-pixel distance, the contrastive pair model
             trained on pairs, and a triplet embedder trained on classes.
-7. outofcore: one epoch of ``fit`` and one ``transform`` on a 3,000,000 x 32
-            float32 .npy file read with ``mmap_mode="r"``, against the same
-            file loaded into memory: seconds and peak growth of resident
-            memory (total, anonymous, file pages).
-8. distribute: training and inference images/s of the default cnn without a
-            strategy, under MirroredStrategy over two logical CPU devices
-            and in mixed_bfloat16; on a machine with GPUs, float32 against
+6. outofcore: three epochs of ``fit`` and one ``transform`` on an
+            ``(n, 32)`` float32 .npy file read with ``mmap_mode="r"``,
+            against the same file loaded into memory: seconds per epoch and
+            peak growth of resident memory (total, anonymous, file pages).
+7. distribute: training and inference images/s of the default cnn without a
+            strategy (at the global batch and at the per-replica batch),
+            under MirroredStrategy over two logical CPU devices and in
+            mixed_bfloat16; on a machine with GPUs, float32 against
             mixed_float16 and MirroredStrategy over all GPUs.
-9. mining:  milliseconds of one triplet loss and its gradient per batch size
+8. mining:  milliseconds of one triplet loss and its gradient per batch size
             (128 to 8192 rows of 64-d unit vectors) and mining, in P x K
             batches of 4 rows per class and in batches of 64 rows per class,
             against the O(B**3) definitions (``tests/mining_reference.py``)
-            where they fit in memory; median and range of repeats, and the
-            peak growth of resident memory.
-10. batchsize: 20-way and 5-way 1-shot accuracy on Omniglot's unseen
-            alphabets and training images/s of the default cnn at
-            ``batch_size`` 64, 128, 256 and 512, equal epochs.
-11. gallery: ``GalleryClassifier`` on 1,000,000 x 64 clustered unit vectors
+            where they fit in memory, and the peak growth of resident memory.
+9. batchsize: 20-way and 5-way 1-shot accuracy on Omniglot's unseen
+            alphabets of the default cnn at ``batch_size`` 64, 128, 256 and
+            512, equal epochs.
+10. gallery: ``GalleryClassifier`` on 1,000,000 x 64 clustered unit vectors
             (200,000 with --quick), 1,000 queries: queries/s of exact and
             hnsw search against scikit-learn's brute ``NearestNeighbors``,
             recall@10, build time, peak memory and ``partial_fit`` of 10,000
             rows.
-12. defaults: what lifts the default cnn's 20-way 1-shot and 5-shot accuracy
+11. defaults: what lifts the default cnn's 20-way 1-shot and 5-shot accuracy
             on unseen alphabets per second of training: each candidate
             (rotated classes, learning rate and a cosine decay of it,
             classes per batch, mining, embedding size) is one 40-epoch fit
@@ -58,29 +66,128 @@ Prints one table and writes the results as JSON (``--output``). Sections:
             three alphabets, test on Early_Aramaic and Greek), ``no-Korean``
             and ``no-Latin`` (train on the four other alphabets). Run it a
             few candidates at a time with ``--candidates``.
-13. transfer: seconds per epoch of ``fit`` with a frozen MobileNetV3Large
+12. transfer: seconds per epoch of ``fit`` with a frozen MobileNetV3Large
             backbone (32 x 32 images, random weights) and a trainable
             projection head, with the frozen features computed once per
             fit against the same encoder trained through the backbone every
             batch; median and range of repeats, and the largest difference
             between the two fits' embeddings.
+
+Memory is measured one way throughout (``measure``): a thread samples the
+resident memory of the process every 5 ms while the call runs, and the
+figure is the peak growth over the call. Sections whose memory matters run
+their calls in a fresh process (``run_child``), so that one call's growth is
+not hidden under an earlier peak.
 """
 
 import argparse
+import datetime
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+REFERENCE = HERE / "reference" / "cpu-2core.json"
 TRAIN_ALPHABETS = ("Balinese", "Korean", "Latin")
 TEST_ALPHABETS = ("Early_Aramaic", "Greek")
+
+
+# Shared measurement helpers -------------------------------------------------------
+
+def _spread(values):
+    """Median and range of repeated measurements."""
+    values = [float(value) for value in values]
+    return {"median": float(np.median(values)), "min": min(values), "max": max(values)}
+
+
+def resident_mb():
+    """This process's resident memory in MiB (Linux): total, anonymous, file pages, peak."""
+    fields = {"VmRSS": "total", "RssAnon": "anonymous", "RssFile": "file pages", "VmHWM": "peak"}
+    values = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, rest = line.partition(":")
+            if key in fields:
+                values[fields[key]] = int(rest.split()[0]) / 1024
+    return values
+
+
+def measure(call, *, interval=0.005):
+    """``call()``'s result, its seconds and the peak growth of resident memory (MiB).
+
+    A thread samples ``resident_mb`` every ``interval`` seconds while
+    ``call`` runs; the growth is the peak over the call minus the memory
+    before it, per kind (total, anonymous, file pages). The process's own
+    peak (``ru_maxrss``) cannot serve: TensorFlow's start-up usually sets it,
+    hiding any growth below it.
+    """
+    before = resident_mb()
+    peak, done = dict(before), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            for key, value in resident_mb().items():
+                peak[key] = max(peak[key], value)
+            done.wait(interval)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    start = time.perf_counter()
+    try:
+        result = call()
+    finally:
+        seconds = time.perf_counter() - start
+        done.set()
+        watcher.join()
+    for key, value in resident_mb().items():
+        peak[key] = max(peak[key], value)
+    growth = {key: peak[key] - before[key] for key in ("total", "anonymous", "file pages")}
+    return result, seconds, growth
+
+
+def run_child(function, *args):
+    """``function(*args)`` of this module run in a fresh Python process; its JSON result.
+
+    A fresh process measures one call's memory and compilation alone, and
+    lets a run configure TensorFlow's devices before TensorFlow starts. The
+    arguments arrive as strings.
+    """
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+        f"print(json.dumps(run.{function}(*sys.argv[1:])))"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    if process.returncode:
+        raise RuntimeError(f"{function}{args} failed:\n{process.stderr[-3000:]}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def epoch_timer():
+    """A Keras callback whose ``times`` lists the seconds of every epoch."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.times = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.times.append(time.perf_counter() - self.start)
+
+    return EpochTimer()
 
 
 def omniglot_split(path=None):
@@ -156,10 +263,6 @@ def hand_written_loop(encoder, images, labels, *, steps, loss_fn, classes_per_ba
     return steps * classes_per_batch * samples_per_class / (time.perf_counter() - start)
 
 
-def _spread(values):
-    return {"median": float(np.median(values)), "min": float(min(values)), "max": float(max(values))}
-
-
 def bench_train(images, labels, *, steps, repeats=3):
     """``fit`` against a hand-written loop on the same network, loss and batches.
 
@@ -169,7 +272,8 @@ def bench_train(images, labels, *, steps, repeats=3):
     (32-d, semi-hard mining, margin 0.5), both in P x K batches of 32
     classes x 4 images and without augmentation. ``fit`` is timed per epoch
     after its first (tracing) epoch, the loop over ``steps`` steps after
-    three warm-up steps.
+    three warm-up steps. ``fit`` of the default cnn also runs with its
+    default augmentation.
     """
     import functools
 
@@ -181,22 +285,14 @@ def bench_train(images, labels, *, steps, repeats=3):
     n_rows = steps * 128
     images, labels = np.resize(images, (n_rows, *images.shape[1:])), np.resize(labels, n_rows)
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-
     def fit_rate(augment=False, **params):
-        timer = EpochTimer()
-        timer.times = []
-        embedder = SiameseEmbedder(
+        timer = epoch_timer()
+        SiameseEmbedder(
             input_shape=images.shape[1:], epochs=3, batch_size=128, samples_per_class=4,
             augment=augment, callbacks=[timer], random_state=0, **params,
         ).fit(images, labels)
         # The first epoch includes tracing; later ones are steady state.
-        return embedder, n_rows / float(np.median(timer.times[1:]))
+        return n_rows / float(np.median(timer.times[1:]))
 
     setups = {
         "custom conv+BN network, 128-d, batch-hard": (
@@ -214,142 +310,174 @@ def bench_train(images, labels, *, steps, repeats=3):
         ),
     }
     results = {"batch": "32 classes x 4", "repeats": repeats}
-    embedder = None
     for name, (params, build) in setups.items():
         loss_fn = functools.partial(
             losses.triplet_loss, margin=params["margin"], mining=params["mining"]
         )
-        loop_rates, fit_rates = [], []
+        rates = {"loop": [], "fit": [], "fit with augmentation": []}
         for _ in range(repeats):
-            loop_rates.append(hand_written_loop(build(), images, labels, steps=steps, loss_fn=loss_fn))
-            embedder, rate = fit_rate(**params)
-            fit_rates.append(rate)
+            rates["loop"].append(
+                hand_written_loop(build(), images, labels, steps=steps, loss_fn=loss_fn)
+            )
+            rates["fit"].append(fit_rate(**params))
+            if params["network"] == "cnn":
+                rates["fit with augmentation"].append(fit_rate(augment=None, **params))
         results[name] = {
-            "loop images/s": _spread(loop_rates),
-            "fit images/s": _spread(fit_rates),
-            "fit over loop": _spread(np.divide(fit_rates, loop_rates)),
+            f"{kind} images/s": _spread(values) for kind, values in rates.items() if values
         }
-    # The default cnn as users get it: with augmentation.
-    embedder, rate = fit_rate(augment=None, network="cnn")
-    results["default cnn with augmentation, fit images/s"] = rate
-    return embedder, results
+        results[name]["fit over loop"] = _spread(np.divide(rates["fit"], rates["loop"]))
+    return results
 
 
 # 2. Inference ----------------------------------------------------------------
 
-def bench_infer(embedder, images, *, n_rows=10_000, repeats=200):
+def bench_infer(images, *, n_rows=10_000, repeats=200):
+    """Latency of one row and throughput of 10,000 rows: ``transform`` against Keras.
+
+    The encoder is the default cnn after one epoch (its speed does not
+    depend on its weights). One row: ``transform``, ``encoder_.predict``,
+    ``encoder_.predict_on_batch`` (Keras' call for one batch) and the
+    encoder called directly, ``repeats`` calls each (predict a tenth as
+    many) after a warm-up. 10,000 rows: ``transform`` against ``predict``
+    as users call it (batches of 32) and with batches as large as
+    ``transform``'s chunks, its best case; 3 calls each, alternately.
+    """
+    from sksiamese import SiameseEmbedder
+
+    head = images[:1024]
+    embedder = SiameseEmbedder(
+        network="cnn", input_shape=images.shape[1:], epochs=1, random_state=0
+    ).fit(head, np.arange(len(head)) % 32)
+    encoder = embedder.encoder_
     rows = np.resize(images, (n_rows, *images.shape[1:])).astype(np.float32)
     one = rows[:1]
 
-    def median_ms(function, count):
+    def times_ms(function, count):
+        function()  # warm-up: tracing, first allocation
         times = []
         for _ in range(count):
             start = time.perf_counter()
             function()
-            times.append(time.perf_counter() - start)
-        return 1000 * float(np.median(times))
+            times.append(1000 * (time.perf_counter() - start))
+        return times
 
-    embedder.transform(one), embedder.encoder_.predict(one, verbose=0)
-    transform_ms = median_ms(lambda: embedder.transform(one), repeats)
-    predict_ms = median_ms(lambda: embedder.encoder_.predict(one, verbose=0), max(10, repeats // 10))
-    embedder.transform(rows[:2000]), embedder.encoder_.predict(rows[:2000], verbose=0)
-    # Median of three runs each: predict as users call it (batches of 32),
-    # and with batches as large as transform's chunks, its best case.
-    transform_rate = n_rows / (median_ms(lambda: embedder.transform(rows), 3) / 1000)
-    predict_rate = n_rows / (median_ms(lambda: embedder.encoder_.predict(rows, verbose=0), 3) / 1000)
-    predict_1024_rate = n_rows / (
-        median_ms(lambda: embedder.encoder_.predict(rows, verbose=0, batch_size=1024), 3) / 1000
-    )
-    return {
-        "one_row_transform_ms": transform_ms,
-        "one_row_predict_ms": predict_ms,
-        "rows_per_s_transform": transform_rate,
-        "rows_per_s_predict": predict_rate,
-        "rows_per_s_predict_batch_1024": predict_1024_rate,
-        "throughput_ratio": transform_rate / predict_rate,
-        "throughput_ratio_batch_1024": transform_rate / predict_1024_rate,
+    one_row = {
+        "transform": lambda: embedder.transform(one),
+        "encoder_.predict": lambda: encoder.predict(one, verbose=0),
+        "encoder_.predict_on_batch": lambda: encoder.predict_on_batch(one),
+        "encoder_(x) called directly": lambda: encoder(one, training=False),
     }
+    results = {"one row, ms": {
+        name: _spread(times_ms(call, repeats if name != "encoder_.predict" else max(10, repeats // 10)))
+        for name, call in one_row.items()
+    }}
+    many = {
+        "transform": lambda: embedder.transform(rows),
+        "encoder_.predict": lambda: encoder.predict(rows, verbose=0),
+        "encoder_.predict(batch_size=1024)": lambda: encoder.predict(rows, verbose=0, batch_size=1024),
+    }
+    for call in many.values():
+        call()
+    rates = {name: [] for name in many}
+    for _ in range(3):
+        for name, call in many.items():
+            start = time.perf_counter()
+            call()
+            rates[name].append(n_rows / (time.perf_counter() - start))
+    results[f"{n_rows:,} rows, rows/s"] = {name: _spread(values) for name, values in rates.items()}
+    results[f"{n_rows:,} rows, transform over predict"] = {
+        name: _spread(np.divide(rates["transform"], values))
+        for name, values in rates.items() if name != "transform"
+    }
+    return results
 
 
-_MEMORY_CHILD = """
-import os, sys, threading, numpy as np
-from sksiamese import SiameseEmbedder
+def transform_memory_child(n_rows, dtype):
+    """Peak memory growth (MiB) of one ``transform`` of ``n_rows`` rows, and its output's size."""
+    from sksiamese import SiameseEmbedder
 
-def rss():  # current resident memory in bytes (Linux)
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-n, dtype = int(sys.argv[1]), sys.argv[2]
-rng = np.random.default_rng(0)
-X = rng.normal(size=(n, 8)).astype(dtype)
-y = rng.integers(0, 4, n)
-embedder = SiameseEmbedder(n_components=32, epochs=1, random_state=0).fit(X[:2000], y[:2000])
-embedder.transform(X[:5000])
-before, peak, done = rss(), [0], threading.Event()
-
-def watch():  # the process's peak is already set by TensorFlow's start-up
-    while not done.is_set():
-        peak[0] = max(peak[0], rss())
-        done.wait(0.002)
-
-watcher = threading.Thread(target=watch)
-watcher.start()
-Z = embedder.transform(X)
-done.set()
-watcher.join()
-print((max(peak[0], rss()) - before) / 2**20, Z.nbytes / 2**20)
-"""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(int(n_rows), 8)).astype(dtype)
+    y = rng.integers(0, 4, len(X))
+    embedder = SiameseEmbedder(n_components=32, epochs=1, random_state=0).fit(X[:2000], y[:2000])
+    embedder.transform(X[:5000])  # compiles for this dtype
+    Z, _, growth = measure(lambda: embedder.transform(X))
+    return {"peak growth MB": growth["total"], "output MB": Z.nbytes / 2**20}
 
 
 def bench_transform_memory(n_rows):
     """Peak memory growth of one ``transform`` call against the size of its output."""
-    results = {}
-    for dtype in ("float32", "float64"):
-        out = subprocess.run(
-            [sys.executable, "-c", _MEMORY_CHILD, str(n_rows), dtype],
-            capture_output=True, text=True, check=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        ).stdout.split()
-        growth, output = float(out[-2]), float(out[-1])
-        results[f"{n_rows:,} rows {dtype}: peak growth MB / output MB"] = f"{growth:.0f} / {output:.0f}"
-    return results
+    return {
+        f"one transform of {n_rows:,} rows, {dtype}": run_child("transform_memory_child", n_rows, dtype)
+        for dtype in ("float32", "float64")
+    }
 
 
 # 3. Few-shot quality -----------------------------------------------------------
 
+# The default cnn against one change at a time, all trained alike.
+FEWSHOT_VARIANTS = {
+    "augment=False": {"augment": False},
+    "mining='hard'": {"mining": "hard"},
+    "mining='all'": {"mining": "all"},
+    "n_components=64": {"n_components": 64},
+}
+
+
 def bench_fewshot(data, train, *, epochs, episodes):
+    """1-shot accuracy on the unseen alphabets: raw pixels, PCA, the default cnn and variants.
+
+    Every embedder trains ``epochs`` epochs on the three training alphabets
+    with ``random_state=0``; ``fit seconds`` is one fit each, for scale.
+    """
     from sklearn.decomposition import PCA
 
     from sksiamese import SiameseEmbedder
     from sksiamese.metrics import few_shot_accuracy
 
     test = ~train
-    start = time.perf_counter()
-    embedder = SiameseEmbedder(
-        network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=0
-    ).fit(data.images[train], data.target[train])
-    fit_seconds = time.perf_counter() - start
+
+    def fit(**params):
+        start = time.perf_counter()
+        embedder = SiameseEmbedder(
+            network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=0, **params
+        ).fit(data.images[train], data.target[train])
+        return embedder.transform(data.images[test]), time.perf_counter() - start
+
+    embedded, fit_seconds = fit()
     flat = data.images.reshape(len(data.images), -1)
     candidates = {
         "raw pixels": flat[test],
         "PCA (32)": PCA(32, random_state=0).fit(flat[train]).transform(flat[test]),
-        "SiameseEmbedder": embedder.transform(data.images[test]),
+        "SiameseEmbedder": embedded,
     }
     results = {"fit_seconds": fit_seconds, "epochs": epochs, "train_images": int(train.sum())}
     # Lake's protocol draws each episode's characters from one alphabet; the
     # looser one mixes the two test alphabets, which is easier.
     protocols = {"within alphabet": data.alphabet[test], "across alphabets": None}
+
+    def accuracy(rows, n_way, groups):
+        return few_shot_accuracy(
+            rows, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
+            groups=groups, random_state=0,
+        )
+
     for name, rows in candidates.items():
         for n_way in (20, 5):
             for protocol, groups in protocols.items():
-                results[f"{name}, {n_way}-way 1-shot, {protocol}"] = few_shot_accuracy(
-                    rows, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
-                    groups=groups, random_state=0,
-                )
+                results[f"{name}, {n_way}-way 1-shot, {protocol}"] = accuracy(rows, n_way, groups)
+    results["variants of the default cnn"] = {}
+    for name, params in FEWSHOT_VARIANTS.items():
+        rows, seconds = fit(**params)
+        results["variants of the default cnn"][name] = {
+            "fit seconds": seconds,
+            **{f"{n_way}-way 1-shot, within alphabet": accuracy(rows, n_way, data.alphabet[test])
+               for n_way in (20, 5)},
+        }
     return results
 
 
-# 6. Verification --------------------------------------------------------------
+# 5. Verification --------------------------------------------------------------
 
 def verification_scores(verifier, pairs, same):
     from sklearn.metrics import roc_auc_score
@@ -420,94 +548,91 @@ def bench_verify(data, train, *, quick):
 
 # 4. Scaling --------------------------------------------------------------------
 
-_SCALING_CHILD = """
-import sys, time, numpy as np
-n, method = int(sys.argv[1]), sys.argv[2]
-rng = np.random.default_rng(0)
-centers = rng.normal(size=(50, 32)) * 2
-y = rng.integers(0, 50, n)
-X = (centers[y] + rng.normal(size=(n, 32))).astype(np.float32)
-if method == "nca":
-    from sklearn.neighbors import NeighborhoodComponentsAnalysis
-    start = time.perf_counter()
-    nca = NeighborhoodComponentsAnalysis(n_components=16, max_iter=20, random_state=0).fit(X, y)
-    seconds = (time.perf_counter() - start) / nca.n_iter_
-else:
-    import keras
-    from sksiamese import SiameseEmbedder
-    times = []
-    class T(keras.callbacks.Callback):
-        def on_epoch_begin(self, e, logs=None): self.t = time.perf_counter()
-        def on_epoch_end(self, e, logs=None): times.append(time.perf_counter() - self.t)
-    SiameseEmbedder(n_components=16, epochs=3, callbacks=[T()], random_state=0).fit(X, y)
-    seconds = float(np.mean(times[1:]))
-# VmHWM is this process's own peak; ru_maxrss would carry over the parent's
-# peak from before exec.
-with open("/proc/self/status") as status:
-    peak_mb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-print(seconds, peak_mb, X.nbytes / 2**20)
-"""
+def scaling_child(n_rows, method):
+    """A whole fit of ``method`` on ``n_rows`` rows in this (fresh) process.
+
+    50 overlapping Gaussian classes in 32 dimensions; 2,000 more rows of the
+    same classes are held out and classified by 1-NN on the fitted
+    embedding, and on the raw features for reference.
+    ``siamese``: 4 epochs, the default mlp with 16 components. ``nca``:
+    scikit-learn's ``NeighborhoodComponentsAnalysis``, 16 components, 20
+    iterations at most. The peak is the process's whole resident peak.
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    n_rows = int(n_rows)
+    rng = np.random.default_rng(0)
+    # Centres this close leave raw-feature 1-NN well short of perfect.
+    centers = rng.normal(size=(50, 32)) * 0.7
+    y = rng.integers(0, 50, n_rows + 2000)
+    X = (centers[y] + rng.normal(size=(len(y), 32))).astype(np.float32)
+    X_train, y_train, X_test, y_test = X[:n_rows], y[:n_rows], X[n_rows:], y[n_rows:]
+    if method == "nca":
+        from sklearn.neighbors import NeighborhoodComponentsAnalysis
+
+        model = NeighborhoodComponentsAnalysis(n_components=16, max_iter=20, random_state=0)
+        steps, unit = "iterations", None
+    else:
+        from sksiamese import SiameseEmbedder
+
+        unit = epoch_timer()
+        model = SiameseEmbedder(n_components=16, epochs=4, callbacks=[unit], random_state=0)
+        steps = "epochs"
+    _, seconds, _ = measure(lambda: model.fit(X_train, y_train))
+    knn = KNeighborsClassifier(1).fit(model.transform(X_train), y_train)
+    result = {
+        "fit seconds": seconds,
+        steps: int(model.n_iter_),
+        "1-NN accuracy, held-out rows": knn.score(model.transform(X_test), y_test),
+        "raw-feature 1-NN accuracy": KNeighborsClassifier(1).fit(X_train, y_train).score(
+            X_test, y_test
+        ),
+        "process peak resident MB": resident_mb()["peak"],
+        "data MB": X_train.nbytes / 2**20,
+    }
+    if unit is not None:
+        # The first epoch traces the step; the others are steady state.
+        result["seconds per epoch"] = _spread(unit.times[1:])
+    return result
 
 
 def bench_scaling(n):
-    results = {}
-    for method, size in [("siamese", n), ("siamese", 2 * n), ("siamese", 4 * n), ("nca", n)]:
-        out = subprocess.run(
-            [sys.executable, "-c", _SCALING_CHILD, str(size), method],
-            capture_output=True, text=True, check=True,
-        ).stdout.split()
-        seconds, peak_mb, data_mb = map(float, out[-3:])
-        results[f"{method} n={size}"] = {
-            "seconds": seconds,
-            "unit": "s per iteration" if method == "nca" else "s per epoch",
-            "peak_rss_mb": peak_mb,
-            "data_mb": data_mb,
-        }
-    return results
+    """Whole fits at ``n``, ``2n`` and ``4n`` rows, and NCA's at ``n``, each in a fresh process.
+
+    Time and memory of a fit, with the 1-NN accuracy it reaches: the two
+    methods do different work per step (an epoch of triplet batches against
+    an iteration over all pairs), so they are compared on whole fits.
+    """
+    runs = [("siamese", n), ("siamese", 2 * n), ("siamese", 4 * n), ("nca", n)]
+    return {f"{method} n={size}": run_child("scaling_child", size, method) for method, size in runs}
 
 
-# 7. Out-of-core: a memory-mapped file larger than the memory budget -------------
+# 6. Out-of-core: a memory-mapped file larger than the memory budget -------------
 
-_OUT_OF_CORE_CHILD = """
-import os, sys, threading, time, numpy as np
-from sksiamese import SiameseEmbedder
+def out_of_core_child(path, labels_path, mode, batch_size, mining, epochs):
+    """Seconds per epoch and memory growth of ``fit``, and one ``transform``, on one file."""
+    from sksiamese import SiameseEmbedder
 
-def status():  # resident memory in MiB: total, anonymous, mapped files (Linux)
-    values = {}
-    with open("/proc/self/status") as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("VmRSS", "RssAnon", "RssFile"):
-                values[key] = int(rest.split()[0]) / 1024
-    return values
-
-def peak_growth(call):
-    before, peak, done = status(), dict(status()), threading.Event()
-    def watch():
-        while not done.is_set():
-            for key, value in status().items():
-                peak[key] = max(peak[key], value)
-            done.wait(0.005)
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    start = time.perf_counter()
-    result = call()
-    seconds = time.perf_counter() - start
-    done.set()
-    watcher.join()
-    return {key: peak[key] - before[key] for key in before}, seconds, result
-
-path, labels_path, mode, batch_size, mining = sys.argv[1:4] + [int(sys.argv[4]), sys.argv[5]]
-X = np.load(path, mmap_mode="r" if mode == "memmap" else None)
-y = np.load(labels_path)
-embedder = SiameseEmbedder(n_components=16, epochs=1, batch_size=batch_size, mining=mining, random_state=0)
-# Warm up TensorFlow's runtime on a small slice, so the growth is the fit's.
-embedder.fit(np.asarray(X[:4096]), y[:4096])
-fit_growth, fit_seconds, _ = peak_growth(lambda: embedder.fit(X, y))
-transform_growth, transform_seconds, Z = peak_growth(lambda: embedder.transform(X))
-print(fit_growth["VmRSS"], fit_growth["RssAnon"], fit_growth["RssFile"], fit_seconds,
-      transform_growth["VmRSS"], transform_seconds, Z.nbytes / 2**20, embedder.history_["loss"][-1])
-"""
+    X = np.load(path, mmap_mode="r" if mode == "memmap" else None)
+    y = np.load(labels_path)
+    timer = epoch_timer()
+    embedder = SiameseEmbedder(
+        n_components=16, epochs=int(epochs), batch_size=int(batch_size), mining=mining,
+        callbacks=[timer], random_state=0,
+    )
+    # Warm up TensorFlow's runtime on a small slice, so the growth is the fit's.
+    embedder.fit(np.asarray(X[:4096]), y[:4096])
+    timer.times.clear()
+    _, _, fit_growth = measure(lambda: embedder.fit(X, y))
+    Z, transform_seconds, transform_growth = measure(lambda: embedder.transform(X))
+    return {
+        "fit seconds per epoch": _spread(timer.times),
+        "fit peak growth MB": fit_growth,
+        "transform seconds": transform_seconds,
+        "transform peak growth MB": transform_growth["total"],
+        "transform output MB": Z.nbytes / 2**20,
+        "final loss": float(embedder.history_["loss"][-1]),
+    }
 
 
 OUT_OF_CORE_RUNS = (
@@ -518,13 +643,14 @@ OUT_OF_CORE_RUNS = (
 )
 
 
-def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000, runs=OUT_OF_CORE_RUNS):
-    """One epoch of ``fit`` and one ``transform`` on an ``(n_rows, 32)`` float32 .npy file.
+def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000, epochs=3, runs=OUT_OF_CORE_RUNS):
+    """``epochs`` epochs of ``fit`` and one ``transform`` on an ``(n_rows, 32)`` float32 .npy file.
 
     Read with ``mmap_mode="r"`` against loaded into memory, with the default
     batches and with batches of 1024 rows (semi-hard and batch-hard
-    mining); peak growth of resident memory (total, anonymous and file
-    pages) over each call.
+    mining); seconds per epoch (median and range over the epochs) and peak
+    growth of resident memory (total, anonymous and file pages) over the
+    whole fit, each run in a fresh process.
     """
     import tempfile
 
@@ -542,90 +668,83 @@ def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000, runs=OUT_OF_CORE
                 (len(part), n_features), dtype=np.float32
             )
         X.flush()
-        file_mb = X.nbytes / 2**20
+        results["file"] = {"rows": n_rows, "MB": X.nbytes / 2**20, "epochs": epochs}
         del X
         for mode, batch_size, mining in runs:
-            out = subprocess.run(
-                [sys.executable, "-c", _OUT_OF_CORE_CHILD, str(path), str(labels_path), mode,
-                 str(batch_size), mining],
-                capture_output=True, text=True, check=True,
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-            ).stdout.split()
-            fit_total, fit_anon, fit_file, fit_s, tr_total, tr_s, out_mb, loss = map(float, out[-8:])
-            results[f"{mode}, batch_size={batch_size}, mining={mining}"] = {
-                "file MB": file_mb,
-                "fit epoch s": fit_s,
-                "fit rows/s": n_rows / fit_s,
-                "fit peak growth MB (total / anonymous / file pages)": (
-                    f"{fit_total:.0f} / {fit_anon:.0f} / {fit_file:.0f}"
-                ),
-                "transform s": tr_s,
-                "transform peak growth MB / output MB": f"{tr_total:.0f} / {out_mb:.0f}",
-                "final loss": loss,
-            }
+            results[f"{mode}, batch_size={batch_size}, mining={mining}"] = run_child(
+                "out_of_core_child", path, labels_path, mode, batch_size, mining, epochs
+            )
     return results
 
 
-# 8. Throughput under tf.distribute strategies and on GPUs -----------------------
+# 7. Throughput under tf.distribute strategies and on GPUs -----------------------
 
-_THROUGHPUT_CHILD = """
-import json, sys, time, numpy as np
-import tensorflow as tf
-import keras
+def throughput_child(setup, precision, batch_size, n_rows, epochs):
+    """Training and ``transform`` images/s of the default cnn under one strategy."""
+    import tensorflow as tf
 
-setup, precision, n_rows, batch_size, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-if setup == "mirrored-cpu":
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-elif setup == "mirrored-gpus":
-    strategy = tf.distribute.MirroredStrategy()
-else:
-    strategy = tf.distribute.get_strategy()
+    batch_size, n_rows, epochs = int(batch_size), int(n_rows), int(epochs)
+    if setup == "mirrored-cpu":
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    elif setup == "mirrored-gpus":
+        strategy = tf.distribute.MirroredStrategy()
+    else:
+        strategy = tf.distribute.get_strategy()
 
-from sksiamese import SiameseEmbedder
+    from sksiamese import SiameseEmbedder
 
-rng = np.random.default_rng(0)
-n_classes = 200
-prototypes = (rng.random((n_classes, 28, 28, 1)) > 0.8).astype(np.float32)
-y = rng.integers(0, n_classes, n_rows)
-X = prototypes[y] + 0.3 * rng.standard_normal((n_rows, 28, 28, 1), dtype=np.float32)
-times = []
-
-class Timer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start = time.perf_counter()
-    def on_epoch_end(self, epoch, logs=None):
-        times.append(time.perf_counter() - self.start)
-
-embedder = SiameseEmbedder(network="cnn", n_components=32, epochs=epochs, batch_size=batch_size,
-                           augment=False, precision=precision, callbacks=[Timer()], random_state=0)
-with strategy.scope():
-    embedder.fit(X, y)
-# The first epoch traces and compiles; the others measure.
-seconds = float(np.median(times[1:]))
-start = time.perf_counter()
-embedder.transform(X)
-print(json.dumps({"replicas": strategy.num_replicas_in_sync, "train images/s": n_rows / seconds,
-                  "transform images/s": n_rows / (time.perf_counter() - start),
-                  "final loss": embedder.history_["loss"][-1]}))
-"""
+    rng = np.random.default_rng(0)
+    n_classes = 200
+    prototypes = (rng.random((n_classes, 28, 28, 1)) > 0.8).astype(np.float32)
+    y = rng.integers(0, n_classes, n_rows)
+    X = prototypes[y] + 0.3 * rng.standard_normal((n_rows, 28, 28, 1), dtype=np.float32)
+    timer = epoch_timer()
+    embedder = SiameseEmbedder(
+        network="cnn", n_components=32, epochs=epochs, batch_size=batch_size, augment=False,
+        precision=precision, callbacks=[timer], random_state=0,
+    )
+    with strategy.scope():
+        embedder.fit(X, y)
+    start = time.perf_counter()
+    embedder.transform(X)
+    return {
+        "replicas": strategy.num_replicas_in_sync,
+        # The first epoch traces and compiles; the others measure.
+        "train images/s": n_rows / float(np.median(timer.times[1:])),
+        "transform images/s": n_rows / (time.perf_counter() - start),
+        "final loss": float(embedder.history_["loss"][-1]),
+    }
 
 
-def bench_distribute(*, quick):
+def bench_distribute(*, quick, repeats=3):
     """Training and inference throughput of the default cnn, per strategy and precision.
 
-    Without GPUs: no strategy, MirroredStrategy over two logical CPU devices
-    (one process and the same cores, so it measures the strategy's
-    overhead, not added hardware), and mixed_bfloat16. With GPUs: float32
-    against mixed_float16 at two batch sizes, and MirroredStrategy over
-    every GPU when there are several.
+    Each set-up runs ``repeats`` times in fresh processes, set-ups taking
+    turns; a run's speed is the median of its epochs after the first.
+
+    Without GPUs: no strategy at ``batch_size=128``; MirroredStrategy over
+    two logical CPU devices at ``batch_size=128`` (one process and the same
+    cores, so it measures the strategy's overhead and the use of the
+    cores, not added hardware); no strategy at ``batch_size=64``, which
+    computes what each replica computes under the strategy (64 rows of 16
+    classes x 4, mined on their own), with one update per 64 rows where
+    the strategy makes one per 128, so its loss differs; and
+    mixed_bfloat16 at 128. With GPUs: float32 against mixed_float16 at two
+    batch sizes, and MirroredStrategy over every GPU when there are
+    several.
     """
     import tensorflow as tf
 
     n_gpus = len(tf.config.list_physical_devices("GPU"))
-    n_rows, epochs = (4_000, 3) if quick else (16_000, 4)
-    runs = [("none", "float32", 128), ("mirrored-cpu", "float32", 128), ("none", "mixed_bfloat16", 128)]
+    n_rows, epochs = (4_000, 3) if quick else (16_000, 3)
+    runs = [
+        ("none", "float32", 128),
+        ("mirrored-cpu", "float32", 128),
+        ("none", "float32", 64),
+        ("none", "mixed_bfloat16", 128),
+    ]
     if n_gpus:
         n_rows = 20_000 if quick else 100_000
         runs = [
@@ -636,66 +755,82 @@ def bench_distribute(*, quick):
         ]
         if n_gpus > 1:
             runs += [("mirrored-gpus", "float32", 2048), ("mirrored-gpus", "mixed_float16", 2048)]
-    results = {"device": f"{n_gpus} GPU(s)" if n_gpus else f"CPU only ({os.cpu_count()} cores), no GPU visible"}
-    for setup, precision, batch_size in runs:
-        out = subprocess.run(
-            [sys.executable, "-c", _THROUGHPUT_CHILD, setup, precision, str(n_rows), str(batch_size), str(epochs)],
-            capture_output=True, text=True, check=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        ).stdout.strip().splitlines()[-1]
-        results[f"{setup}, {precision}, batch_size={batch_size}"] = json.loads(out)
+    measured = {run: [] for run in runs}
+    for _ in range(repeats):
+        for run in runs:
+            measured[run].append(run_child("throughput_child", *run, n_rows, epochs))
+    results = {
+        "device": f"{n_gpus} GPU(s)" if n_gpus else f"CPU only ({os.cpu_count()} cores), no GPU visible",
+        "rows": n_rows, "epochs": epochs, "repeats": repeats,
+    }
+    for (setup, precision, batch_size), values in measured.items():
+        results[f"{setup}, {precision}, batch_size={batch_size}"] = {
+            "replicas": values[0]["replicas"],
+            **{key: _spread([value[key] for value in values])
+               for key in ("train images/s", "transform images/s", "final loss")},
+        }
+    if not n_gpus:
+        def ratio(top, bottom):
+            return _spread(np.divide(
+                [value["train images/s"] for value in measured[top]],
+                [value["train images/s"] for value in measured[bottom]],
+            ))
+
+        results["train speed ratios"] = {
+            "mirrored over none at the per-replica batch (64)": ratio(
+                ("mirrored-cpu", "float32", 128), ("none", "float32", 64)
+            ),
+            "mirrored over none at the global batch (128)": ratio(
+                ("mirrored-cpu", "float32", 128), ("none", "float32", 128)
+            ),
+            "mixed_bfloat16 over float32": ratio(
+                ("none", "mixed_bfloat16", 128), ("none", "float32", 128)
+            ),
+        }
     return results
 
 
-# 9. Mining cost per batch size ----------------------------------------------------
+# 8. Mining cost per batch size ----------------------------------------------------
 
-_MINING_CHILD = """
-import importlib.util, json, os, sys, threading, time
-import numpy as np
-import tensorflow as tf
+def mining_child(size, per_class, mining, how, repeats, reference):
+    """Milliseconds of one loss and gradient step and its memory growth, in this process."""
+    import importlib.util
 
-size, per_class, mining, how, repeats = sys.argv[1:6]
-size, per_class, repeats = int(size), int(per_class), int(repeats)
-if how == "definition":
-    spec = importlib.util.spec_from_file_location("mining_reference", sys.argv[6])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    loss = module.triplet_loss
-else:
-    from sksiamese.losses import triplet_loss as loss
+    import tensorflow as tf
 
-def rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    size, per_class, repeats = int(size), int(per_class), int(repeats)
+    if how == "definition":
+        spec = importlib.util.spec_from_file_location("mining_reference", reference)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        loss = module.triplet_loss
+    else:
+        from sksiamese.losses import triplet_loss as loss
 
-rng = np.random.default_rng(0)
-labels = tf.constant(rng.permutation(np.repeat(np.arange(size // per_class), per_class)))
-embeddings = tf.Variable(tf.math.l2_normalize(rng.normal(size=(size, 64)).astype(np.float32), axis=1))
+    rng = np.random.default_rng(0)
+    labels = tf.constant(rng.permutation(np.repeat(np.arange(size // per_class), per_class)))
+    embeddings = tf.Variable(
+        tf.math.l2_normalize(rng.normal(size=(size, 64)).astype(np.float32), axis=1)
+    )
 
-@tf.function(jit_compile=False)
-def step():
-    with tf.GradientTape() as tape:
-        value = loss(labels, embeddings, margin=0.2, mining=mining)
-    return value, tape.gradient(value, embeddings)
+    @tf.function(jit_compile=False)
+    def step():
+        with tf.GradientTape() as tape:
+            value = loss(labels, embeddings, margin=0.2, mining=mining)
+        return value, tape.gradient(value, embeddings)
 
-before, peak, done = rss(), [0.0], threading.Event()
-def watch():
-    while not done.is_set():
-        peak[0] = max(peak[0], rss())
-        done.wait(0.005)
-watcher = threading.Thread(target=watch)
-watcher.start()
-step()[1].numpy()  # traces
-times = []
-for _ in range(repeats):
-    start = time.perf_counter()
-    step()[1].numpy()
-    times.append(1000 * (time.perf_counter() - start))
-done.set()
-watcher.join()
-print(json.dumps({"median ms": float(np.median(times)), "min ms": min(times), "max ms": max(times),
-                  "repeats": repeats, "peak growth MB": max(peak[0], rss()) - before}))
-"""
+    def steps():
+        step()[1].numpy()  # traces
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            step()[1].numpy()
+            times.append(1000 * (time.perf_counter() - start))
+        return times
+
+    times, _, growth = measure(steps)
+    return {"median ms": float(np.median(times)), "min ms": min(times), "max ms": max(times),
+            "repeats": repeats, "peak growth MB": growth["total"]}
 
 
 def bench_mining(*, quick):
@@ -715,13 +850,7 @@ def bench_mining(*, quick):
 
     def child(size, per_class, mining, how):
         repeats = 3 if size >= 4096 or how == "definition" and size >= 1024 else 5
-        out = subprocess.run(
-            [sys.executable, "-c", _MINING_CHILD, str(size), str(per_class), mining, how,
-             str(repeats), str(reference)],
-            capture_output=True, text=True, check=True,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-        ).stdout.strip().splitlines()[-1]
-        return json.loads(out)
+        return run_child("mining_child", size, per_class, mining, how, repeats, reference)
 
     for per_class in (4, 64):
         layout = f"{per_class} rows per class"
@@ -745,14 +874,15 @@ def bench_mining(*, quick):
     return results
 
 
-# 10. Batch size: few-shot accuracy against throughput --------------------------------
+# 9. Batch size: few-shot accuracy per batch size --------------------------------
 
 def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)):
-    """Unseen-alphabet accuracy and training speed of the default cnn per ``batch_size``.
+    """Unseen-alphabet accuracy of the default cnn per ``batch_size``.
 
     Every fit trains ``epochs`` epochs, so each sees the same number of
     images; larger batches take fewer, larger steps. Accuracy is 20-way
-    and 5-way 1-shot within the alphabets never seen (Lake's protocol).
+    and 5-way 1-shot within the alphabets never seen (Lake's protocol);
+    ``fit seconds`` is one fit each, for scale (``train`` measures speed).
     """
     from sksiamese import SiameseEmbedder
     from sksiamese.metrics import few_shot_accuracy
@@ -767,7 +897,7 @@ def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)
         ).fit(data.images[train], data.target[train])
         seconds = time.perf_counter() - start
         embedded = embedder.transform(data.images[test])
-        row = {"fit seconds": seconds, "images/s": epochs * int(train.sum()) / seconds}
+        row = {"fit seconds": seconds}
         for n_way in (20, 5):
             row[f"{n_way}-way 1-shot"] = few_shot_accuracy(
                 embedded, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
@@ -777,7 +907,7 @@ def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)
     return results
 
 
-# 12. Stronger defaults for images -----------------------------------------------------
+# 11. Stronger defaults for images -----------------------------------------------------
 
 DEFAULTS_SPLITS = {
     "demo": TEST_ALPHABETS,
@@ -800,6 +930,17 @@ DEFAULTS_CANDIDATES = {
     "rotated classes + learning_rate=3e-3": {"rotated_classes": True, "learning_rate": 3e-3},
     "rotated classes + learning_rate=3e-3 + cosine decay": {
         "rotated_classes": True, "learning_rate": 3e-3, "learning_rate_schedule": "cosine",
+    },
+}
+
+
+# Every candidate on the demo split; the changes that became defaults, and
+# the defaults before, confirmed on the two others.
+DEFAULTS_RUNS = {
+    "demo": tuple(DEFAULTS_CANDIDATES),
+    **{
+        split: ("before", "rotated classes", "rotated classes + learning_rate=3e-3")
+        for split in ("no-Korean", "no-Latin")
     },
 }
 
@@ -850,39 +991,10 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
     return results
 
 
-# 11. Gallery search: exact and HNSW against scikit-learn's brute force --------------
-
-def _resident_mb():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
-
-
-def _timed_with_peak(call):
-    """``call()``'s result, its seconds and the peak growth of resident memory (MiB).
-
-    Resident memory is sampled every 5 ms by a thread while ``call`` runs.
-    """
-    import threading
-
-    before, peak, done = _resident_mb(), [0.0], threading.Event()
-
-    def watch():
-        while not done.is_set():
-            peak[0] = max(peak[0], _resident_mb())
-            done.wait(0.005)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    start = time.perf_counter()
-    result = call()
-    seconds = time.perf_counter() - start
-    done.set()
-    watcher.join()
-    return result, seconds, max(peak[0], _resident_mb()) - before
-
+# 10. Gallery search: exact and HNSW against scikit-learn's brute force --------------
 
 def gallery_child(folder, method, repeats, ef_values):
-    """One search method in this (fresh) process: build, search, add; JSON on stdout.
+    """One search method in this (fresh) process: build, search, add.
 
     ``method`` is ``sklearn`` (brute-force ``NearestNeighbors``), ``exact``,
     ``exact-memmap`` (the gallery read from its .npy file in place) or
@@ -892,38 +1004,38 @@ def gallery_child(folder, method, repeats, ef_values):
 
     from sksiamese import GalleryClassifier
 
-    folder = Path(folder)
+    folder, repeats, ef_values = Path(folder), int(repeats), json.loads(ef_values)
     X = np.load(folder / "X.npy", mmap_mode="r" if method == "exact-memmap" else None)
     y, queries = np.load(folder / "y.npy"), np.load(folder / "queries.npy")
     if method == "sklearn":
-        model, fit_s, fit_mb = _timed_with_peak(
+        model, fit_s, fit_mb = measure(
             lambda: NearestNeighbors(n_neighbors=10, algorithm="brute").fit(X)
         )
     else:
         algorithm = "hnsw" if method == "hnsw" else "exact"
-        model, fit_s, fit_mb = _timed_with_peak(
+        model, fit_s, fit_mb = measure(
             lambda: GalleryClassifier(algorithm=algorithm).fit(X, y)
         )
-    result = {"fit s": fit_s, "fit peak growth MB": fit_mb, "searches": {}}
+    result = {"fit s": fit_s, "fit peak growth MB": fit_mb["total"], "searches": {}}
     for ef in ef_values if method == "hnsw" else [None]:
         if ef is not None:
             model.set_params(ef_search=ef)
         model.kneighbors(queries[:100], 10)  # warm-up
         rates, peaks = [], []
         for _ in range(repeats):
-            (_, found), seconds, peak = _timed_with_peak(lambda: model.kneighbors(queries, 10))
+            (_, found), seconds, peak = measure(lambda: model.kneighbors(queries, 10))
             rates.append(len(queries) / seconds)
-            peaks.append(peak)
+            peaks.append(peak["total"])
         np.save(folder / f"found-{method}-{ef}.npy", found)
         result["searches"][str(ef)] = {"rates": rates, "peak growth MB": max(peaks)}
     if method != "sklearn":
         added = np.load(folder / "added.npy")
         added_y = np.arange(len(added)) + y.max() + 1
         result["partial_fit s"] = [
-            _timed_with_peak(lambda: model.partial_fit(part, part_y))[1]
+            measure(lambda: model.partial_fit(part, part_y))[1]
             for part, part_y in zip(np.array_split(added, 3), np.array_split(added_y, 3))
         ]
-    print(json.dumps(result))
+    return result
 
 
 def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=1000, n_added=30_000):
@@ -977,8 +1089,8 @@ def bench_gallery(n_rows, *, repeats=3, ef_values=(16, 32, 64, 128)):
     parameters) at several ``ef_search``. Speeds are the median and range of
     ``repeats`` searches after a warm-up; recall@10 is measured against the
     exact search; ``partial_fit`` adds 10,000 rows of new identities three
-    times. Memory is the peak growth of resident memory over each call,
-    sampled every 5 ms.
+    times. Memory is the peak growth of resident memory over each call
+    (``measure``).
     """
     import tempfile
 
@@ -991,15 +1103,9 @@ def bench_gallery(n_rows, *, repeats=3, ef_values=(16, 32, 64, 128)):
         )
         runs = {}
         for method in ("sklearn", "exact", "exact-memmap", "hnsw"):
-            code = (
-                f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; "
-                f"run.gallery_child({folder!r}, {method!r}, {repeats}, {list(ef_values)!r})"
+            runs[method] = run_child(
+                "gallery_child", folder, method, repeats, json.dumps(list(ef_values))
             )
-            out = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-            ).stdout.strip().splitlines()[-1]
-            runs[method] = json.loads(out)
         truth = np.load(Path(folder) / "found-exact-None.npy")
         baseline = float(np.median(runs["sklearn"]["searches"]["None"]["rates"]))
         for method, run in runs.items():
@@ -1113,16 +1219,6 @@ def bench_transfer(*, quick, repeats=3, epochs=4):
     return results
 
 
-# 5. Peer -------------------------------------------------------------------------
-
-def bench_peer():
-    try:
-        import pytorch_metric_learning  # noqa: F401
-    except ImportError:
-        return {"status": "pytorch-metric-learning not installed; skipped"}
-    return {"status": "installed, comparison not implemented for this version"}
-
-
 # Report ----------------------------------------------------------------------------
 
 def _flat_rows(prefix, value):
@@ -1146,89 +1242,153 @@ def print_table(results):
         print(f"{section:<{widths[0]}}  {key:<{widths[1]}}  {value}")
 
 
+SECTIONS = (
+    "train", "infer", "fewshot", "scaling", "verify", "outofcore", "distribute", "mining",
+    "batchsize", "gallery", "defaults", "transfer",
+)
+
+
+def run_section(name, args, data, train):
+    """The results of section ``name`` at the run's sizes."""
+    quick = args.quick
+    epochs, episodes = (10, 200) if quick else (40, 1000)
+    if name == "train":
+        return bench_train(
+            data.images[train], data.target[train], steps=30 if quick else 60, repeats=3
+        )
+    if name == "infer":
+        results = bench_infer(data.images[train], repeats=100 if quick else 300)
+        results.update(bench_transform_memory(200_000 if quick else 1_000_000))
+        return results
+    if name == "fewshot":
+        return bench_fewshot(data, train, epochs=epochs, episodes=episodes)
+    if name == "scaling":
+        return bench_scaling(2_000 if quick else 10_000)
+    if name == "verify":
+        return bench_verify(data, train, quick=quick)
+    if name == "outofcore":
+        return bench_out_of_core(100_000 if quick else 1_000_000)
+    if name == "distribute":
+        return bench_distribute(quick=quick)
+    if name == "mining":
+        return bench_mining(quick=quick)
+    if name == "batchsize":
+        return bench_batch_size(data, train, epochs=epochs, episodes=episodes)
+    if name == "gallery":
+        return bench_gallery(200_000 if quick else 1_000_000)
+    if name == "defaults":
+        splits = DEFAULTS_RUNS if args.split is None else {args.split: DEFAULTS_RUNS[args.split]}
+        return {
+            split: bench_defaults(
+                data, split=split, epochs=epochs, episodes=episodes,
+                candidates=candidates if args.candidates is None else args.candidates.split(","),
+            )
+            for split, candidates in splits.items()
+        }
+    return bench_transfer(quick=quick)
+
+
+def metadata(quick):
+    """Commit, machine, library versions and date of this run."""
+    import keras
+    import sklearn
+    import tensorflow as tf
+
+    import sksiamese
+
+    def git(*command):
+        process = subprocess.run(
+            ["git", *command], cwd=HERE, capture_output=True, text=True, check=False
+        )
+        return process.stdout.strip() if process.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "quick": quick,
+        "commit": git("rev-parse", "HEAD"),
+        # Uncommitted changes to tracked files: the figures may not be the commit's.
+        "dirty": None if status is None else bool(status),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpus": os.cpu_count(),
+            "gpus": len(tf.config.list_physical_devices("GPU")),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "sksiamese": sksiamese.__version__,
+        },
+    }
+
+
+def reference_seconds(quick, reference=REFERENCE):
+    """Seconds each section took in the reference run, if it ran at the same sizes."""
+    try:
+        meta = json.loads(Path(reference).read_text())["meta"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return meta.get("section seconds", {}) if meta.get("quick") == quick else {}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="sksiamese benchmarks")
-    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument(
         "--omniglot", type=Path, default=None,
         help="Omniglot zip to read instead of the set bundled with sksiamese",
     )
-    parser.add_argument("--output", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument(
-        "--sections", default="train,infer,fewshot,scaling,peer,outofcore,distribute,mining",
-        help="comma-separated subset of "
-        "train,infer,fewshot,scaling,peer,verify,outofcore,distribute,mining,batchsize,gallery,"
-        "defaults,transfer",
+        "--output", type=Path, default=HERE / "results" / "latest.json",
+        help=f"JSON file to write; {REFERENCE.relative_to(HERE.parent)} replaces the reference",
     )
     parser.add_argument(
-        "--split", default="demo", choices=sorted(DEFAULTS_SPLITS),
-        help="alphabet split of the defaults section (default: demo)",
+        "--sections", default=",".join(SECTIONS),
+        help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)",
     )
     parser.add_argument(
-        "--candidates", default=",".join(DEFAULTS_CANDIDATES),
-        help="comma-separated candidates of the defaults section (default: all)",
+        "--estimate", action="store_true",
+        help="print how long each section took in the reference run, and stop",
+    )
+    parser.add_argument(
+        "--split", default=None, choices=sorted(DEFAULTS_SPLITS),
+        help="the defaults section on this alphabet split only (default: every split)",
+    )
+    parser.add_argument(
+        "--candidates", default=None,
+        help="comma-separated candidates of the defaults section (default: those of each split)",
     )
     args = parser.parse_args(argv)
-    sections = set(args.sections.split(","))
+    unknown = sorted(set(args.sections.split(",")) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {','.join(SECTIONS)}")
+    sections = [name for name in SECTIONS if name in args.sections.split(",")]
+    expected = reference_seconds(args.quick)
+    for name in sections:
+        seconds = expected.get(name)
+        print(f"{name:<11} " + (
+            f"{seconds / 60:.1f} min in the reference run" if seconds
+            else "not timed in the reference run"
+        ))
+    if args.estimate:
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-    import tensorflow as tf
-
-    results = {
-        "meta": {
-            "quick": args.quick,
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "cpus": os.cpu_count(),
-            "gpus": len(tf.config.list_physical_devices("GPU")),
-        }
-    }
+    results = {"meta": {**metadata(args.quick), "sections": sections, "section seconds": {}}}
     data, train = omniglot_split(args.omniglot)
-    images, labels = data.images[train], data.target[train]
-    embedder = None
-    if "train" in sections or "infer" in sections:
-        embedder, results["train"] = bench_train(
-            images, labels, steps=30 if args.quick else 60, repeats=2 if args.quick else 3
-        )
-    if "infer" in sections:
-        results["infer"] = bench_infer(embedder, images, repeats=100 if args.quick else 300)
-        results["infer"].update(bench_transform_memory(200_000 if args.quick else 1_000_000))
-    if "fewshot" in sections:
-        results["fewshot"] = bench_fewshot(
-            data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
-        )
-    if "scaling" in sections:
-        results["scaling"] = bench_scaling(2_000 if args.quick else 10_000)
-    if "peer" in sections:
-        results["peer"] = bench_peer()
-    if "verify" in sections:
-        results["verify"] = bench_verify(data, train, quick=args.quick)
-    if "outofcore" in sections:
-        results["outofcore"] = bench_out_of_core(300_000 if args.quick else 3_000_000)
-    if "distribute" in sections:
-        results["distribute"] = bench_distribute(quick=args.quick)
-    if "mining" in sections:
-        results["mining"] = bench_mining(quick=args.quick)
-    if "batchsize" in sections:
-        results["batchsize"] = bench_batch_size(
-            data, train, epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000
-        )
-    if "defaults" in sections:
-        results["defaults"] = {
-            args.split: bench_defaults(
-                data, split=args.split, candidates=args.candidates.split(","),
-                epochs=10 if args.quick else 40, episodes=200 if args.quick else 1000,
-            )
-        }
-    if "gallery" in sections:
-        results["gallery"] = bench_gallery(200_000 if args.quick else 1_000_000)
-    if "transfer" in sections:
-        results["transfer"] = bench_transfer(quick=args.quick)
-    results["meta"]["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for name in sections:
+        start = time.perf_counter()
+        results[name] = run_section(name, args, data, train)
+        results["meta"]["section seconds"][name] = time.perf_counter() - start
+        print(f"{name} done in {results['meta']['section seconds'][name]:.0f} s", flush=True)
 
     print_table(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {args.output}")
 
 

@@ -18,7 +18,11 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 
 # Document the checkout next to this folder, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "benchmarks"))
+
+import figures  # noqa: E402
 
 import sksiamese  # noqa: E402
 
@@ -61,6 +65,12 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(sklearn|numpy|scipy|matplotlib|keras|tensorflow|tf)(\..*)?"),
 ]
+
+# Every measured figure the pages quote is a substitution (|name|) read from
+# the reference benchmark run, so that rerunning the benchmark and rebuilding
+# updates them all; benchmarks/figures.py names them. A page quoting a name
+# that is no figure fails the build (an undefined substitution).
+rst_epilog = figures.rst_substitutions(figures.quoted(figures.load(figures.REFERENCE)))
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------
 

@@ -157,13 +157,10 @@ class SiameseEmbedder(
         ``batch_size / R`` rows (rounded up) and their gradients are
         averaged. Every ``mining`` costs ``O(batch_size**2)`` memory, so
         batches of thousands of rows work too. The default suits data sets
-        of tens to hundreds of classes: with 40 epochs of the cnn on three
-        Omniglot alphabets (90 classes; without rotated classes, at a
-        learning rate of 1e-3), 20-way 1-shot accuracy on the two
-        unseen alphabets was 0.799 at 128 rows, 0.798 at 64, 0.792 at 256 and
-        0.756 at 512, as larger batches take fewer steps per epoch
-        (benchmarks, section ``batchsize``). Raise it, with ``epochs``, on
-        GPUs and for data with many classes.
+        of tens to hundreds of classes; larger batches take fewer steps per
+        epoch (the benchmarks' ``batchsize`` section measures accuracy on
+        Omniglot per batch size). Raise it, with ``epochs``, on GPUs and
+        for data with many classes.
 
     samples_per_class : int, default=4
         ``K``, rows of each class in a batch; a batch holds ``batch_size //
@@ -174,10 +171,9 @@ class SiameseEmbedder(
         Light data augmentation of image rows in training: random shifts
         of up to 10% of the height and width, rotations of up to 10 degrees
         and zooms of up to 10%. Needs rows of shape ``(height, width,
-        channels)``. None turns it on for ``network="cnn"`` only: on
-        Omniglot it lifted 20-way 1-shot accuracy on unseen alphabets from
-        0.76 to 0.81. Turn it off for images whose position or orientation
-        carries meaning.
+        channels)``. None turns it on for ``network="cnn"`` only (the
+        user guide quotes its effect on Omniglot). Turn it off for images
+        whose position or orientation carries meaning.
 
     rotated_classes : bool or None, default=None
         Train on each class of square images as four classes: the class
@@ -187,10 +183,9 @@ class SiameseEmbedder(
         number of steps, so it costs no time, and ``classes_`` stays the
         classes of ``y``. Needs rows of shape ``(size, size, channels)``;
         :meth:`fit_pairs` and early stopping's held-out rows are not
-        turned. None turns it on for ``network="cnn"`` with square rows: on
-        Omniglot, 20-way 1-shot accuracy on unseen alphabets rose from 0.80
-        to 0.83 and from 0.78 to 0.83 on two splits, and fell from 0.84 to
-        0.82 on a third (benchmarks, section ``defaults``). It assumes that
+        turned. None turns it on for ``network="cnn"`` with square rows; the
+        user guide (:ref:`few_shot`) gives what it gained and lost on
+        Omniglot splits (benchmarks, section ``defaults``). It assumes that
         a turned image belongs to no class of ``y``: set it to False where
         one can (a 6 turned upside down is a 9) or where orientation does
         not matter at all (texture patches, cell images).
@@ -199,10 +194,8 @@ class SiameseEmbedder(
         Step size of the optimizer given by name. ``"auto"``: 3e-3 for
         ``network="cnn"``, 1e-3 otherwise. A fit of the cnn takes few
         steps (40 epochs of a few thousand images are a few hundred), and
-        the larger step learns more from them: on Omniglot, with rotated
-        classes, 20-way 1-shot accuracy on unseen alphabets rose from 0.83
-        at 1e-3 to 0.85 and 0.84 at 3e-3 on two splits, and stayed at 0.82
-        on a third (benchmarks, section ``defaults``).
+        the larger step learns more from them on Omniglot (benchmarks,
+        section ``defaults``; figures in :ref:`few_shot`).
 
     optimizer : {"adam", "adamw", "rmsprop", "sgd"} or keras Optimizer, default="adam"
         A name, or a Keras optimizer instance that is copied for each fit

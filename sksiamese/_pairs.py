@@ -43,6 +43,10 @@ def check_pair_labels(same, n_pairs):
     classes : ndarray of shape (2,)
         The two label values, non-matching first.
     """
+    if same is None:
+        raise ValueError(
+            "Pair labels are required: 1 (same) and 0 or -1 (different) for each pair; got None."
+        )
     same = column_or_1d(same, warn=True)
     if len(same) != n_pairs:
         raise ValueError(f"Got {n_pairs} pairs but {len(same)} pair labels.")

@@ -323,8 +323,8 @@ def train(
     run = TrainingRun()
     safeguard = _Safeguard(encoder, run, checkpoint)
     trainer = SiameseTrainer(encoder, loss_fn, augmenter)
-    # XLA made the default cnn's train step slower on CPU (1581 vs 2106
-    # images/s on 2 cores), so the step is compiled by tf.function alone.
+    # The step is compiled by tf.function alone: XLA (jit_compile) has not been
+    # measured to pay off for these networks.
     trainer.compile(optimizer=optimizer, jit_compile=False)
     try:
         trainer.fit(

@@ -327,7 +327,7 @@ def test_an_interrupted_download_leaves_no_file(tmp_path, remote_zip, monkeypatc
             return super().read(16)
 
     monkeypatch.setattr(urllib.request, "urlopen", lambda *args, **kwargs: Dropped(b"x" * 64))
-    with pytest.raises(ConnectionResetError):
+    with pytest.raises(ConnectionResetError, match="connection dropped"):
         fetch_omniglot("background_small1", data_home=tmp_path / "home")
     assert list((tmp_path / "home" / "omniglot").iterdir()) == []
 

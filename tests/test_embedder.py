@@ -81,7 +81,10 @@ def test_training_separates_classes(digits, mining, distance):
     ).fit(X[train], y[train])
     losses = embedder.history_["loss"]
     assert losses[-1] < 0.7 * losses[0]
-    assert embedder.score(X[test], y[test]) > 0.88
+    # Against nearest neighbours on the raw pixels of the same held-out rows
+    # (0.989): four epochs come within 0.04 of them (0.951 to 0.972 measured).
+    baseline = precision_at_1(X[test], y[test])
+    assert embedder.score(X[test], y[test]) > baseline - 0.05
 
 
 def test_same_seed_gives_bit_identical_embeddings(small_digits):
@@ -136,7 +139,7 @@ def test_persistence_round_trip(fitted, small_digits, dump_load, tmp_path):
     else:
         restored = clone(fitted)
         assert restored.get_params() == fitted.get_params()
-        with pytest.raises(NotFittedError):
+        with pytest.raises(NotFittedError, match="not fitted"):
             restored.transform(X)
         restored.fit(X, y)
     assert np.array_equal(restored.transform(X), fitted.transform(X))
@@ -352,13 +355,15 @@ def test_string_labels_dataframes_and_set_output(small_digits):
     assert list(out.columns) == ["siameseembedder0", "siameseembedder1", "siameseembedder2"]
     assert set(embedder.classes_) == set(names)
     np.testing.assert_array_equal(embedder.get_feature_names_out(), out.columns)
-    assert embedder.score(frame, names[y]) > 0.5
+    # Three components keep most of the raw pixels' neighbours (0.83 against
+    # 0.96 measured); chance is 0.1.
+    assert embedder.score(frame, names[y]) > precision_at_1(X, y) - 0.2
 
 
 def test_score_is_precision_at_one(fitted, small_digits):
     X, y = small_digits
     assert fitted.score(X, y) == precision_at_1(fitted.transform(X), y)
-    assert fitted.score(X, y) > 0.9
+    assert fitted.score(X, y) > precision_at_1(X, y) - 0.02  # 0.967 against 0.960
 
 
 def test_precision_at_one_leaves_each_row_out():

@@ -538,7 +538,7 @@ def test_damaged_and_malicious_verifier_files_are_refused(
 
 
 def test_missing_file_is_an_os_error(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="nothing-here"):
         sksiamese.load(tmp_path / "nothing-here.sksiamese")
 
 

@@ -227,7 +227,7 @@ def test_embedding_from_estimator(tiny_embedder, small_digits):
 
 def test_embedding_from_unfitted_estimator(small_digits):
     X, y = small_digits
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         EmbeddingDisplay.from_estimator(SiameseEmbedder(), X, y)
 
 
@@ -351,7 +351,7 @@ def test_curves_from_estimator(tiny_embedder):
 
 
 def test_curves_from_estimator_errors(clusters):
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         TrainingCurveDisplay.from_estimator(SiameseEmbedder())
     X, _ = clusters
     with pytest.raises(ValueError, match="PCA has no history_"):

@@ -11,6 +11,7 @@ import sksiamese
 from sksiamese import SiameseEmbedder
 from sksiamese._encoder import compute_policy
 from sksiamese._training import dtype_policy
+from sksiamese.metrics import precision_at_1
 
 
 def layer_policies(encoder):
@@ -36,7 +37,9 @@ def test_mixed_precision_trains_and_keeps_edges_in_float32(digits, precision):
     embedded = embedder.transform(X[1200:].astype(np.float32))
     assert embedded.dtype == np.float32 and np.isfinite(embedded).all()
     assert embedder.transform(X[1200:]).dtype == np.float64
-    assert embedder.score(X[1200:], y[1200:]) > 0.85
+    # Within 0.05 of raw-pixel neighbours on the same rows (0.988; float32
+    # training reaches 0.966, bfloat16 0.963).
+    assert embedder.score(X[1200:], y[1200:]) > precision_at_1(X[1200:], y[1200:]) - 0.05
     assert embedder.history_["loss"][-1] < 0.5 * embedder.history_["loss"][0]
 
 

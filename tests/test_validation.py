@@ -107,7 +107,7 @@ def test_custom_network_must_return_a_model_of_vectors():
 
 
 def test_transform_before_fit():
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         SiameseEmbedder().transform(X)
 
 
@@ -399,7 +399,7 @@ def test_more_bad_transform_input(fitted, X_bad, error, match):
 
 
 def test_score_before_fit():
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         SiameseEmbedder().score(X, y)
 
 
@@ -450,7 +450,7 @@ def test_verifier_calibration_split_keeps_both_kinds_on_both_sides():
 @pytest.mark.parametrize("method", ["predict", "predict_proba", "score"])
 def test_unfitted_verifier_raises_not_fitted_everywhere(method):
     args = (PAIRS, SAME) if method == "score" else (PAIRS,)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         getattr(SiameseVerifier(), method)(*args)
 
 
@@ -472,7 +472,7 @@ def test_callbacks_must_be_keras_callbacks(monkeypatch):
 
 def test_rows_too_large_for_float32_are_rejected(monkeypatch):
     never_trains(monkeypatch)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="float32|too large|infinity"):
         SiameseEmbedder().fit(X * 1e20, y)
 
 
@@ -503,7 +503,13 @@ def test_verifier_calibration_split_holds_both_kinds():
     verifier = SiameseVerifier(
         SiameseEmbedder(loss="contrastive", n_components=2, epochs=1), threshold="eer", random_state=0
     )
-    try:
-        verifier.fit(PAIRS, same)
-    except ValueError as error:  # acceptable: a clear error naming the cause
-        assert "calibration_fraction" in str(error)
+    # Two non-matching pairs are enough: one to train on, one to calibrate.
+    verifier.fit(PAIRS, same)
+    np.testing.assert_array_equal(verifier.classes_, [0, 1])
+    _, _, train_codes, calibration_codes = verifier._calibration_split(
+        PAIRS, same, np.random.RandomState(0)
+    )
+    assert set(train_codes) == set(calibration_codes) == {0, 1}
+    # One is not: the error names the parameter before any training.
+    with pytest.raises(ValueError, match=r"calibration_fraction=0.2 needs at least 2 non-matching"):
+        verifier.fit(PAIRS, np.r_[np.ones(9, dtype=int), 0])

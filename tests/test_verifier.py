@@ -286,7 +286,7 @@ def test_fit_is_reproducible_with_random_state(digit_pairs):
 
 def test_unfitted_verifier_raises_not_fitted(digit_pairs):
     _, (pairs, _) = digit_pairs
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="not fitted"):
         SiameseVerifier().decision_function(pairs)
 
 

@@ -1,0 +1,379 @@
+"""The figures the README and the documentation quote, read from a benchmark run.
+
+Each figure has a name, the path of keys to its value in the JSON that
+``run.py`` writes, and the way it is quoted. The documentation takes every
+figure as a reStructuredText substitution (``|fewshot_siamese_20_within|``,
+set up in ``docs/conf.py``); a measured median also gives ``|name_range|``,
+its range over the repeats. The README is static, so its benchmark table is
+written from the same figures:
+
+    python benchmarks/figures.py --readme    # rewrite README.md's table from the reference run
+    python benchmarks/figures.py --check     # list figures the reference run lacks
+
+Regenerating ``reference/cpu-2core.json`` and rebuilding the docs therefore
+updates every figure they quote, and ``tests/test_figures.py`` fails, naming
+the stale rows, while the README's table differs from the reference run.
+Numbers that are settings of a run (rows, epochs, batch sizes) are written
+in the text; numbers that are measured come from here.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REFERENCE = HERE / "reference" / "cpu-2core.json"
+README = HERE.parent / "README.md"
+BEGIN, END = "<!-- figures: begin -->", "<!-- figures: end -->"
+
+
+def _ms(value):
+    """Milliseconds as the mining tables quote them: 3 significant digits or whole ms."""
+    return f"{value:.1f}" if value < 100 else f"{value:,.0f}"
+
+
+def _fixed(spec):
+    return lambda value: format(value, spec)
+
+
+def _times(value):
+    return f"{value:.1f}x"
+
+
+# name: (path of keys in the results, how the value is written)
+FIGURES = {}
+
+
+def _add(name, path, how):
+    FIGURES[name] = (tuple(path), how if callable(how) else _fixed(how))
+
+
+_TRAIN_BN = ("train", "custom conv+BN network, 128-d, batch-hard")
+_TRAIN_CNN = ("train", "default cnn, 32-d, semi-hard")
+for _prefix, _setup in (("train_bn", _TRAIN_BN), ("train_cnn", _TRAIN_CNN)):
+    _add(f"{_prefix}_fit", [*_setup, "fit images/s"], ",.0f")
+    _add(f"{_prefix}_loop", [*_setup, "loop images/s"], ",.0f")
+    _add(f"{_prefix}_fit_over_loop", [*_setup, "fit over loop"], ".2f")
+_add("train_cnn_fit_augmented", [*_TRAIN_CNN, "fit with augmentation images/s"], ",.0f")
+
+for _short, _name in (
+    ("transform", "transform"),
+    ("predict", "encoder_.predict"),
+    ("predict_on_batch", "encoder_.predict_on_batch"),
+    ("call", "encoder_(x) called directly"),
+):
+    _add(f"infer_1row_{_short}", ["infer", "one row, ms", _name], ".1f")
+for _short, _name in (
+    ("transform", "transform"),
+    ("predict", "encoder_.predict"),
+    ("predict_1024", "encoder_.predict(batch_size=1024)"),
+):
+    _add(f"infer_10k_{_short}", ["infer", "10,000 rows, rows/s", _name], ",.0f")
+for _dtype in ("float32", "float64"):
+    _memory = ["infer", f"one transform of 1,000,000 rows, {_dtype}"]
+    _add(f"infer_memory_{_dtype}", [*_memory, "peak growth MB"], ",.0f")
+    _add(f"infer_output_{_dtype}", [*_memory, "output MB"], ",.0f")
+
+for _short, _name in (("raw", "raw pixels"), ("pca", "PCA (32)"), ("siamese", "SiameseEmbedder")):
+    for _way in (20, 5):
+        for _protocol, _label in (("within", "within alphabet"), ("across", "across alphabets")):
+            _add(
+                f"fewshot_{_short}_{_way}_{_protocol}",
+                ["fewshot", f"{_name}, {_way}-way 1-shot, {_label}"],
+                ".2f",
+            )
+# The defaults section: each candidate's 20-way accuracy and fit seconds on
+# each alphabet split it ran on.
+DEFAULTS_SPLITS = {"demo": "demo", "no_korean": "no-Korean", "no_latin": "no-Latin"}
+DEFAULTS_CANDIDATES = {
+    "before": "before",
+    "cosine": "cosine decay",
+    "k2": "samples_per_class=2",
+    "hard": "mining=hard",
+    "c64": "n_components=64",
+    "rotated": "rotated classes",
+    "rotated_hard": "rotated classes + mining=hard",
+    "rotated_c64": "rotated classes + n_components=64",
+    "rotated_lr": "rotated classes + learning_rate=3e-3",
+    "rotated_lr_cosine": "rotated classes + learning_rate=3e-3 + cosine decay",
+}
+for _split_short, _split in DEFAULTS_SPLITS.items():
+    for _short, _name in DEFAULTS_CANDIDATES.items():
+        _run = ["defaults", _split, _name]
+        _prefix = f"defaults_{_split_short}_{_short}"
+        _add(f"{_prefix}_1shot", [*_run, "20-way 1-shot"], ".3f")
+        _add(f"{_prefix}_5shot", [*_run, "20-way 5-shot"], ".3f")
+        _add(f"{_prefix}_fit", [*_run, "fit seconds"], ".0f")
+for _short, _name in (
+    ("no_augmentation", "augment=False"),
+    ("hard", "mining='hard'"),
+    ("all", "mining='all'"),
+    ("64_components", "n_components=64"),
+):
+    for _way in (20, 5):
+        _add(
+            f"fewshot_{_short}_{_way}_within",
+            ["fewshot", "variants of the default cnn", _name, f"{_way}-way 1-shot, within alphabet"],
+            ".2f",
+        )
+
+for _size in (10_000, 20_000, 40_000):
+    _run = ["scaling", f"siamese n={_size}"]
+    _add(f"scaling_{_size // 1000}k_epoch", [*_run, "seconds per epoch"], ".2f")
+    _add(f"scaling_{_size // 1000}k_peak", [*_run, "process peak resident MB"], ",.0f")
+_add("scaling_10k_fit", ["scaling", "siamese n=10000", "fit seconds"], ".1f")
+_add("scaling_10k_accuracy", ["scaling", "siamese n=10000", "1-NN accuracy, held-out rows"], ".3f")
+_add("scaling_raw_accuracy", ["scaling", "siamese n=10000", "raw-feature 1-NN accuracy"], ".3f")
+_add("scaling_nca_fit", ["scaling", "nca n=10000", "fit seconds"], ".0f")
+_add("scaling_nca_iterations", ["scaling", "nca n=10000", "iterations"], "d")
+_add("scaling_nca_accuracy", ["scaling", "nca n=10000", "1-NN accuracy, held-out rows"], ".3f")
+_add("scaling_nca_peak", ["scaling", "nca n=10000", "process peak resident MB"], ",.0f")
+
+for _task, _key in (("omniglot", "Omniglot 3 -> 2 alphabets"), ("digits", "digits 0-6 -> 7-9")):
+    for _short, _name in (
+        ("raw", "raw pixels"),
+        ("pair", "pair model (contrastive, fit on pairs)"),
+        ("triplet", "triplet embedder (fit on classes)"),
+    ):
+        for _measure, _label in (("auc", "ROC AUC"), ("eer", "EER"), ("tar", "TAR@FAR=1%")):
+            _add(f"verify_{_task}_{_short}_{_measure}", ["verify", _key, _name, _label], ".3f")
+
+for _short, _run in (
+    ("memmap", "memmap, batch_size=128, mining=semi-hard"),
+    ("memory", "memory, batch_size=128, mining=semi-hard"),
+    ("memmap_1024", "memmap, batch_size=1024, mining=semi-hard"),
+    ("memmap_1024_hard", "memmap, batch_size=1024, mining=hard"),
+):
+    _add(f"outofcore_{_short}_epoch", ["outofcore", _run, "fit seconds per epoch"], ".0f")
+    for _kind, _label in (("", "total"), ("_anonymous", "anonymous"), ("_file", "file pages")):
+        _add(f"outofcore_{_short}_growth{_kind}", ["outofcore", _run, "fit peak growth MB", _label], ".0f")
+    _add(f"outofcore_{_short}_transform", ["outofcore", _run, "transform seconds"], ".1f")
+    _add(f"outofcore_{_short}_transform_growth", ["outofcore", _run, "transform peak growth MB"], ".0f")
+_add("outofcore_file", ["outofcore", "file", "MB"], ",.0f")
+_add("outofcore_output", ["outofcore", "memmap, batch_size=128, mining=semi-hard", "transform output MB"], ".0f")
+
+for _short, _run in (
+    ("none_128", "none, float32, batch_size=128"),
+    ("none_64", "none, float32, batch_size=64"),
+    ("mirrored_128", "mirrored-cpu, float32, batch_size=128"),
+    ("bfloat16_128", "none, mixed_bfloat16, batch_size=128"),
+):
+    _add(f"distribute_{_short}", ["distribute", _run, "train images/s"], ",.0f")
+    _add(f"distribute_{_short}_loss", ["distribute", _run, "final loss"], ".4f")
+for _short, _name in (
+    ("mirrored_over_64", "mirrored over none at the per-replica batch (64)"),
+    ("mirrored_over_128", "mirrored over none at the global batch (128)"),
+    ("bfloat16_over_float32", "mixed_bfloat16 over float32"),
+):
+    _add(f"distribute_{_short}", ["distribute", "train speed ratios", _name], ".2f")
+
+_MINING_SIZES = (128, 512, 1024, 4096, 8192)
+for _per_class in (4, 64):
+    for _size in _MINING_SIZES:
+        for _mining in ("hard", "semi-hard", "all"):
+            _short = f"mining_{_per_class}_{_size}_{_mining.replace('-', '')}"
+            _row = ["mining", f"{_per_class} rows per class, B={_size}, {_mining}"]
+            _add(_short, [*_row, "sksiamese", "median ms"], _ms)
+            _add(f"{_short}_memory", [*_row, "sksiamese", "peak growth MB"], ",.0f")
+            if _mining != "hard":
+                _add(f"{_short}_over_hard", [*_row, "over hard"], _times)
+            if _per_class == 4 and _mining != "hard":
+                # A measurement, or the reason it was not run.
+                _add(f"{_short}_definition", [*_row, "definition"], _ms)
+
+for _size in (64, 128, 256, 512):
+    for _way in (20, 5):
+        _add(f"batchsize_{_size}_{_way}", ["batchsize", f"batch_size={_size}", f"{_way}-way 1-shot"], ".3f")
+
+for _short, _name in (
+    ("sklearn", "sklearn NearestNeighbors(algorithm='brute')"),
+    ("exact", "exact"),
+    ("memmap", "exact, memory-mapped .npy"),
+    ("hnsw16", "hnsw, ef_search=16"),
+    ("hnsw32", "hnsw, ef_search=32"),
+    ("hnsw64", "hnsw, ef_search=64"),
+    ("hnsw128", "hnsw, ef_search=128"),
+):
+    _row = ["gallery", _name]
+    _add(f"gallery_{_short}_qps", [*_row, "queries/s"], ",.0f")
+    _add(f"gallery_{_short}_qps_range", [*_row, "queries/s range"], str)
+    _add(f"gallery_{_short}_x", [*_row, "x sklearn"], _times)
+    _add(f"gallery_{_short}_recall", [*_row, "recall@10"], ".3f")
+    _add(f"gallery_{_short}_recall2", [*_row, "recall@10"], ".2f")
+    _add(f"gallery_{_short}_build", [*_row, "build s"], ".1f")
+    _add(f"gallery_{_short}_build_memory", [*_row, "build peak growth MB"], ",.0f")
+    _add(f"gallery_{_short}_search_memory", [*_row, "search peak growth MB"], ",.0f")
+    if _short != "sklearn":
+        _add(f"gallery_{_short}_partial_fit", [*_row, "partial_fit 10,000 rows s"], ".2f")
+
+
+def _lookup(results, path):
+    value = results
+    for key in path:
+        value = value[key]
+    return value
+
+
+def load(path=REFERENCE):
+    """``{name: text}`` of every figure found in the results at ``path``.
+
+    A measured median with its range, ``{"median", "min", "max"}``, gives
+    ``name`` (the median) and ``name_range`` ("min-max"). A text where a
+    number was expected (a reason a measurement was not run) is quoted as
+    it is.
+    """
+    results = json.loads(Path(path).read_text())
+    values = {}
+    for name, (keys, how) in FIGURES.items():
+        try:
+            value = _lookup(results, keys)
+        except (KeyError, TypeError):
+            continue
+        if isinstance(value, dict) and "median" in value:
+            values[f"{name}_range"] = f"{how(value['min'])}-{how(value['max'])}"
+            value = value["median"]
+        elif isinstance(value, dict) and "median ms" in value:
+            value = value["median ms"]
+        values[name] = value if isinstance(value, str) else how(value)
+    return values
+
+
+def missing(values):
+    """Names of the figures that ``values`` (from ``load``) lacks."""
+    return sorted(name for name in FIGURES if name not in values)
+
+
+NOT_MEASURED = "(not in the reference run)"
+
+
+def quoted(values):
+    """``values`` with every figure it lacks, and its range, quoted as not measured.
+
+    The one file a full run writes has every figure; a file assembled from
+    partial runs may lack some, and the pages say so where they quote them.
+    """
+    names = [*FIGURES, *(f"{name}_range" for name in FIGURES)]
+    return {**dict.fromkeys(names, NOT_MEASURED), **values}
+
+
+def rst_substitutions(values):
+    """reStructuredText substitution definitions of every figure, for ``rst_epilog``."""
+    return "\n".join(f".. |{name}| replace:: {text}" for name, text in sorted(values.items()))
+
+
+# The README's benchmark table: (measure, sksiamese, reference), with {figure} fields.
+README_ROWS = (
+    (
+        "training, default cnn, 28x28, 32 classes x 4, no augmentation",
+        "{train_cnn_fit} images/s",
+        "hand-written `tf.function` loop: {train_cnn_loop}",
+    ),
+    (
+        "training, conv network with batch normalisation, 128-d, batch-hard",
+        "{train_bn_fit} images/s",
+        "hand-written loop: {train_bn_loop}; `fit` over loop {train_bn_fit_over_loop} "
+        "(range {train_bn_fit_over_loop_range})",
+    ),
+    (
+        "semi-hard mining, loss and gradient, batch of 1,024 (8,192) rows",
+        "{mining_4_1024_semihard} ms ({mining_4_8192_semihard} ms)",
+        "its O(B^3) definition: {mining_4_1024_semihard_definition} ms (out of memory)",
+    ),
+    (
+        "one-row `transform`",
+        "{infer_1row_transform} ms",
+        "`encoder_.predict`: {infer_1row_predict} ms; `predict_on_batch`: "
+        "{infer_1row_predict_on_batch} ms; `encoder_(x)`: {infer_1row_call} ms",
+    ),
+    (
+        "10,000 rows",
+        "{infer_10k_transform} rows/s",
+        "`encoder_.predict`: {infer_10k_predict}; with `batch_size=1024`: {infer_10k_predict_1024}",
+    ),
+    (
+        "peak memory of one `transform` of 1,000,000 rows, float32 (float64)",
+        "{infer_memory_float32} MB ({infer_memory_float64} MB)",
+        "its output: {infer_output_float32} MB ({infer_output_float64} MB)",
+    ),
+    (
+        "Omniglot 20-way 1-shot, unseen alphabets, 40 epochs",
+        "{fewshot_siamese_20_within}",
+        "raw pixels {fewshot_raw_20_within}, PCA {fewshot_pca_20_within}",
+    ),
+    (
+        "whole fit, 10,000 rows of 50 classes (1-NN accuracy on held-out rows; raw features "
+        "{scaling_raw_accuracy})",
+        "{scaling_10k_fit} s, 4 epochs ({scaling_10k_accuracy})",
+        "`NeighborhoodComponentsAnalysis`: {scaling_nca_fit} s, {scaling_nca_iterations} "
+        "iterations ({scaling_nca_accuracy})",
+    ),
+    (
+        "verification ROC AUC (EER), Omniglot pairs of unseen alphabets, 40 epochs",
+        "pair model {verify_omniglot_pair_auc} ({verify_omniglot_pair_eer}), triplet embedder "
+        "{verify_omniglot_triplet_auc} ({verify_omniglot_triplet_eer})",
+        "raw pixels {verify_omniglot_raw_auc} ({verify_omniglot_raw_eer})",
+    ),
+    (
+        "verification ROC AUC (EER), digits: pairs of 7-9 after training on 0-6",
+        "pair model {verify_digits_pair_auc} ({verify_digits_pair_eer}), triplet embedder "
+        "{verify_digits_triplet_auc} ({verify_digits_triplet_eer})",
+        "raw pixels {verify_digits_raw_auc} ({verify_digits_raw_eer})",
+    ),
+    (
+        "epoch on a 1,000,000 x 32 float32 file read with `mmap_mode=\"r\"`",
+        "{outofcore_memmap_epoch} s, memory +{outofcore_memmap_growth} MB",
+        "loaded into memory: {outofcore_memory_epoch} s, +{outofcore_memory_growth} MB "
+        "beside the array",
+    ),
+    (
+        "training, default cnn, `MirroredStrategy` over 2 logical CPUs, batch of 128",
+        "{distribute_mirrored_128} images/s",
+        "no strategy, batches of 64 as each replica: {distribute_none_64}; of 128: "
+        "{distribute_none_128}",
+    ),
+    (
+        "exact search, 1,000,000 x 64 gallery, 2 cores",
+        "{gallery_exact_qps} queries/s; HNSW {gallery_hnsw64_qps} (recall@10 "
+        "{gallery_hnsw64_recall2})",
+        "scikit-learn brute-force `NearestNeighbors`: {gallery_sklearn_qps}",
+    ),
+)
+
+
+def readme_table(values):
+    """The README's benchmark table, between its markers, from figures ``values``."""
+    lines = [BEGIN, "| measure | sksiamese | reference |", "| --- | --- | --- |"]
+    values = quoted(values)
+    lines += ["| " + " | ".join(cell.format_map(values) for cell in row) + " |" for row in README_ROWS]
+    return "\n".join([*lines, END])
+
+
+def readme_section(text):
+    """The table between the markers of README ``text``."""
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    return text[start:end]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=REFERENCE)
+    parser.add_argument("--readme", action="store_true", help="rewrite README.md's table")
+    parser.add_argument("--check", action="store_true", help="list figures the results lack")
+    args = parser.parse_args(argv)
+    values = load(args.results)
+    if args.check:
+        absent = missing(values)
+        print("\n".join(absent) or "every figure is present")
+        return 1 if absent else 0
+    if args.readme:
+        text = README.read_text()
+        README.write_text(text.replace(readme_section(text), readme_table(values)))
+        print(f"wrote the table of {README}")
+        return 0
+    print(readme_table(values))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
