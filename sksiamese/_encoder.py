@@ -81,7 +81,10 @@ def build_encoder(
     )
     # Counted once the encoder is built: a model built by the call above has
     # no weights before it.
-    if init == "redraw":
+    # A built-in network holds nothing but initial draws; telling them by
+    # drawing again fails under a multi-worker strategy, where the other
+    # workers' variables start from the chief's draws.
+    if init == "redraw" or (init == "auto" and isinstance(network, str)):
         redrawn = {id(variable) for _, variable in _weights(body)}
     elif init == "auto":
         redrawn = {
