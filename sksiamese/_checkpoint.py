@@ -19,24 +19,27 @@ _STATE = "state.json"
 
 
 class Checkpointer:
-    """``checkpointer(encoder, history)`` saves both to ``directory``.
+    """``checkpointer(model, history)`` saves ``encoder`` and the history to ``directory``.
 
-    ``earlier_history`` is the history the encoder had before this fit (warm
-    starts); the checkpoint holds it followed by the epochs of this fit.
+    ``model`` is the model being trained: the encoder, or only its trainable
+    head (see :mod:`sksiamese._frozen`); the whole encoder is saved either
+    way. ``earlier_history`` is the history the encoder had before this fit
+    (warm starts); the checkpoint holds it followed by the epochs of this fit.
     """
 
-    def __init__(self, directory, earlier_history):
+    def __init__(self, directory, encoder, earlier_history):
         self.path = Path(directory) / CHECKPOINT_NAME
+        self.encoder = encoder
         self.earlier_history = earlier_history
 
-    def __call__(self, encoder, history):
+    def __call__(self, model, history):
         combined = {
             key: list(self.earlier_history.get(key, [])) + list(values)
             for key, values in history.items()
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with replacing(self.path) as file, zipfile.ZipFile(file, "w") as archive:
-            archive.writestr(_MODEL, model_to_bytes(encoder))
+            archive.writestr(_MODEL, model_to_bytes(self.encoder))
             archive.writestr(_STATE, json.dumps({"history": combined}))
 
 

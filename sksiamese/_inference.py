@@ -14,8 +14,8 @@ import threading
 import numpy as np
 import tensorflow as tf
 
+from ._encoder import float64_twin
 from ._rows import SparseRows, is_in_memory_array, iter_chunks, rows_per_chunk
-from .networks import float64_twin
 
 
 class EncoderRunner:
@@ -30,19 +30,21 @@ class EncoderRunner:
     def __init__(self, encoder, chunk_size=1024):
         self.encoder = encoder
         self.chunk_size = chunk_size
-        self._n_components = encoder.output_shape[-1]
+        self._output_shape = tuple(encoder.output_shape[1:])
         self._functions = {}
         self._lock = threading.Lock()
 
-    def __call__(self, rows, dtype=None):
+    def __call__(self, rows, dtype=None, out=None):
         """Embeddings of ``rows``, computed in ``dtype`` (default: the rows' own).
 
         Disk-backed rows are read, and sparse rows
         (:class:`~sksiamese._rows.SparseRows`) densified, one chunk at a time.
+        ``out``, an array of the result's shape (a memory-mapped file, say),
+        receives them.
         """
         dtype = np.dtype(dtype or rows.dtype)
         function = self._function(dtype)
-        if len(rows) <= self.chunk_size and is_in_memory_array(rows):
+        if out is None and len(rows) <= self.chunk_size and is_in_memory_array(rows):
             # Fast path: one call, no staging buffer.
             return function(rows.astype(dtype, copy=False)).numpy()
         chunk_rows = self.chunk_size
@@ -50,7 +52,7 @@ class EncoderRunner:
             # Dense chunks of wide sparse rows (a text vocabulary) would be
             # large at chunk_size rows: bound their bytes instead.
             chunk_rows = min(chunk_rows, rows_per_chunk(rows, dtype.itemsize))
-        embedded = np.empty((len(rows), self._n_components), dtype=dtype)
+        embedded = np.empty((len(rows), *self._output_shape), dtype=dtype) if out is None else out
         for start, chunk in iter_chunks(rows, chunk_rows, dtype=dtype):
             embedded[start : start + len(chunk)] = function(chunk).numpy()
         return embedded

@@ -46,6 +46,7 @@ from ._persistence import (
     _UnresolvedFunction,
 )
 from ._pipelines import load_around, untrusted_types
+from ._serialization import model_from_bytes
 from ._version import __version__
 
 # estimator.json holds parameters and small fitted attributes; anything
@@ -88,6 +89,21 @@ class _KerasMember(_Deferred):
 
     def __init__(self, archive, member):
         super().__init__(lambda: _read_member(archive, member))
+
+
+class _KerasParameter(_Deferred):
+    """A parameter's ``.keras`` member, loaded in safe mode when its estimator is built."""
+
+    def __init__(self, archive, member):
+        super().__init__(lambda: _load_model(archive, member))
+
+
+def _load_model(archive, member):
+    data = _read_member(archive, member)
+    try:
+        return model_from_bytes(data)
+    except Exception as error:  # Keras raises many kinds of error for an archive it cannot read
+        raise _model_error(member, error) from error
 
 
 # The kinds of value a fitted attribute can be required to have: a test of the
@@ -533,6 +549,8 @@ def _decode_top(value, key, kind, folder, reading, saved, params):
             raise _LoadError(f"{key!r} names the member {value.get('member')!r}.")
         if member not in reading.archive.namelist():
             raise _LoadError(f"the Keras model member {member!r} is missing.")
+        if kind == "parameter":
+            return _KerasParameter(reading.archive, member)
         return _KerasMember(reading.archive, member)
     if key in saved.estimators:
         return _decode_estimator(value, key, kind, folder, reading, saved, params)

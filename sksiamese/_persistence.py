@@ -7,7 +7,8 @@
   it, the class name, the parameters and the fitted attributes, as JSON;
 - one ``.keras`` member per Keras model, in Keras' native format, such as
   ``encoder.keras`` for the ``encoder_`` of a fitted
-  :class:`~sksiamese.SiameseEmbedder`;
+  :class:`~sksiamese.SiameseEmbedder` and ``network.keras`` for a
+  ``network`` parameter that is a model;
 - one folder per parameter or fitted attribute holding an estimator, laid
   out like the top level: a :class:`~sksiamese.SiameseVerifier` has
   ``embedder_/estimator.json`` and ``embedder_/encoder.keras``, and
@@ -61,6 +62,7 @@ from sklearn.frozen import FrozenEstimator
 from ._compat import _SigmoidCalibration
 from ._files import replacing
 from ._pipelines import dump_around, skops_version
+from ._serialization import model_to_bytes
 from ._version import __version__
 
 FORMAT_NAME = "sksiamese"
@@ -395,6 +397,9 @@ def _encode_top(value, key, kind, prefix, members, saved, params):
             stacklevel=5,
         )
         return None
+    if isinstance(value, keras.Model):
+        # A network given as a model: stored as fitted models are.
+        value = model_to_bytes(value)
     if isinstance(value, bytes):
         # What __getstate__ turns a Keras model into: a .keras archive.
         member = f"{prefix}{key.rstrip('_')}.keras"

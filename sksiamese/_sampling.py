@@ -8,6 +8,11 @@ training. Rows come from a *reader*, a function from row indices to rows:
 NumPy indexing of the caller's array, or reads from a memory-mapped file
 (:func:`row_reader`).
 
+A class-balanced sampler can also draw every class of square images as four
+classes: the class itself and its copies turned by 90, 180 and 270 degrees
+(:func:`quarter_turns`). Batch codes then name the turned class, and the rows
+are turned after they are read.
+
 Pair batches walk through labelled pairs in a fresh random order each epoch,
 drawn the same stateless way.
 
@@ -52,6 +57,17 @@ def row_reader(rows):
         return tf.ensure_shape(batch, (indices.shape[0], *row_shape))
 
     return read
+
+
+def quarter_turns(rows, turns):
+    """Turn each image of ``rows`` counter-clockwise by ``turns[i]`` quarter turns.
+
+    ``rows`` has shape ``(batch, size, size, channels)``: square images keep
+    their shape whatever the turn.
+    """
+    turned = tf.stack([tf.image.rot90(rows, k) for k in range(4)])
+    batch = tf.range(tf.shape(rows, out_type=tf.int64)[0])
+    return tf.gather_nd(turned, tf.stack([tf.cast(turns, tf.int64), batch], axis=1))
 
 
 def batch_layout(n_classes, batch_size, samples_per_class):
@@ -128,19 +144,36 @@ class ClassBalancedSampler:
         means sample ``i`` is row ``i``.
     n_replicas : int
         Replicas that each draw a batch per step.
+    rotated_classes : bool
+        Also draw each class turned by 90, 180 and 270 degrees, as three
+        further classes: class code ``c + turns * n_classes`` is class ``c``
+        turned ``turns`` quarter turns. Needs rows of square images, shape
+        ``(size, size, channels)``. Epochs keep their number of steps.
 
     The class of each sample is found by one lookup table sorted by class;
     drawing a batch costs ``O(n_classes + P * K)``, however large the
     classes.
     """
 
-    def __init__(self, labels, batch_size, samples_per_class, *, index=None, n_replicas=1):
+    def __init__(
+        self,
+        labels,
+        batch_size,
+        samples_per_class,
+        *,
+        index=None,
+        n_replicas=1,
+        rotated_classes=False,
+    ):
         _, codes = np.unique(np.asarray(labels), return_inverse=True)
         counts = np.bincount(codes)
         self._n_classes = len(counts)
         self.n_replicas = n_replicas
+        self.rotated_classes = rotated_classes
+        # Turned copies are classes of their own, drawn like the others.
+        self._n_drawn_classes = self._n_classes * (4 if rotated_classes else 1)
         self.classes_per_batch, self.samples_per_class = batch_layout(
-            self._n_classes, -(-batch_size // n_replicas), samples_per_class
+            self._n_drawn_classes, -(-batch_size // n_replicas), samples_per_class
         )
         order = np.argsort(codes, kind="stable")
         if index is not None:
@@ -161,10 +194,13 @@ class ClassBalancedSampler:
         """Row indices and integer class codes of one batch.
 
         ``seed`` is a stateless seed pair: the same pair gives the same batch.
+        With ``rotated_classes``, code ``c + turns * n_classes`` marks rows of
+        class ``c`` to be turned ``turns`` quarter turns.
         """
         class_seed, row_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
-        class_keys = tf.random.stateless_uniform([self._n_classes], seed=class_seed)
-        classes = tf.math.top_k(class_keys, k=self.classes_per_batch).indices
+        class_keys = tf.random.stateless_uniform([self._n_drawn_classes], seed=class_seed)
+        drawn = tf.cast(tf.math.top_k(class_keys, k=self.classes_per_batch).indices, tf.int64)
+        classes = drawn % self._n_classes
         counts = tf.gather(self._counts, classes)
         # Slot k of a class is member k of a random permutation of the class,
         # K distinct members (every member in turn when the class has fewer
@@ -186,7 +222,7 @@ class ClassBalancedSampler:
         )
         shuffled = tf.reshape((shuffled + offsets) % counts[:, None], [-1])
         starts = tf.repeat(tf.gather(self._starts, classes), self.samples_per_class)
-        codes = tf.repeat(classes, self.samples_per_class)
+        codes = tf.repeat(drawn, self.samples_per_class)
         return tf.gather(self._members, starts + shuffled), codes
 
     def dataset(self, read, seed, *, n_batches=None, input_context=None):
@@ -207,7 +243,10 @@ class ClassBalancedSampler:
 
         def draw(stream_seed, _):
             indices, codes = self.sample(stream_seed)
-            return read(indices), codes
+            rows = read(indices)
+            if self.rotated_classes:
+                rows = quarter_turns(rows, codes // self._n_classes)
+            return rows, codes
 
         return _stream(draw, seed, self.n_replicas, n_batches, input_context)
 

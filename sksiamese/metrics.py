@@ -347,7 +347,7 @@ def _check_groups(groups, labels):
     if groups.shape != labels.shape:
         raise ValueError(
             f"groups must be a 1-D array of shape (n_samples,) = ({len(labels)},), one "
-            f"group per row of embeddings; got shape {groups.shape}."
+            f"group per row; got shape {groups.shape}."
         )
     classes, class_index = np.unique(labels, return_inverse=True)
     _, group_index = np.unique(groups, return_inverse=True)

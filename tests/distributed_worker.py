@@ -91,7 +91,8 @@ def averaging(strategy):
     import keras
     import tensorflow as tf
 
-    from sksiamese import losses, networks
+    from sksiamese import losses
+    from sksiamese._encoder import build_encoder
     from sksiamese._sampling import ClassBalancedSampler, row_reader
     from sksiamese._training import train
 
@@ -101,11 +102,10 @@ def averaging(strategy):
     loss = functools.partial(losses.triplet_loss, margin=0.5, mining="all")
 
     def encoder():
-        model = networks.assemble_encoder(
-            "mlp", (5,), 3, normalize=True, mean=np.zeros(5), variance=np.ones(5)
+        return build_encoder(
+            "mlp", (5,), 3, init="redraw", seed=0, normalize=True,
+            mean=np.zeros(5), variance=np.ones(5),
         )
-        networks.reinitialize(model, 0)
-        return model
 
     with strategy.scope():
         trained = encoder()

@@ -14,7 +14,7 @@ from tensorflow.python.framework import config as tf_config
 
 from sksiamese import SiameseEmbedder
 from sksiamese.losses import triplet_loss
-from sksiamese.metrics import precision_at_1
+from sksiamese.metrics import mean_average_precision_at_r, precision_at_1
 
 
 def dense_network(input_shape, n_components):
@@ -198,6 +198,88 @@ def test_early_stopping_monitors_validation_loss(small_digits):
     assert embedder.n_iter_ < 60
 
 
+def recording_reader(monkeypatch):
+    """Record the indices of every row that training reads; returns the list."""
+    from sksiamese import _engine
+
+    real, read = _engine.row_reader, []
+
+    def reader(rows):
+        read_rows = real(rows)
+
+        def record(indices):
+            read.append(indices.copy())
+            return indices
+
+        def wrapped(indices):
+            seen = tf.numpy_function(record, [indices], indices.dtype)
+            return read_rows(tf.ensure_shape(seen, indices.shape))
+
+        return wrapped
+
+    monkeypatch.setattr(_engine, "row_reader", reader)
+    return read
+
+
+def test_validation_on_classes_holds_them_out_and_logs_their_map_at_r(small_digits, monkeypatch):
+    X, y = small_digits
+    read = recording_reader(monkeypatch)
+    embedder = SiameseEmbedder(
+        n_components=8, epochs=4, early_stopping=True, validation="classes",
+        validation_fraction=0.2, n_iter_no_change=10, random_state=0,
+    ).fit(X, y)
+    trained_on = np.unique(y[np.concatenate(read)])
+    held_out = np.setdiff1d(y, trained_on)
+    # 20% of the 10 classes, none of whose rows was ever in a batch.
+    assert len(held_out) == 2 and len(trained_on) == 8
+    assert set(embedder.history_) == {"loss", "val_map_at_r"}
+    scores = embedder.history_["val_map_at_r"]
+    assert len(scores) == embedder.n_iter_ == 4
+    # The best epoch's weights are restored: its score is the held-out
+    # classes' MAP@R now.
+    rows = np.isin(y, held_out)
+    embedded = embedder.transform(X[rows].astype(np.float32))
+    assert mean_average_precision_at_r(embedded, y[rows]) == max(scores)
+
+
+def test_validation_on_classes_holds_out_whole_groups(small_digits, monkeypatch):
+    X, y = small_digits
+    read = recording_reader(monkeypatch)
+    SiameseEmbedder(
+        n_components=4, epochs=1, early_stopping=True, validation="classes",
+        validation_fraction=0.2, random_state=0,
+    ).fit(X, y, groups=y // 2)
+    held_out = np.setdiff1d(y, y[np.concatenate(read)])
+    # One of the five groups, both of its classes.
+    assert len(held_out) == 2 and held_out[0] // 2 == held_out[1] // 2
+
+
+def test_early_stopping_on_classes_stops_on_the_score_and_keeps_the_best_epoch(
+    small_digits, monkeypatch
+):
+    from sksiamese import _engine
+
+    X, y = small_digits
+    scripted = iter([0.5, 0.7, 0.6, 0.65, 0.9, 0.95])
+    monkeypatch.setattr(_engine, "mean_average_precision_at_r", lambda *a, **k: next(scripted))
+    weights = []
+    recorder = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: weights.append(recorder.model.encoder.get_weights())
+    )
+    embedder = SiameseEmbedder(
+        n_components=4, epochs=6, early_stopping=True, validation="classes",
+        validation_fraction=0.2, n_iter_no_change=2, callbacks=[recorder], random_state=0,
+    ).fit(X, y)
+    # Two epochs without beating 0.7 stop training after the fourth.
+    assert embedder.history_["val_map_at_r"] == [0.5, 0.7, 0.6, 0.65]
+    assert embedder.n_iter_ == 4
+    for now, best in zip(embedder.encoder_.get_weights(), weights[1]):
+        np.testing.assert_array_equal(now, best)
+    assert not all(
+        np.array_equal(now, last) for now, last in zip(embedder.encoder_.get_weights(), weights[3])
+    )
+
+
 def test_keras_callbacks_see_every_epoch(small_digits):
     X, y = small_digits
 
@@ -323,6 +405,36 @@ def test_augmentation_trains_images_reproducibly(small_digits):
     default = SiameseEmbedder(**{**params, "augment": None}).fit(X, y)
     assert default.history_ == first.history_
     SiameseEmbedder(n_components=4, epochs=1).fit(X, y)
+
+
+def test_rotated_classes_train_on_turned_copies_of_square_images(small_digits):
+    X, y = small_digits
+    params = dict(network="cnn", n_components=4, epochs=1, augment=False, random_state=0)
+
+    def history(**changes):
+        return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
+
+    turned = SiameseEmbedder(**params, input_shape=(8, 8), rotated_classes=True).fit(X, y)
+    # The turned copies train as classes of their own; classes_ stays y's.
+    np.testing.assert_array_equal(turned.classes_, np.arange(10))
+    assert turned.history_ != history(input_shape=(8, 8), rotated_classes=False)
+    # The default turns the cnn's square images, and only those.
+    assert history(input_shape=(8, 8)) == turned.history_
+    assert history(input_shape=(4, 16)) == history(input_shape=(4, 16), rotated_classes=False)
+    with pytest.raises(ValueError, match="rotated_classes=True turns images by quarter turns"):
+        SiameseEmbedder(**params, input_shape=(4, 16), rotated_classes=True).fit(X, y)
+
+
+def test_auto_learning_rate_is_larger_for_the_cnn(small_digits):
+    X, y = small_digits
+    params = dict(n_components=4, epochs=1, random_state=0)
+
+    def history(**changes):
+        return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
+
+    cnn = dict(network="cnn", input_shape=(8, 8), augment=False, rotated_classes=False)
+    assert history(**cnn) == history(**cnn, learning_rate=3e-3) != history(**cnn, learning_rate=1e-3)
+    assert history() == history(learning_rate=1e-3)
 
 
 def test_few_shot_accuracy_against_a_hand_count():

@@ -9,8 +9,8 @@ import tensorflow as tf
 
 import sksiamese
 from sksiamese import SiameseEmbedder
+from sksiamese._encoder import compute_policy
 from sksiamese._training import dtype_policy
-from sksiamese.networks import compute_policy
 
 
 def layer_policies(encoder):
@@ -43,7 +43,7 @@ def test_mixed_precision_trains_and_keeps_edges_in_float32(digits, precision):
 def test_float16_scales_the_loss_and_bfloat16_does_not(small_digits, monkeypatch):
     X, y = small_digits
     built = []
-    import sksiamese._embedder as module
+    import sksiamese._engine as module
 
     real = module.make_optimizer
 

@@ -90,7 +90,7 @@ def report_example_counts(request):
 def never_trains():
     """A patch that fails the example if fit reaches the training loop."""
     return mock.patch(
-        "sksiamese._embedder.train",
+        "sksiamese._engine.train",
         side_effect=AssertionError("training started on invalid input"),
     )
 
@@ -592,6 +592,7 @@ INVALID_PARAMETERS = {
     "early_stopping": BOOLEAN_NOT,
     "warm_start": BOOLEAN_NOT,
     "augment": st.one_of(st.integers(), st.text(max_size=3)),
+    "rotated_classes": st.one_of(st.integers(), st.text(max_size=3)),
     "input_shape": st.one_of(st.integers(), st.text(max_size=3)),
     "callbacks": st.one_of(st.integers(), st.text(max_size=3)),
     "verbose": st.integers(max_value=-1),

@@ -1,5 +1,6 @@
 """Nothing lost, nothing silent: divergence, interrupts, checkpoints, threads, memory."""
 
+import copy
 import os
 import pickle
 import subprocess
@@ -160,6 +161,70 @@ def test_ctrl_c_keeps_weights_reached_mid_epoch(small_digits):
     )
 
 
+# Failed fits -----------------------------------------------------------------
+
+
+class Fail(keras.callbacks.Callback):
+    """Raises an error at the end of the first epoch, once the weights have moved."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise RuntimeError("callback failed")
+
+
+def fitted_state(embedder):
+    """Copies of every fitted attribute, the encoder's weights and the optimizer's state."""
+    state = {
+        name: value if name == "encoder_" else copy.deepcopy(value)
+        for name, value in vars(embedder).items()
+        if name.endswith("_")
+    }
+    state["weights"] = embedder.encoder_.get_weights()
+    state["_runner"] = embedder._runner
+    if hasattr(embedder, "_optimizer"):
+        state["_optimizer"] = [v.numpy() for v in embedder._optimizer.variables]
+    return state
+
+
+def assert_same_state(before, after):
+    assert before.keys() == after.keys()
+    for name in before:
+        if name in ("weights", "_optimizer"):
+            assert len(before[name]) == len(after[name])
+            for old, new in zip(before[name], after[name]):
+                np.testing.assert_array_equal(old, new)
+        elif isinstance(before[name], np.ndarray):
+            np.testing.assert_array_equal(before[name], after[name])
+        elif name in ("encoder_", "_runner"):
+            assert before[name] is after[name]
+        else:
+            assert before[name] == after[name], name
+
+
+@pytest.mark.parametrize("refit", ["fit", "warm_start", "partial_fit", "fit_pairs"])
+def test_a_failed_fit_leaves_every_fitted_attribute_as_it_was(small_digits, refit):
+    X, y = small_digits
+    embedder = SiameseEmbedder(n_components=8, epochs=1, loss="contrastive", random_state=0)
+    if refit == "partial_fit":
+        embedder.partial_fit(X, y)
+    else:
+        embedder.fit(X, y)
+    before, embedded = fitted_state(embedder), embedder.transform(X)
+    embedder.set_params(callbacks=[Fail()])
+    with pytest.raises(RuntimeError, match="callback failed"):
+        if refit == "fit":
+            # New rows of another shape and new classes, which a success would record.
+            embedder.fit(X[:, :32], y + 10)
+        elif refit == "warm_start":
+            embedder.set_params(warm_start=True).fit(X, y)
+        elif refit == "partial_fit":
+            embedder.partial_fit(X, y + 10)
+        else:
+            pairs = np.stack([X[:100], X[100:200]], axis=1)
+            embedder.fit_pairs(pairs, y[:100] == y[100:200])
+    assert_same_state(before, fitted_state(embedder))
+    np.testing.assert_array_equal(embedder.transform(X), embedded)
+
+
 # Checkpoints ------------------------------------------------------------------
 
 
@@ -228,7 +293,7 @@ def test_resuming_checks_the_row_shape_before_training(small_digits, tmp_path):
     X, y = small_digits
     SiameseEmbedder(n_components=8, epochs=1, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
     resumed = SiameseEmbedder(checkpoint_dir=tmp_path, warm_start=True)
-    with mock.patch("sksiamese._embedder.train") as train:
+    with mock.patch("sksiamese._engine.train") as train:
         with pytest.raises(ValueError, match="checkpoint.*rows of shape \\(64,\\).*\\(32,\\)"):
             resumed.fit(X[:, :32], y)
     train.assert_not_called()

@@ -225,3 +225,31 @@ def test_labels_without_a_positive_pair_are_refused(held_out):
     match = "single training row" + (" once validation_fraction is held out" if held_out else "")
     with pytest.raises(ValueError, match=match):
         check_positive_pairs(np.array(["a", "b", "c"]), held_out=held_out)
+
+
+def test_rotated_classes_are_drawn_as_classes_of_their_own():
+    labels = np.repeat(np.arange(3), 5)
+    # Images with no symmetry, so every quarter turn gives another image.
+    rows = np.arange(15 * 9, dtype=np.float32).reshape(15, 3, 3, 1) ** 2
+    sampler = ClassBalancedSampler(labels, batch_size=8, samples_per_class=2, rotated_classes=True)
+    # The 12 turned classes fill batches of 4 classes at K = 2.
+    assert (sampler.classes_per_batch, sampler.samples_per_class) == (4, 2)
+    seen = set()
+    for step, (batch, codes) in enumerate(sampler.dataset(row_reader(rows), seed=2, n_batches=30)):
+        indices, expected_codes = draw(sampler, 2, step)
+        codes = codes.numpy()
+        np.testing.assert_array_equal(codes, expected_codes)
+        # Code c + 3 * t: rows of class c, turned t quarter turns.
+        np.testing.assert_array_equal(codes % 3, labels[indices])
+        turned = [np.rot90(rows[i], t) for i, t in zip(indices, codes // 3)]
+        np.testing.assert_array_equal(batch.numpy(), np.stack(turned))
+        assert len(set(codes)) == 4
+        seen.update(codes)
+    assert seen == set(range(12))
+
+
+def test_quarter_turns_turn_each_image_its_own_way():
+    rows = np.arange(2 * 4, dtype=np.float32).reshape(2, 2, 2, 1)
+    turned = sampling.quarter_turns(tf.constant(rows), tf.constant([1, 2])).numpy()
+    np.testing.assert_array_equal(turned[0, ..., 0], [[1, 3], [0, 2]])
+    np.testing.assert_array_equal(turned[1, ..., 0], [[7, 6], [5, 4]])

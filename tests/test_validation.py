@@ -20,7 +20,7 @@ def never_trains(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("training started on invalid input")
 
-    monkeypatch.setattr("sksiamese._embedder.train", forbidden)
+    monkeypatch.setattr("sksiamese._engine.train", forbidden)
 
 
 def with_value(array, row, col, value):
@@ -92,18 +92,18 @@ def test_bad_shapes(monkeypatch, params, X_bad, match):
         SiameseEmbedder(**params).fit(X_bad, y)
 
 
-def test_custom_network_must_return_a_model_of_the_right_size():
+def test_custom_network_must_return_a_model_of_vectors():
     with pytest.raises(TypeError, match="must return a keras.Model"):
         SiameseEmbedder(network=lambda shape, n: "not a model").fit(X, y)
 
-    def wrong_size(input_shape, n_components):
+    def feature_maps(input_shape, n_components):
         import keras
 
         inputs = keras.Input(input_shape)
-        return keras.Model(inputs, keras.layers.Dense(n_components + 1)(inputs))
+        return keras.Model(inputs, keras.layers.Conv2D(n_components, 1)(inputs))
 
-    with pytest.raises(ValueError, match="expected \\(3,\\)"):
-        SiameseEmbedder(network=wrong_size, n_components=3).fit(X, y)
+    with pytest.raises(ValueError, match="must map each row to a vector"):
+        SiameseEmbedder(network=feature_maps, input_shape=(2, 3, 1), n_components=3).fit(X, y)
 
 
 def test_transform_before_fit():
@@ -200,7 +200,9 @@ def test_more_bad_training_input(monkeypatch, X_bad, y_bad, error, match):
         {"normalize": "yes"},
         {"epochs": 0},
         {"augment": "sometimes"},
+        {"rotated_classes": "auto"},
         {"learning_rate": 0.0},
+        {"learning_rate": "fast"},
         {"early_stopping": None},
         {"n_iter_no_change": 0},
         {"random_state": "seed"},
@@ -281,6 +283,43 @@ def test_early_stopping_needs_rows_to_hold_out(monkeypatch, fitted):
         fitted.set_params(early_stopping=False, validation_fraction=0.1)
     assert fitted.n_features_in_ == 6
     np.testing.assert_array_equal(fitted.transform(X), before)
+
+
+@pytest.mark.parametrize(
+    "labels, fraction, match",
+    [
+        (np.arange(40) % 10, 0.1, "holds out 1 of the 10 classes; scoring unseen classes needs "
+         "at least 2 held-out classes of 2 rows or more, and these hold 1"),
+        (np.arange(40) % 3, 0.5, "holds out 2 of the 3 classes, leaving fewer than 2 classes"),
+        (np.r_[np.zeros(20), np.ones(10), np.arange(2, 12)], 0.5,
+         "holds out 6 whole classes of at least 2 rows.*y has 2 classes with 2 rows or more"),
+    ],
+    ids=["one-class", "none-left", "singletons"],
+)
+def test_validation_on_classes_needs_classes_to_hold_out(monkeypatch, fitted, labels, fraction, match):
+    before = fitted.transform(X)
+    never_trains(monkeypatch)
+    params = dict(early_stopping=True, validation="classes", validation_fraction=fraction)
+    with pytest.raises(ValueError, match=match):
+        SiameseEmbedder(**params).fit(X, labels)
+    with pytest.raises(ValueError, match="validation='classes' holds out whole classes, and "
+                       "pairs have none"):
+        SiameseEmbedder(loss="contrastive", **params).fit_pairs(PAIRS, SAME)
+    with pytest.raises(InvalidParameterError, match="'validation' parameter"):
+        SiameseEmbedder(validation="groups").fit(X, y)
+    np.testing.assert_array_equal(fitted.transform(X), before)
+
+
+def test_groups_are_checked_before_training(monkeypatch):
+    never_trains(monkeypatch)
+    params = dict(early_stopping=True, validation="classes", validation_fraction=0.5)
+    with pytest.raises(ValueError, match="groups must be a 1-D array of shape .n_samples,. = .40,."):
+        SiameseEmbedder(**params).fit(X, y, groups=np.zeros(39))
+    with pytest.raises(ValueError, match="same group.*some classes have rows in several groups"):
+        SiameseEmbedder(**params).fit(X, y, groups=np.arange(40) % 3)
+    # Two groups of two classes: holding out both leaves nothing to train on.
+    with pytest.raises(ValueError, match="holds out 2 of the 2 groups, leaving fewer than 2"):
+        SiameseEmbedder(**{**params, "validation_fraction": 0.9}).fit(X, y, groups=y // 2)
 
 
 @pytest.mark.parametrize(

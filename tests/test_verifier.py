@@ -99,7 +99,7 @@ def test_fit_pairs_on_image_pairs():
 
 def test_fit_pairs_needs_the_contrastive_loss(digit_pairs):
     (pairs, same), _ = digit_pairs
-    with mock.patch("sksiamese._embedder.train") as train:
+    with mock.patch("sksiamese._engine.train") as train:
         with pytest.raises(ValueError, match="loss='contrastive'"):
             SiameseEmbedder().fit_pairs(pairs[:50], same[:50])
     train.assert_not_called()
@@ -121,7 +121,7 @@ def test_fit_pairs_needs_the_contrastive_loss(digit_pairs):
 def test_bad_pairs_are_rejected_before_training(pairs, same, match, fitted, small_digits):
     X, _ = small_digits
     model = clone(fitted).set_params(loss="contrastive")
-    with mock.patch("sksiamese._embedder.train") as train:
+    with mock.patch("sksiamese._engine.train") as train:
         with pytest.raises(ValueError, match=match):
             model.fit_pairs(pairs, same)
         with pytest.raises(ValueError, match=match):

@@ -1,0 +1,479 @@
+"""The training engine: from validated rows to a trained encoder and its history.
+
+The estimator validates its input, draws the seeds and says where training
+starts; :func:`plan_training` settles the rest before anything trains
+(held-out validation data, the starting encoder and optimizer) and
+:func:`run_training` chooses the samplers, adds early stopping and
+checkpoints, runs :func:`~sksiamese._training.train` and merges the new
+epochs into the history. The engine sets nothing on the estimator: it hands
+back a :class:`TrainingResult` for the estimator to apply at once, so a fit
+that fails leaves the estimator as it was.
+"""
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from . import losses
+from ._checkpoint import Checkpointer, read_checkpoint
+from ._encoder import compute_policy
+from ._frozen import trained_part
+from ._inference import EncoderRunner
+from ._sampling import ClassBalancedSampler, PairSampler, check_positive_pairs, row_reader
+from ._training import (
+    image_augmenter,
+    in_current_strategy,
+    make_optimizer,
+    replicas_in_sync,
+    train,
+)
+from .metrics import mean_average_precision_at_r
+
+#: What early stopping watches: ``validation`` -> (logged name, better when).
+_MONITORS = {"rows": ("val_loss", "min"), "classes": ("val_map_at_r", "max")}
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What training minimises: the estimator's ``loss``, ``margin``, ``mining`` and ``distance``."""
+
+    loss: Any
+    margin: float
+    mining: str
+    distance: str
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """One call's training, settled before any of it runs.
+
+    Attributes
+    ----------
+    rows : ndarray of shape (n_rows, *input_shape)
+        Training rows, in memory or memory-mapped from disk.
+    targets : ndarray
+        Class labels of ``rows`` or, when ``paired``, labels (1 same, 0
+        different) of the pairs of consecutive rows.
+    paired : bool
+        Whether batches are pairs trained with the contrastive pair loss.
+    train_index, validation_index : ndarray or None
+        Indices into ``targets`` to train on and to watch for early
+        stopping; None without early stopping (all are trained on).
+    validation : {"rows", "classes"}
+        What the held-out indices are: rows of the training classes, scored
+        by the loss, or whole classes, scored by MAP@R.
+    encoder : keras.Model
+        The encoder to train, in place: new, resumed or continued.
+    history : dict of str to list of float
+        What ``encoder`` trained before this call.
+    optimizer : keras.optimizers.Optimizer
+        Fresh, or carried over from the previous :meth:`partial_fit` call.
+    objective : Objective
+    epochs, batch_size, samples_per_class, n_iter_no_change, verbose : int
+    callbacks : tuple of keras.callbacks.Callback
+    checkpoint_dir : str or path-like or None
+    augment : bool
+    rotated_classes : bool
+        Whether training batches also draw each class turned by quarter
+        turns, as classes of their own; held-out batches never do.
+    batch_seed, augment_seed : int
+    """
+
+    rows: Any
+    targets: np.ndarray
+    paired: bool
+    train_index: Any
+    validation_index: Any
+    validation: str
+    encoder: Any
+    history: dict
+    optimizer: Any
+    objective: Objective
+    epochs: int
+    batch_size: int
+    samples_per_class: int
+    n_iter_no_change: int
+    callbacks: tuple
+    checkpoint_dir: Any
+    augment: bool
+    rotated_classes: bool
+    verbose: int
+    batch_seed: int
+    augment_seed: int
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """What one call trained, for the estimator to apply.
+
+    Attributes
+    ----------
+    encoder : keras.Model
+    history : dict of str to list of float
+        The encoder's whole history: the earlier epochs, then this call's.
+    losses : list of float
+        The loss of each epoch of this call.
+    optimizer : keras.optimizers.Optimizer
+        The optimizer, with the state it reached.
+    diverged_at : int or None
+        Index in ``history`` of the epoch whose loss turned non-finite; the
+        encoder holds the weights of the epoch before it.
+    interrupted : bool
+        Whether ``KeyboardInterrupt`` stopped training; the encoder holds the
+        weights reached by then.
+    """
+
+    encoder: Any
+    history: dict
+    losses: list
+    optimizer: Any
+    diverged_at: Any
+    interrupted: bool
+
+    @property
+    def n_iter(self):
+        """Epochs trained in all, across warm starts."""
+        return len(self.history["loss"])
+
+
+def plan_training(
+    rows,
+    targets,
+    *,
+    paired,
+    seeds,
+    build_encoder,
+    continued,
+    resume,
+    validation_fraction,
+    validation,
+    groups,
+    input_shape,
+    objective,
+    optimizer,
+    learning_rate,
+    callbacks,
+    checkpoint_dir,
+    **settings,
+):
+    """Settle what :func:`run_training` does; everything that can refuse the call refuses here.
+
+    Parameters
+    ----------
+    rows, targets, paired
+        See :class:`TrainingPlan`.
+    seeds : tuple of int
+        Seeds of the initial weights, the batches, the validation split
+        and augmentation, in that order.
+    build_encoder : callable
+        ``build_encoder(rows, seed)`` returns a new encoder.
+    continued : tuple or None
+        ``(encoder, history, optimizer)`` of the fitted estimator when
+        training continues it (``optimizer`` None unless carried over);
+        None to start anew.
+    resume : bool
+        Whether a new start resumes from the checkpoint in
+        ``checkpoint_dir``, if there is one.
+    validation_fraction : float or None
+        Proportion held out for early stopping; None for no early stopping.
+    validation : {"rows", "classes"}
+        Whether early stopping holds out rows of every class (or pairs), or
+        whole classes.
+    groups : ndarray of shape (n_rows,) or None
+        Group of each row, one per class; ``validation="classes"`` then
+        holds out whole groups.
+    input_shape : tuple of int
+        Shape of one row, which a resumed encoder must take.
+    objective : Objective
+    optimizer, learning_rate
+        The estimator's parameters, from which a fresh optimizer is made.
+    callbacks : list of keras.callbacks.Callback or None
+    checkpoint_dir : str or path-like or None
+    **settings
+        The remaining fields of :class:`TrainingPlan`: ``epochs``,
+        ``batch_size``, ``samples_per_class``, ``n_iter_no_change``,
+        ``augment``, ``rotated_classes`` and ``verbose``.
+    """
+    callbacks = tuple(callbacks or ())
+    for callback in callbacks:
+        if not isinstance(callback, keras.callbacks.Callback):
+            raise TypeError(
+                "callbacks must hold keras.callbacks.Callback instances; got "
+                f"{type(callback).__name__} {callback!r}."
+            )
+    weight_seed, batch_seed, split_seed, augment_seed = (int(seed) for seed in seeds)
+    train_index = validation_index = None
+    if validation_fraction is not None and validation == "classes":
+        if paired:
+            raise ValueError(
+                "validation='classes' holds out whole classes, and pairs have none; use "
+                "validation='rows' to hold out pairs, or set early_stopping=False."
+            )
+        train_index, validation_index = _hold_out_classes(
+            targets, validation_fraction, split_seed, groups
+        )
+    elif validation_fraction is not None:
+        train_index, validation_index = _hold_out(targets, validation_fraction, split_seed, paired)
+    if not paired:
+        check_positive_pairs(
+            targets if train_index is None else targets[train_index],
+            held_out=train_index is not None,
+        )
+    carried = None
+    if continued is not None:
+        encoder, history, carried = continued
+    else:
+        resumed = _resumed_checkpoint(checkpoint_dir, input_shape) if resume else None
+        encoder, history = resumed or (build_encoder(rows, weight_seed), {})
+    moved = in_current_strategy(encoder)
+    if carried is None or moved is not encoder:
+        carried = make_optimizer(
+            optimizer,
+            float(learning_rate),
+            loss_scaling=compute_policy(moved) == "mixed_float16",
+        )
+    return TrainingPlan(
+        rows=rows,
+        targets=targets,
+        paired=paired,
+        train_index=train_index,
+        validation_index=validation_index,
+        validation=validation,
+        encoder=moved,
+        history=history,
+        optimizer=carried,
+        objective=objective,
+        callbacks=callbacks,
+        checkpoint_dir=checkpoint_dir,
+        batch_seed=batch_seed,
+        augment_seed=augment_seed,
+        **settings,
+    )
+
+
+def run_training(plan):
+    """Train ``plan.encoder`` as planned; return a :class:`TrainingResult`.
+
+    Divergence and ``KeyboardInterrupt`` end training and are reported in
+    the result. Any other exception propagates, after putting back the
+    weights of the encoder and the state of the optimizer as they were, so
+    that a continued estimator is left unchanged.
+    """
+    n_replicas = replicas_in_sync()
+    train_sampler = _sampler(
+        plan, plan.train_index, n_replicas, rotated_classes=plan.rotated_classes
+    )
+    validation_sampler = None
+    callbacks = list(plan.callbacks)
+    if plan.validation_index is not None:
+        if plan.validation == "classes":
+            # First, so that every other callback sees the score in its logs,
+            # as it sees Keras' own val_loss.
+            callbacks.insert(0, _HeldOutClassScore(plan))
+        else:
+            validation_sampler = _sampler(plan, plan.validation_index, n_replicas)
+        monitor, mode = _MONITORS[plan.validation]
+        callbacks.append(
+            keras.callbacks.EarlyStopping(
+                monitor=monitor,
+                mode=mode,
+                patience=plan.n_iter_no_change,
+                restore_best_weights=True,
+            )
+        )
+    checkpoint = None
+    if plan.checkpoint_dir is not None:
+        checkpoint = Checkpointer(plan.checkpoint_dir, plan.encoder, earlier_history=plan.history)
+    loss = _loss(plan, [train_sampler, validation_sampler or train_sampler])
+    weights = plan.encoder.get_weights()
+    optimizer_state = [variable.numpy() for variable in plan.optimizer.variables]
+    try:
+        # Turned classes, like augmentation, change the rows the encoder
+        # sees, so frozen layers' output cannot be computed once.
+        with trained_part(
+            plan.encoder,
+            plan.rows,
+            augmented=plan.augment or plan.rotated_classes,
+            chunk_rows=plan.batch_size,
+        ) as (trained, rows):
+            run = train(
+                trained,
+                loss,
+                train_sampler,
+                row_reader(rows),
+                validation_sampler=validation_sampler,
+                optimizer=plan.optimizer,
+                epochs=plan.epochs,
+                seed=plan.batch_seed,
+                callbacks=callbacks,
+                verbose=plan.verbose,
+                augmenter=image_augmenter(plan.augment_seed) if plan.augment else None,
+                checkpoint=checkpoint,
+            )
+    except Exception:
+        plan.encoder.set_weights(weights)
+        for variable, value in zip(plan.optimizer.variables, optimizer_state):
+            variable.assign(value)
+        raise
+    n_before = len(plan.history.get("loss", []))
+    history = {key: list(values) for key, values in plan.history.items()}
+    history.setdefault("loss", [])
+    for key, values in run.history.items():
+        history.setdefault(key, []).extend(values)
+    return TrainingResult(
+        encoder=plan.encoder,
+        history=history,
+        losses=list(run.history.get("loss", [])),
+        optimizer=plan.optimizer,
+        diverged_at=None if run.diverged_at is None else n_before + run.diverged_at,
+        interrupted=run.interrupted,
+    )
+
+
+class _HeldOutClassScore(keras.callbacks.Callback):
+    """Logs ``val_map_at_r`` after every epoch: MAP@R of the held-out classes.
+
+    The held-out rows are embedded in one compiled pass by the encoder as it
+    stands at the end of the epoch, and ranked under the training distance.
+    Non-finite embeddings log NaN, which ends training as divergence.
+    """
+
+    def __init__(self, plan):
+        super().__init__()
+        index = plan.validation_index
+        self.rows = np.asarray(plan.rows[index], dtype=np.float32)
+        self.labels = plan.targets[index]
+        self.distance = plan.objective.distance
+        self.runner = EncoderRunner(plan.encoder)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        embedded = self.runner(self.rows)
+        logs[_MONITORS["classes"][0]] = (
+            mean_average_precision_at_r(embedded, self.labels, distance=self.distance)
+            if np.isfinite(embedded).all()
+            else float("nan")
+        )
+
+
+def _sampler(plan, index, n_replicas, *, rotated_classes=False):
+    """Batches of pairs, or P x K batches of labelled rows, drawn from ``index``."""
+    labels = plan.targets if index is None else plan.targets[index]
+    if plan.paired:
+        return PairSampler(labels, plan.batch_size, index=index, n_replicas=n_replicas)
+    return ClassBalancedSampler(
+        labels,
+        plan.batch_size,
+        plan.samples_per_class,
+        index=index,
+        n_replicas=n_replicas,
+        rotated_classes=rotated_classes,
+    )
+
+
+def _loss(plan, samplers):
+    """The loss of the batches ``samplers`` draw: ``loss(targets, embeddings) -> scalar``."""
+    objective = plan.objective
+    if plan.paired:
+        return functools.partial(
+            losses.contrastive_pair_loss, margin=objective.margin, distance=objective.distance
+        )
+    # Every anchor of a P x K batch has K - 1 positives; validation batches
+    # may hold fewer classes, with more rows each.
+    return losses.batch_loss(
+        objective.loss,
+        margin=objective.margin,
+        mining=objective.mining,
+        distance=objective.distance,
+        positives_per_anchor=max(sampler.samples_per_class for sampler in samplers) - 1,
+    )
+
+
+def _hold_out(targets, fraction, seed, paired):
+    """Split off ``fraction`` of the data, stratified when possible.
+
+    Returns the indices of the training and of the held-out rows; with
+    ``paired``, of the pairs, which are held out whole.
+    """
+    unit = "pairs" if paired else "rows"
+    n_validation = int(np.ceil(fraction * len(targets)))
+    if len(targets) - n_validation < 2:
+        raise ValueError(
+            f"validation_fraction={fraction} holds out {n_validation} of "
+            f"{len(targets)} {unit}, leaving fewer than 2 to train on; lower it or set "
+            "early_stopping=False."
+        )
+    _, counts = np.unique(targets, return_counts=True)
+    stratify = targets if counts.min() >= 2 and n_validation >= len(counts) else None
+    train_index, validation_index = train_test_split(
+        np.arange(len(targets)), test_size=n_validation, stratify=stratify, random_state=seed
+    )
+    if len(np.unique(targets[train_index])) < 2 or len(validation_index) < 2:
+        raise ValueError(
+            f"validation_fraction={fraction} leaves too few {unit} to "
+            "train and validate on; lower it or set early_stopping=False."
+        )
+    return train_index, validation_index
+
+
+def _hold_out_classes(targets, fraction, seed, groups=None):
+    """Split off ``fraction`` of the classes, or of the ``groups``, with all their rows.
+
+    MAP@R ranks each held-out row's classmates, so the held-out classes are
+    drawn among those with two rows or more and must be two at least, with
+    two classes left to train on. With ``groups`` (one per class), whole
+    groups are drawn instead. Returns the indices of the training and of the
+    held-out rows, in order.
+    """
+    classes, counts = np.unique(targets, return_counts=True)
+    rng = np.random.RandomState(seed)
+    if groups is None:
+        n_validation = int(np.ceil(fraction * len(classes)))
+        eligible = classes[counts >= 2]
+        if len(eligible) < n_validation:
+            raise ValueError(
+                f"validation='classes' holds out {n_validation} whole classes of at least 2 "
+                f"rows each (MAP@R ranks each row's classmates), but y has {len(eligible)} "
+                "classes with 2 rows or more; lower validation_fraction, or use "
+                "validation='rows'."
+            )
+        held_out = np.isin(targets, rng.choice(eligible, n_validation, replace=False))
+        what = f"{n_validation} of the {len(classes)} classes"
+    else:
+        group_names = np.unique(groups)
+        n_groups = int(np.ceil(fraction * len(group_names)))
+        held_out = np.isin(groups, rng.choice(group_names, n_groups, replace=False))
+        what = f"{n_groups} of the {len(group_names)} groups"
+    held_classes, held_counts = np.unique(targets[held_out], return_counts=True)
+    n_scored = int(np.sum(held_counts >= 2))
+    if n_scored < 2:
+        raise ValueError(
+            f"validation='classes' with validation_fraction={fraction} holds out {what}; "
+            "scoring unseen classes needs at least 2 held-out classes of 2 rows or more, and "
+            f"these hold {n_scored}. Raise validation_fraction, or use validation='rows'."
+        )
+    if len(classes) - len(held_classes) < 2:
+        raise ValueError(
+            f"validation='classes' with validation_fraction={fraction} holds out {what}, "
+            "leaving fewer than 2 classes to train on; lower validation_fraction, or use "
+            "validation='rows'."
+        )
+    return np.flatnonzero(~held_out), np.flatnonzero(held_out)
+
+
+def _resumed_checkpoint(checkpoint_dir, input_shape):
+    """The encoder and history saved in ``checkpoint_dir``, or None, to warm-start from."""
+    if checkpoint_dir is None:
+        return None
+    saved = read_checkpoint(checkpoint_dir)
+    if saved is not None and saved[0].input_shape[1:] != input_shape:
+        raise ValueError(
+            f"The checkpoint in {checkpoint_dir} holds an encoder for rows of "
+            f"shape {saved[0].input_shape[1:]}; these rows have shape {input_shape}."
+        )
+    return saved
