@@ -17,6 +17,7 @@ _LAZY = {
     "UntrustedTypesError": "._loading",
     "get_untrusted_types": "._loading",
     "load": "._loading",
+    "save": "._persistence",
 }
 
 # Public submodules, imported on first access as attributes (``sksiamese.metrics``)
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # for type checkers and import-graph tools only
     from ._embedder import SiameseEmbedder
     from ._gallery import GalleryClassifier
     from ._loading import UntrustedTypesError, get_untrusted_types, load
+    from ._persistence import save
     from ._verifier import SiameseVerifier
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "UntrustedTypesError",
     "get_untrusted_types",
     "load",
+    "save",
     "__version__",
 ]
 

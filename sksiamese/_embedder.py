@@ -27,7 +27,7 @@ from ._engine import Objective, plan_training, run_training
 from ._inference import EncoderRunner
 from ._pairs import check_pair_labels, stack_pair_rows
 from ._persistence import SaveMixin, register
-from ._rows import abs_max, channel_moments, check_finite, is_disk_backed
+from ._rows import abs_max, channel_moments, check_finite, is_disk_backed, shaped_rows
 from ._serialization import model_from_bytes, model_to_bytes
 from ._training import OPTIMIZERS, dtype_policy
 from .metrics import _check_groups, precision_at_1
@@ -332,7 +332,11 @@ class SiameseEmbedder(
     and trains the encoder under that strategy (``MirroredStrategy``,
     ``MultiWorkerMirroredStrategy``); see ``batch_size``. Arrays
     memory-mapped from disk (``np.load(path, mmap_mode="r")``) are read in
-    chunks and batches, never copied whole, by every method.
+    chunks and batches, never copied whole, by every method. Sparse rows
+    (``scipy.sparse``, such as the output of ``TfidfVectorizer``) are
+    accepted by :meth:`fit`, :meth:`partial_fit`, :meth:`transform` and
+    :meth:`score`, and densified a batch or a chunk of rows at a time, never
+    whole; :meth:`fit_pairs` takes dense pairs.
 
     References
     ----------
@@ -449,7 +453,7 @@ class SiameseEmbedder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape)``
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or ``(n_samples, *input_shape)``
             Training rows.
         y : array-like of shape (n_samples,)
             Class labels, at least two classes.
@@ -483,7 +487,7 @@ class SiameseEmbedder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape)``
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or ``(n_samples, *input_shape)``
             Training rows of this chunk.
         y : array-like of shape (n_samples,)
             Their class labels.
@@ -685,7 +689,7 @@ class SiameseEmbedder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape_)``
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or ``(n_samples, *input_shape_)``
             Rows to embed.
 
         Returns
@@ -718,7 +722,7 @@ class SiameseEmbedder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or ``(n_samples, *input_shape_)``
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or ``(n_samples, *input_shape_)``
             At least two rows.
         y : array-like of shape (n_samples,)
             Their classes.
@@ -739,6 +743,7 @@ class SiameseEmbedder(
         tags = super().__sklearn_tags__()
         tags.target_tags.required = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True
         return tags
 
     @property
@@ -813,7 +818,8 @@ class SiameseEmbedder(
         """Validated 2-D rows reshaped to the shape of one row, and that shape.
 
         In-memory rows become float32; disk-backed rows stay as they are, to
-        be read and converted batch by batch.
+        be read and converted batch by batch; sparse rows become float32 and
+        stay sparse, to be densified batch by batch.
         """
         if is_disk_backed(X):
             _check_disk_rows(X)
@@ -841,7 +847,7 @@ class SiameseEmbedder(
             )
         if not is_disk_backed(X):
             X = X.astype(np.float32, copy=False)
-        return X.reshape((len(X), *input_shape)), input_shape
+        return shaped_rows(X, input_shape), input_shape
 
     def _validate_pair_data(self, pairs, same, *, continuing, reset):
         if self.loss != "contrastive":
@@ -898,7 +904,7 @@ class SiameseEmbedder(
         X = validate_data(self, X, reset=False, **_row_checks(X))
         if is_disk_backed(X):
             _check_disk_rows(X)
-        return X.reshape((len(X), *self.input_shape_))
+        return shaped_rows(X, self.input_shape_)
 
     # Training helpers -------------------------------------------------------
 
@@ -951,15 +957,15 @@ class SiameseEmbedder(
 
 
 def _row_checks(X):
-    """How ``validate_data`` checks rows: in memory, or memory-mapped from disk.
+    """How ``validate_data`` checks rows: in memory, sparse, or memory-mapped from disk.
 
     Disk-backed rows keep their dtype (no copy) and are checked for NaN
     chunk by chunk by :func:`_check_disk_rows` instead of in one pass over
-    the whole mapping.
+    the whole mapping. Sparse rows become CSR, whose rows slice cheaply.
     """
     if is_disk_backed(X):
         return {"dtype": None, "ensure_all_finite": False}
-    return {"dtype": [np.float64, np.float32]}
+    return {"dtype": [np.float64, np.float32], "accept_sparse": "csr"}
 
 
 def _check_disk_rows(X):

@@ -25,7 +25,7 @@ import numpy as np
 
 from ._encoder import STANDARDIZE, leaf_layers
 from ._inference import EncoderRunner
-from ._rows import is_disk_backed
+from ._rows import is_in_memory_array
 
 
 class FrozenSplit(NamedTuple):
@@ -88,13 +88,13 @@ def frozen_features(model, rows, chunk_rows):
     """The float32 output of ``model`` for every row, computed ``chunk_rows`` at a time.
 
     Features of in-memory rows stay in memory when they take no more space
-    than the rows; otherwise, and for rows memory-mapped from disk, they are
-    written to a temporary file, memory-mapped, and deleted on exit.
+    than the rows; otherwise, and for rows memory-mapped from disk or sparse,
+    they are written to a temporary file, memory-mapped, and deleted on exit.
     """
     shape = (len(rows), *model.output_shape[1:])
     n_bytes = 4 * int(np.prod(shape, dtype=np.int64))
     runner = EncoderRunner(model, chunk_size=chunk_rows)
-    if not is_disk_backed(rows) and n_bytes <= rows.nbytes:
+    if is_in_memory_array(rows) and n_bytes <= rows.nbytes:
         yield runner(rows, np.float32)
         return
     with tempfile.TemporaryDirectory(prefix="sksiamese-features-") as folder:

@@ -5,7 +5,8 @@ call, which costs tens of milliseconds even for one row. Here each input
 dtype gets one ``tf.function`` with a dynamic batch dimension, traced once and
 then called directly on slices of the input, writing into a preallocated
 output: peak memory stays near the size of the output plus one chunk, also
-for inputs memory-mapped from disk, which are read one chunk at a time.
+for inputs memory-mapped from disk or sparse, which are read one chunk at a
+time.
 """
 
 import threading
@@ -14,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._encoder import float64_twin
-from ._rows import is_disk_backed, iter_chunks
+from ._rows import SparseRows, is_in_memory_array, iter_chunks, rows_per_chunk
 
 
 class EncoderRunner:
@@ -36,16 +37,23 @@ class EncoderRunner:
     def __call__(self, rows, dtype=None, out=None):
         """Embeddings of ``rows``, computed in ``dtype`` (default: the rows' own).
 
-        Disk-backed rows are read one chunk at a time. ``out``, an array of
-        the result's shape (a memory-mapped file, say), receives them.
+        Disk-backed rows are read, and sparse rows
+        (:class:`~sksiamese._rows.SparseRows`) densified, one chunk at a time.
+        ``out``, an array of the result's shape (a memory-mapped file, say),
+        receives them.
         """
         dtype = np.dtype(dtype or rows.dtype)
         function = self._function(dtype)
-        if out is None and len(rows) <= self.chunk_size and not is_disk_backed(rows):
+        if out is None and len(rows) <= self.chunk_size and is_in_memory_array(rows):
             # Fast path: one call, no staging buffer.
             return function(rows.astype(dtype, copy=False)).numpy()
+        chunk_rows = self.chunk_size
+        if isinstance(rows, SparseRows):
+            # Dense chunks of wide sparse rows (a text vocabulary) would be
+            # large at chunk_size rows: bound their bytes instead.
+            chunk_rows = min(chunk_rows, rows_per_chunk(rows, dtype.itemsize))
         embedded = np.empty((len(rows), *self._output_shape), dtype=dtype) if out is None else out
-        for start, chunk in iter_chunks(rows, self.chunk_size, dtype=dtype):
+        for start, chunk in iter_chunks(rows, chunk_rows, dtype=dtype):
             embedded[start : start + len(chunk)] = function(chunk).numpy()
         return embedded
 

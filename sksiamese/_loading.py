@@ -6,6 +6,11 @@ class the file names stays a :class:`_Deferred`. Only when the caller trusts
 all those names, as in ``skops.io.load``, are they imported and the
 estimators built. Problems of the file become a ``ValueError`` naming it;
 faults of the code are raised as they are.
+
+A file holding a pipeline is read the same way: its sksiamese estimators
+into records, and the skops tree around them (:mod:`sksiamese._pipelines`)
+through skops, which lists the types it would build without building or
+importing any; those join the names to trust.
 """
 
 import functools
@@ -33,10 +38,14 @@ from ._persistence import (
     _REGISTRY,
     FORMAT_NAME,
     FORMAT_VERSION,
+    PIPELINE_ESTIMATORS,
+    PIPELINE_FILE,
+    PIPELINE_TREE,
     _class_names,
     _Saved,
     _UnresolvedFunction,
 )
+from ._pipelines import load_around, untrusted_types
 from ._serialization import model_from_bytes
 from ._version import __version__
 
@@ -124,6 +133,13 @@ class _Record(NamedTuple):
     frozen: bool
 
 
+class _Pipeline(NamedTuple):
+    """A pipeline as read from the file, not built yet."""
+
+    tree: bytes  # skops' file, with slots where the estimators go
+    records: list  # the _Record of each sksiamese estimator, by slot number
+
+
 class _Reading:
     """The archive being read, and the names read so far that need trust."""
 
@@ -142,16 +158,19 @@ class _Reading:
     prefer_skip_nested_validation=True,
 )
 def load(path, trusted=None):
-    """Load an estimator saved with ``save``, without pickle.
+    """Load an estimator or a pipeline saved with ``save``, without pickle.
 
-    Reads the zip file written by :meth:`SiameseEmbedder.save` or
-    :meth:`SiameseVerifier.save`: parameters and fitted attributes from JSON,
-    and Keras models from their ``.keras`` archives in Keras' safe mode.
-    Nothing is unpickled, and only sksiamese's estimator classes and plain
-    data are built. As in ``skops.io.load``, a function or class the file
-    names (a custom ``network``, a custom optimizer) is imported only when
-    listed in ``trusted``; the built-in networks and Keras' own optimizers
-    need no trust. The whole file is checked before anything is imported.
+    Reads the zip file written by :func:`sksiamese.save` or an estimator's
+    ``save`` method: parameters and fitted attributes from JSON, and Keras
+    models from their ``.keras`` archives in Keras' safe mode. Nothing is
+    unpickled, and only sksiamese's estimator classes and plain data are
+    built. As in ``skops.io.load``, a function or class the file names (a
+    custom ``network``, a custom optimizer) is imported only when listed in
+    ``trusted``; the built-in networks and Keras' own optimizers need no
+    trust. The scikit-learn part of a pipeline is loaded by ``skops.io``
+    under the same rule: types skops does not trust by default (a custom
+    transformer class) must be listed in ``trusted``. The whole file is
+    checked before anything is imported.
 
     Parameters
     ----------
@@ -167,10 +186,10 @@ def load(path, trusted=None):
 
     Returns
     -------
-    estimator : SiameseEmbedder or SiameseVerifier
-        The estimator as it was saved, fitted if it was: same parameters
-        (except ``callbacks``, which are not saved) and, on the same
-        machine and versions, the same outputs bit for bit.
+    estimator : SiameseEmbedder, SiameseVerifier, GalleryClassifier or object
+        The estimator or pipeline as it was saved, fitted if it was: same
+        parameters (except ``callbacks``, which are not saved) and, on the
+        same machine and versions, the same outputs bit for bit.
 
     Raises
     ------
@@ -181,6 +200,8 @@ def load(path, trusted=None):
         If the file is not one written by ``save``, is damaged, was written
         by a newer format version, or holds a Keras model that safe mode
         refuses.
+    ImportError
+        If the file holds a pipeline and skops is not installed.
 
     Warns
     -----
@@ -192,7 +213,7 @@ def load(path, trusted=None):
     See Also
     --------
     get_untrusted_types : The names in a file that need trust.
-    SiameseEmbedder.save, SiameseVerifier.save : Write the file.
+    save : Write the file.
 
     Notes
     -----
@@ -229,6 +250,8 @@ def load(path, trusted=None):
                 "sksiamese.get_untrusted_types(path) lists them."
             )
         try:
+            if isinstance(record, _Pipeline):
+                return _build_pipeline(record, trusted)
             return _build(record, {})
         except _LoadError as error:
             raise ValueError(f"Cannot load {path!r}: {error}") from error.__cause__
@@ -251,7 +274,8 @@ def get_untrusted_types(path):
     -------
     names : list of str
         Sorted ``"module.qualname"`` names, such as a custom ``network``
-        function or optimizer class; empty when the file loads without trust.
+        function or optimizer class, or a custom transformer class in a
+        pipeline; empty when the file loads without trust.
 
     Raises
     ------
@@ -305,8 +329,11 @@ def _open(path):
 
 
 def _read_file(reading, path):
-    """The top-level estimator's record; format problems become a ValueError naming ``path``."""
+    """The record of the file's estimator or pipeline; file problems become a ValueError."""
+    names = reading.archive.namelist()
     try:
+        if PIPELINE_FILE in names and _ESTIMATOR_FILE not in names:
+            return _read_pipeline(reading)
         return _read(reading, "", None, frozen=False)
     except _LoadError as error:
         raise ValueError(f"Cannot load {path!r}: {error}") from None
@@ -319,19 +346,7 @@ def _read_file(reading, path):
 def _read(reading, folder, expected, frozen):
     """The record of the estimator in ``folder``; of class ``expected`` if given."""
     member = folder + _ESTIMATOR_FILE
-    document = _read_json(reading.archive, member)
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise _LoadError(
-            f"{member} does not describe a sksiamese estimator; "
-            "sksiamese.load reads files written by the estimators' save method."
-        )
-    version = document.get("format_version")
-    if version != FORMAT_VERSION:
-        raise _LoadError(
-            f"it uses format version {version!r} of the sksiamese format; this "
-            f"sksiamese ({__version__}) reads version {FORMAT_VERSION}. Use the sksiamese "
-            f"that wrote it (version {document.get('sksiamese_version')!r})."
-        )
+    document = _read_document(reading.archive, member, "estimator")
     name = document.get("class")
     if not isinstance(name, str) or name not in _REGISTRY:
         raise _LoadError(
@@ -377,6 +392,75 @@ def _read(reading, folder, expected, frozen):
         if not test(state[key]):
             raise _LoadError(f"the fitted attribute {folder}{key} is not {description}.")
     return _Record(saved, read_params, state, folder, frozen)
+
+
+def _read_document(archive, member, what):
+    """The JSON document ``member``, checked to be of sksiamese's format and version."""
+    document = _read_json(archive, member)
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise _LoadError(
+            f"{member} does not describe a sksiamese {what}; "
+            "sksiamese.load reads files written by sksiamese.save."
+        )
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        raise _LoadError(
+            f"it uses format version {version!r} of the sksiamese format; this "
+            f"sksiamese ({__version__}) reads version {FORMAT_VERSION}. Use the sksiamese "
+            f"that wrote it (version {document.get('sksiamese_version')!r})."
+        )
+    return document
+
+
+def _read_pipeline(reading):
+    """The pipeline's record: its sksiamese estimators read, the names skops needs trusted."""
+    archive = reading.archive
+    document = _read_document(archive, PIPELINE_FILE, "pipeline")
+    count = document.get("estimators")
+    # Each estimator has a folder of one member or more.
+    if type(count) is not int or not 0 <= count <= len(archive.namelist()):
+        raise _LoadError(f"{PIPELINE_FILE} holds a malformed number of estimators.")
+    if PIPELINE_TREE not in archive.namelist():
+        raise _LoadError(f"it has no {PIPELINE_TREE!r}, the pipeline around the estimators.")
+    records = [
+        _read(reading, f"{PIPELINE_ESTIMATORS}{index}/", None, frozen=False)
+        for index in range(count)
+    ]
+    tree = _read_member(archive, PIPELINE_TREE)
+    try:
+        names = untrusted_types(tree)
+    except (ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:
+        # skops' reading of its own file: the errors of a damaged one.
+        raise _LoadError(
+            f"{PIPELINE_TREE!r} is not a file skops can read ({type(error).__name__}: {error})."
+        ) from None
+    reading.names.update(names)
+    return _Pipeline(tree, records)
+
+
+def _build_pipeline(pipeline, trusted):
+    """Build the pipeline's estimators, then skops' tree around them."""
+    built = {}
+    estimators = [_build(record, built) for record in pipeline.records]
+    placed = set()
+
+    def estimator(index):
+        if type(index) is not int or not 0 <= index < len(estimators):
+            raise _LoadError(
+                f"{PIPELINE_TREE!r} refers to estimator {index!r}; the file holds "
+                f"{len(estimators)}."
+            )
+        placed.add(index)
+        return estimators[index]
+
+    obj = load_around(pipeline.tree, sorted(trusted), estimator)
+    unplaced = sorted(set(range(len(estimators))) - placed)
+    if unplaced:
+        raise _LoadError(
+            f"{PIPELINE_TREE!r} refers nowhere to the estimator in "
+            f"{PIPELINE_ESTIMATORS}{unplaced[0]}/."
+        )
+    return obj
 
 
 def _build(value, built):

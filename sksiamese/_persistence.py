@@ -16,6 +16,17 @@
   parameter itself (a frozen embedder as ``embedder_``) is stored once and
   refers to it.
 
+A pipeline, or another scikit-learn object holding sksiamese estimators,
+is saved by :func:`save` as
+
+- ``pipeline.json``: the format's name and version, the versions that wrote
+  it (skops' among them), the class name and the number of sksiamese
+  estimators inside;
+- ``pipeline.skops``: the object written by ``skops.io``, with a stand-in
+  (:class:`~sksiamese._pipelines.Slot`) where each sksiamese estimator was;
+- ``estimators/0/``, ``estimators/1/``, ...: those estimators, each laid
+  out like the top level of an estimator's file.
+
 Estimator classes join the format with the :func:`register` decorator, which
 declares what their files hold; neither this module nor the loader imports
 any of them.
@@ -50,12 +61,16 @@ from sklearn.frozen import FrozenEstimator
 
 from ._compat import _SigmoidCalibration
 from ._files import replacing
+from ._pipelines import dump_around, skops_version
 from ._serialization import model_to_bytes
 from ._version import __version__
 
 FORMAT_NAME = "sksiamese"
 FORMAT_VERSION = 1
 _ESTIMATOR_FILE = "estimator.json"
+PIPELINE_FILE = "pipeline.json"
+PIPELINE_TREE = "pipeline.skops"
+PIPELINE_ESTIMATORS = "estimators/"
 _ATTRIBUTE = re.compile(r"[A-Za-z][A-Za-z0-9_]*_\Z")
 _PICKLE_HINT = (
     "Use pickle or joblib for it instead, and load such files only from sources you trust: "
@@ -121,6 +136,23 @@ def _class_names():
     # Sorted: the registry's order is the order the estimator modules were imported.
     *first, last = sorted(_REGISTRY)
     return f"{', '.join(first)} and {last}" if first else last
+
+
+def _is_registered(value):
+    """Whether ``value`` is stored in sksiamese's own format; a subclass of its classes is refused.
+
+    A subclass may hold state its parent's registration does not declare.
+    """
+    for saved in _REGISTRY.values():
+        if isinstance(value, saved.cls):
+            if type(value) is not saved.cls:
+                cls = type(value)
+                raise ValueError(
+                    f"sksiamese's save format stores {_class_names()} objects, not "
+                    f"{cls.__module__}.{cls.__qualname__}. {_PICKLE_HINT}"
+                )
+            return True
+    return False
 
 
 class SaveMixin:
@@ -196,9 +228,80 @@ class SaveMixin:
 
 
 def save(estimator, path):
-    """Write ``estimator`` to the zip file ``path``; see :meth:`SaveMixin.save`."""
+    """Save an estimator or a pipeline to one file, without pickle; read it with :func:`load`.
+
+    sksiamese's estimators are saved as by their :meth:`~SiameseEmbedder.save`
+    method. Anything else, typically a scikit-learn ``Pipeline`` or grid
+    search holding sksiamese estimators beside scikit-learn ones, is saved
+    in two parts in one zip archive: each sksiamese estimator in sksiamese's
+    own format, and the rest with ``skops.io``, scikit-learn's recommended
+    format without pickle. Needs skops (``pip install
+    "sksiamese[pipelines]"``) for the second kind.
+
+    Parameters
+    ----------
+    estimator : estimator
+        A :class:`SiameseEmbedder`, :class:`SiameseVerifier` or
+        :class:`GalleryClassifier`, or an object that ``skops.io.dump``
+        saves, such as a ``Pipeline``, ``FeatureUnion``,
+        ``ColumnTransformer`` or ``GridSearchCV``, holding any of them in
+        its attributes (directly, or in lists, tuples and dicts there),
+        fitted or not.
+
+    path : str or path-like
+        The file to write; it is replaced if it exists.
+
+    Returns
+    -------
+    path : str
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        If a sksiamese estimator cannot be saved (see
+        :meth:`SiameseEmbedder.save`), or lies where ``save`` does not look
+        for it: inside an object that is neither an estimator, nor another
+        scikit-learn object, nor a list, tuple or dict.
+    ImportError
+        If a pipeline is to be saved and skops is not installed.
+
+    See Also
+    --------
+    load : Read the file back, trusting what it names by name.
+    SiameseEmbedder.save : Save one estimator.
+
+    Notes
+    -----
+    skops refuses, on loading, types it does not know to be safe unless the
+    caller trusts them by name, as :func:`load` does for the functions and
+    classes that sksiamese's format names: a custom transformer class in the
+    pipeline must be passed in ``trusted`` to be loaded.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_digits
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from sklearn.pipeline import make_pipeline
+    >>> import sksiamese
+    >>> from sksiamese import SiameseEmbedder
+    >>> X, y = load_digits(return_X_y=True)
+    >>> pipeline = make_pipeline(
+    ...     SiameseEmbedder(n_components=8, epochs=1, random_state=0),
+    ...     KNeighborsClassifier(1, algorithm="brute"),
+    ... ).fit(X, y)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = sksiamese.save(pipeline, os.path.join(folder, "pipeline.sksiamese"))
+    ...     loaded = sksiamese.load(path)
+    >>> bool((loaded.predict(X) == pipeline.predict(X)).all())
+    True
+    """
     members = {}
-    _store(estimator, "", members)
+    if _is_registered(estimator):
+        _store(estimator, "", members)
+    else:
+        _store_pipeline(estimator, members)
     path = os.fspath(path)
     # An existing file is never left half-written.
     with replacing(path) as file:
@@ -208,9 +311,28 @@ def save(estimator, path):
     return path
 
 
+def _store_pipeline(obj, members):
+    """Add the members of a file holding ``obj``, written by skops around its own estimators."""
+    own_types = {f"{saved.cls.__module__}.{saved.cls.__name__}" for saved in _REGISTRY.values()}
+    tree, estimators = dump_around(obj, _is_registered, own_types)
+    for index, estimator in enumerate(estimators):
+        _store(estimator, f"{PIPELINE_ESTIMATORS}{index}/", members)
+    document = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "sksiamese_version": __version__,
+        "library_versions": {**_library_versions(), "skops": skops_version()},
+        "class": f"{type(obj).__module__}.{type(obj).__qualname__}",
+        "estimators": len(estimators),
+    }
+    members[PIPELINE_FILE] = json.dumps(document, indent=2).encode("utf-8")
+    members[PIPELINE_TREE] = tree
+
+
 def _store(estimator, prefix, members):
     """Add ``estimator``'s members to ``members``, under the folder ``prefix``."""
-    saved = _registration(type(estimator))
+    # Registered: save and _encode_estimator store nothing else here.
+    saved = _REGISTRY[type(estimator).__name__]
     _check_lambda_layers(estimator)
     params = estimator.get_params(deep=False)
     encoded_params = {}
@@ -251,16 +373,6 @@ def _store(estimator, prefix, members):
         "fitted": fitted,
     }
     members[prefix + _ESTIMATOR_FILE] = json.dumps(document, indent=2).encode("utf-8")
-
-
-def _registration(cls):
-    saved = _REGISTRY.get(cls.__name__)
-    if saved is None or saved.cls is not cls:
-        raise ValueError(
-            f"sksiamese's save format stores {_class_names()} objects, not "
-            f"{cls.__module__}.{cls.__qualname__}. {_PICKLE_HINT}"
-        )
-    return saved
 
 
 def _not_saved(key, value):

@@ -1,4 +1,4 @@
-"""Rows held in memory or on disk, read in chunks or by batch.
+"""Rows held in memory, on disk or in a sparse matrix, read in chunks or by batch.
 
 Arrays backed by a file (``np.load(path, mmap_mode="r")``, ``np.memmap``) are
 never copied whole: validation, standardisation statistics, training batches
@@ -11,6 +11,11 @@ fault, so reading scattered rows through the mapping would map most of the
 file within a few batches.) Views whose rows are not contiguous in the file,
 and copy-on-write mappings (``mmap_mode="c"``), whose changes never reach
 the file, are read through the mapping instead.
+
+Sparse rows (``scipy.sparse``) are kept as they are, in CSR form, and
+densified a batch or a chunk at a time by :class:`SparseRows`: a dense copy
+of a sparse matrix, such as the output of ``TfidfVectorizer``, can be
+hundreds of times its size.
 """
 
 import mmap
@@ -18,6 +23,7 @@ import os
 import weakref
 
 import numpy as np
+import scipy.sparse
 
 # Rows per chunk in full passes over an array: about 8 MiB.
 _CHUNK_BYTES = 8 * 2**20
@@ -117,6 +123,69 @@ class DiskRows:
         return np.frombuffer(data, dtype=self.array.dtype).reshape((-1, *self.array.shape[1:]))
 
 
+class SparseRows:
+    """Rows of a sparse matrix, seen as an array of shape ``(n, *row_shape)``.
+
+    Indexing with ints or a slice densifies the rows asked for, and only
+    them: all that training batches, full passes in chunks
+    (:func:`iter_chunks`) and chunked inference ask of an array.
+
+    Parameters
+    ----------
+    matrix : scipy.sparse matrix or array
+        One row per sample and ``prod(row_shape)`` columns, in CSR form,
+        which slices rows cheaply.
+    row_shape : tuple of int
+        Shape each dense row is given.
+    """
+
+    def __init__(self, matrix, row_shape):
+        self.matrix = matrix
+        self.row_shape = tuple(row_shape)
+
+    @property
+    def shape(self):
+        return (self.matrix.shape[0], *self.row_shape)
+
+    @property
+    def dtype(self):
+        return self.matrix.dtype
+
+    @property
+    def itemsize(self):
+        return self.matrix.dtype.itemsize
+
+    def __len__(self):
+        return self.matrix.shape[0]
+
+    def __getitem__(self, indices):
+        rows = self.matrix[indices].toarray()
+        return rows.reshape((len(rows), *self.row_shape))
+
+
+def shaped_rows(X, row_shape):
+    """Validated 2-D rows ``X`` seen as an array of shape ``(n_samples, *row_shape)``.
+
+    Arrays are reshaped (a view when possible); sparse matrices, which
+    ``validate_data`` has turned into CSR, are wrapped in :class:`SparseRows`
+    so that they are never densified whole.
+    """
+    if scipy.sparse.issparse(X):
+        return SparseRows(X, row_shape)
+    return X.reshape((X.shape[0], *row_shape))
+
+
+def is_in_memory_array(rows):
+    """Whether ``rows`` is an ndarray held in memory: not on disk, not sparse."""
+    return isinstance(rows, np.ndarray) and not is_disk_backed(rows)
+
+
+def rows_per_chunk(array, itemsize=None):
+    """Rows of ``array`` that fill a chunk of about 8 MiB, in ``itemsize`` bytes per value."""
+    row_bytes = (itemsize or array.itemsize) * int(np.prod(array.shape[1:], dtype=np.int64))
+    return max(1, _CHUNK_BYTES // max(1, row_bytes))
+
+
 def iter_chunks(array, chunk_rows=None, dtype=None):
     """``(start, chunk)`` pieces of ``array`` along its first axis, in order.
 
@@ -125,8 +194,7 @@ def iter_chunks(array, chunk_rows=None, dtype=None):
     array are views when no ``dtype`` conversion is asked for.
     """
     if chunk_rows is None:
-        row_bytes = max(1, array.itemsize * int(np.prod(array.shape[1:], dtype=np.int64)))
-        chunk_rows = max(1, _CHUNK_BYTES // row_bytes)
+        chunk_rows = rows_per_chunk(array)
     reader = DiskRows(array, array.shape[1:]) if is_disk_backed(array) else None
     for start in range(0, len(array), chunk_rows):
         stop = start + chunk_rows
@@ -150,7 +218,9 @@ def check_finite(array, name="X"):
 
 
 def abs_max(array):
-    """Largest absolute value of ``array``, chunk by chunk."""
+    """Largest absolute value of ``array``, chunk by chunk; of its stored values if sparse."""
+    if scipy.sparse.issparse(array):
+        return float(np.abs(array.data).max(initial=0.0))
     maxima = (float(np.abs(chunk).max()) for _, chunk in iter_chunks(array) if chunk.size)
     return max(maxima, default=0.0)
 

@@ -25,7 +25,7 @@ strategy, ``R = 1`` and the stream index is the step.
 import numpy as np
 import tensorflow as tf
 
-from ._rows import DiskRows, is_disk_backed
+from ._rows import DiskRows, is_disk_backed, is_in_memory_array
 
 # In-memory rows up to this many bytes are copied once into a tensor and
 # gathered inside the graph, with no Python call per batch (the benchmarks'
@@ -40,10 +40,12 @@ def row_reader(rows):
 
     Small in-memory rows (float32) are gathered from a tensor copy of them;
     larger ones by NumPy indexing of the caller's array, never copied;
-    disk-backed rows by reads from their file.
+    disk-backed rows by reads from their file; sparse rows
+    (:class:`~sksiamese._rows.SparseRows`) by densifying the batch's rows
+    alone.
     """
     row_shape = tuple(rows.shape[1:])
-    if not is_disk_backed(rows) and rows.nbytes <= _TENSOR_ROWS_LIMIT:
+    if is_in_memory_array(rows) and rows.nbytes <= _TENSOR_ROWS_LIMIT:
         table = tf.constant(rows)
         return lambda indices: tf.gather(table, indices)
     take = DiskRows(rows, row_shape).take if is_disk_backed(rows) else rows.__getitem__

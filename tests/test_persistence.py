@@ -1,6 +1,5 @@
 """save() and sksiamese.load(): the pickle-free file format."""
 
-import importlib
 import io
 import json
 import os
@@ -8,9 +7,6 @@ import pathlib
 import pickle
 import re
 import sys
-import textwrap
-import types
-import uuid
 import zipfile
 
 import keras
@@ -405,11 +401,11 @@ def _delete(keys):
     return edit
 
 
-def _flip_a_byte(source, target):
+def _flip_a_byte(source, target, member="estimator.json"):
     data = bytearray(source.read_bytes())
     with zipfile.ZipFile(source) as archive:
-        info = archive.getinfo("estimator.json")
-    # Inside the compressed data of estimator.json: its CRC no longer matches.
+        info = archive.getinfo(member)
+    # Inside the compressed data of the member: its CRC no longer matches.
     data[info.header_offset + 30 + len(info.filename) + 10] ^= 0xFF
     target.write_bytes(bytes(data))
     return target
@@ -560,41 +556,6 @@ def test_load_raises_its_own_errors_as_they_are(saved_verifier, monkeypatch):
 
 
 # Trust: what a file names is imported only when the caller trusts it -------------
-
-
-@pytest.fixture
-def side_effect_module(tmp_path, monkeypatch):
-    """A module on sys.path whose import leaves a marker file, with a network and an optimizer.
-
-    It is imported to save estimators that use it, then forgotten, as in a new
-    interpreter: whether loading imports it again shows in ``sys.modules`` and
-    in the marker.
-    """
-    name = f"sksiamese_side_effect_{uuid.uuid4().hex}"
-    folder = tmp_path / "modules"
-    folder.mkdir()
-    marker = tmp_path / "imported.marker"
-    (folder / f"{name}.py").write_text(textwrap.dedent(f"""
-        import pathlib
-
-        import keras
-
-        pathlib.Path({str(marker)!r}).write_text("imported")
-
-
-        def network(input_shape, n_components):
-            inputs = keras.Input(shape=input_shape)
-            return keras.Model(inputs, keras.layers.Dense(n_components)(inputs))
-
-
-        class Optimizer(keras.optimizers.SGD):
-            pass
-    """))
-    monkeypatch.syspath_prepend(str(folder))
-    importlib.invalidate_caches()
-    module = importlib.import_module(name)
-    yield types.SimpleNamespace(name=name, module=module, marker=marker)
-    sys.modules.pop(name, None)
 
 
 def _forget(module):
