@@ -155,6 +155,27 @@ def test_frozen_backbone_trains_its_head_on_features_computed_once(data):
     ]
 
 
+def test_rotated_classes_train_through_the_frozen_layers(data):
+    # Turned images change what frozen layers compute, as augmentation does:
+    # their output cannot be computed once.
+    X, y = data
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Conv2D(4, 3, name="conv", trainable=False)(inputs)
+    hidden = keras.layers.GlobalAveragePooling2D()(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(6, name="top")(hidden))
+    model.set_weights([w + 0.25 for w in model.get_weights()])  # 'pretrained'
+    frozen = weights_of(model.get_layer("conv"))
+    with mock.patch("sksiamese._frozen.frozen_features", wraps=frozen_features) as spy:
+        embedder = SiameseEmbedder(
+            network=model, input_shape=(8, 8, 1), n_components=6, epochs=1, augment=False,
+            rotated_classes=True, random_state=0,
+        ).fit(X, y)
+    assert spy.call_count == 0
+    body = embedder.encoder_.get_layer(model.name)
+    assert same_weights(weights_of(body.get_layer("conv")), frozen)
+    assert np.isfinite(embedder.history_["loss"]).all()
+
+
 def test_fast_path_reads_disk_backed_rows(data, tmp_path):
     X, y = data
     np.save(tmp_path / "X.npy", X)
