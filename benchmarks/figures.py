@@ -119,7 +119,12 @@ for _short, _name in (
     for _way in (20, 5):
         _add(
             f"fewshot_{_short}_{_way}_within",
-            ["fewshot", "variants of the default cnn", _name, f"{_way}-way 1-shot, within alphabet"],
+            [
+                "fewshot",
+                "variants of the default cnn",
+                _name,
+                f"{_way}-way 1-shot, within alphabet",
+            ],
             ".2f",
         )
 
@@ -152,11 +157,23 @@ for _short, _run in (
 ):
     _add(f"outofcore_{_short}_epoch", ["outofcore", _run, "fit seconds per epoch"], ".0f")
     for _kind, _label in (("", "total"), ("_anonymous", "anonymous"), ("_file", "file pages")):
-        _add(f"outofcore_{_short}_growth{_kind}", ["outofcore", _run, "fit peak growth MB", _label], ".0f")
+        _add(
+            f"outofcore_{_short}_growth{_kind}",
+            ["outofcore", _run, "fit peak growth MB", _label],
+            ".0f",
+        )
     _add(f"outofcore_{_short}_transform", ["outofcore", _run, "transform seconds"], ".1f")
-    _add(f"outofcore_{_short}_transform_growth", ["outofcore", _run, "transform peak growth MB"], ".0f")
+    _add(
+        f"outofcore_{_short}_transform_growth",
+        ["outofcore", _run, "transform peak growth MB"],
+        ".0f",
+    )
 _add("outofcore_file", ["outofcore", "file", "MB"], ",.0f")
-_add("outofcore_output", ["outofcore", "memmap, batch_size=128, mining=semi-hard", "transform output MB"], ".0f")
+_add(
+    "outofcore_output",
+    ["outofcore", "memmap, batch_size=128, mining=semi-hard", "transform output MB"],
+    ".0f",
+)
 
 for _short, _run in (
     ("none_128", "none, float32, batch_size=128"),
@@ -189,7 +206,11 @@ for _per_class in (4, 64):
 
 for _size in (64, 128, 256, 512):
     for _way in (20, 5):
-        _add(f"batchsize_{_size}_{_way}", ["batchsize", f"batch_size={_size}", f"{_way}-way 1-shot"], ".3f")
+        _add(
+            f"batchsize_{_size}_{_way}",
+            ["batchsize", f"batch_size={_size}", f"{_way}-way 1-shot"],
+            ".3f",
+        )
 
 for _short, _name in (
     ("sklearn", "sklearn NearestNeighbors(algorithm='brute')"),
@@ -326,7 +347,7 @@ README_ROWS = (
         "raw pixels {verify_digits_raw_auc} ({verify_digits_raw_eer})",
     ),
     (
-        "epoch on a 1,000,000 x 32 float32 file read with `mmap_mode=\"r\"`",
+        'epoch on a 1,000,000 x 32 float32 file read with `mmap_mode="r"`',
         "{outofcore_memmap_epoch} s, memory +{outofcore_memmap_growth} MB",
         "loaded into memory: {outofcore_memory_epoch} s, +{outofcore_memory_growth} MB "
         "beside the array",
@@ -350,7 +371,9 @@ def readme_table(values):
     """The README's benchmark table, between its markers, from figures ``values``."""
     lines = [BEGIN, "| measure | sksiamese | reference |", "| --- | --- | --- |"]
     values = quoted(values)
-    lines += ["| " + " | ".join(cell.format_map(values) for cell in row) + " |" for row in README_ROWS]
+    lines += [
+        "| " + " | ".join(cell.format_map(values) for cell in row) + " |" for row in README_ROWS
+    ]
     return "\n".join([*lines, END])
 
 

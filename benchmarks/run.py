@@ -101,6 +101,7 @@ TEST_ALPHABETS = ("Early_Aramaic", "Greek")
 
 # Shared measurement helpers -------------------------------------------------------
 
+
 def _spread(values):
     """Median and range of repeated measurements."""
     values = [float(value) for value in values]
@@ -164,7 +165,9 @@ def run_child(function, *args):
         f"print(json.dumps(run.{function}(*sys.argv[1:])))"
     )
     process = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+        [sys.executable, "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     if process.returncode:
@@ -205,6 +208,7 @@ def omniglot_split(path=None):
 
 # 1. Training throughput ----------------------------------------------------
 
+
 def conv_bn_network(input_shape, n_components):
     """Three conv blocks (32, 64, 128 filters) with batch normalisation."""
     import keras
@@ -220,8 +224,9 @@ def conv_bn_network(input_shape, n_components):
     return keras.Model(inputs, keras.layers.Dense(n_components)(x))
 
 
-def hand_written_loop(encoder, images, labels, *, steps, loss_fn, classes_per_batch=32,
-                      samples_per_class=4, seed=0):
+def hand_written_loop(
+    encoder, images, labels, *, steps, loss_fn, classes_per_batch=32, samples_per_class=4, seed=0
+):
     """Images/s of a plain ``tf.function`` training loop, written as a Keras user would.
 
     P x K batches are drawn in the graph from a tensor of the images; the
@@ -240,7 +245,9 @@ def hand_written_loop(encoder, images, labels, *, steps, loss_fn, classes_per_ba
         step_seed = tf.stack([tf.constant(seed, tf.int64), index])
         classes = tf.random.experimental.stateless_shuffle(tf.range(len(members)), step_seed)
         picks = tf.random.experimental.stateless_shuffle(tf.range(per_class), step_seed + 1)
-        chosen = tf.gather(tf.gather(table, classes[:classes_per_batch]), picks[:samples_per_class], axis=1)
+        chosen = tf.gather(
+            tf.gather(table, classes[:classes_per_batch]), picks[:samples_per_class], axis=1
+        )
         chosen = tf.reshape(chosen, [-1])
         return tf.gather(rows, chosen), tf.gather(codes, chosen)
 
@@ -288,8 +295,14 @@ def bench_train(images, labels, *, steps, repeats=3):
     def fit_rate(augment=False, **params):
         timer = epoch_timer()
         SiameseEmbedder(
-            input_shape=images.shape[1:], epochs=3, batch_size=128, samples_per_class=4,
-            augment=augment, callbacks=[timer], random_state=0, **params,
+            input_shape=images.shape[1:],
+            epochs=3,
+            batch_size=128,
+            samples_per_class=4,
+            augment=augment,
+            callbacks=[timer],
+            random_state=0,
+            **params,
         ).fit(images, labels)
         # The first epoch includes tracing; later ones are steady state.
         return n_rows / float(np.median(timer.times[1:]))
@@ -304,8 +317,14 @@ def bench_train(images, labels, *, steps, repeats=3):
         "default cnn, 32-d, semi-hard": (
             {"network": "cnn", "n_components": 32, "mining": "semi-hard", "margin": 0.5},
             lambda: build_encoder(
-                "cnn", images.shape[1:], 32, init="redraw", seed=0, normalize=True,
-                mean=np.array([images.mean()]), variance=np.array([images.var()]),
+                "cnn",
+                images.shape[1:],
+                32,
+                init="redraw",
+                seed=0,
+                normalize=True,
+                mean=np.array([images.mean()]),
+                variance=np.array([images.var()]),
             ),
         ),
     }
@@ -330,6 +349,7 @@ def bench_train(images, labels, *, steps, repeats=3):
 
 
 # 2. Inference ----------------------------------------------------------------
+
 
 def bench_infer(images, *, n_rows=10_000, repeats=200):
     """Latency of one row and throughput of 10,000 rows: ``transform`` against Keras.
@@ -367,14 +387,20 @@ def bench_infer(images, *, n_rows=10_000, repeats=200):
         "encoder_.predict_on_batch": lambda: encoder.predict_on_batch(one),
         "encoder_(x) called directly": lambda: encoder(one, training=False),
     }
-    results = {"one row, ms": {
-        name: _spread(times_ms(call, repeats if name != "encoder_.predict" else max(10, repeats // 10)))
-        for name, call in one_row.items()
-    }}
+    results = {
+        "one row, ms": {
+            name: _spread(
+                times_ms(call, repeats if name != "encoder_.predict" else max(10, repeats // 10))
+            )
+            for name, call in one_row.items()
+        }
+    }
     many = {
         "transform": lambda: embedder.transform(rows),
         "encoder_.predict": lambda: encoder.predict(rows, verbose=0),
-        "encoder_.predict(batch_size=1024)": lambda: encoder.predict(rows, verbose=0, batch_size=1024),
+        "encoder_.predict(batch_size=1024)": lambda: encoder.predict(
+            rows, verbose=0, batch_size=1024
+        ),
     }
     for call in many.values():
         call()
@@ -387,7 +413,8 @@ def bench_infer(images, *, n_rows=10_000, repeats=200):
     results[f"{n_rows:,} rows, rows/s"] = {name: _spread(values) for name, values in rates.items()}
     results[f"{n_rows:,} rows, transform over predict"] = {
         name: _spread(np.divide(rates["transform"], values))
-        for name, values in rates.items() if name != "transform"
+        for name, values in rates.items()
+        if name != "transform"
     }
     return results
 
@@ -408,7 +435,9 @@ def transform_memory_child(n_rows, dtype):
 def bench_transform_memory(n_rows):
     """Peak memory growth of one ``transform`` call against the size of its output."""
     return {
-        f"one transform of {n_rows:,} rows, {dtype}": run_child("transform_memory_child", n_rows, dtype)
+        f"one transform of {n_rows:,} rows, {dtype}": run_child(
+            "transform_memory_child", n_rows, dtype
+        )
         for dtype in ("float32", "float64")
     }
 
@@ -458,8 +487,13 @@ def bench_fewshot(data, train, *, epochs, episodes):
 
     def accuracy(rows, n_way, groups):
         return few_shot_accuracy(
-            rows, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
-            groups=groups, random_state=0,
+            rows,
+            data.target[test],
+            n_way=n_way,
+            n_shot=1,
+            n_episodes=episodes,
+            groups=groups,
+            random_state=0,
         )
 
     for name, rows in candidates.items():
@@ -471,13 +505,16 @@ def bench_fewshot(data, train, *, epochs, episodes):
         rows, seconds = fit(**params)
         results["variants of the default cnn"][name] = {
             "fit seconds": seconds,
-            **{f"{n_way}-way 1-shot, within alphabet": accuracy(rows, n_way, data.alphabet[test])
-               for n_way in (20, 5)},
+            **{
+                f"{n_way}-way 1-shot, within alphabet": accuracy(rows, n_way, data.alphabet[test])
+                for n_way in (20, 5)
+            },
         }
     return results
 
 
 # 5. Verification --------------------------------------------------------------
+
 
 def verification_scores(verifier, pairs, same):
     from sklearn.metrics import roc_auc_score
@@ -514,7 +551,8 @@ def bench_verify_task(images, labels, seen, *, pair_model, class_model, n_pairs)
             None,
         ),
         "triplet embedder (fit on classes)": (
-            SiameseVerifier(FrozenEstimator(trained_on_classes)), class_seconds
+            SiameseVerifier(FrozenEstimator(trained_on_classes)),
+            class_seconds,
         ),
     }
     results = {"train pairs": n_pairs, "test pairs": n_pairs // 2}
@@ -533,20 +571,28 @@ def bench_verify(data, train, *, quick):
     digits = load_digits()
     results = {
         "digits 0-6 -> 7-9": bench_verify_task(
-            digits.images[..., None].astype(np.float32) / 16.0, digits.target, digits.target < 7,
-            pair_model={"epochs": 20}, class_model={"epochs": 20, "random_state": 0},
+            digits.images[..., None].astype(np.float32) / 16.0,
+            digits.target,
+            digits.target < 7,
+            pair_model={"epochs": 20},
+            class_model={"epochs": 20, "random_state": 0},
             n_pairs=6000,
         )
     }
     cnn = {"network": "cnn", "input_shape": (28, 28, 1), "epochs": 10 if quick else 40}
     results["Omniglot 3 -> 2 alphabets"] = bench_verify_task(
-        data.images, data.target, train,
-        pair_model=cnn, class_model={**cnn, "random_state": 0}, n_pairs=6000,
+        data.images,
+        data.target,
+        train,
+        pair_model=cnn,
+        class_model={**cnn, "random_state": 0},
+        n_pairs=6000,
     )
     return results
 
 
 # 4. Scaling --------------------------------------------------------------------
+
 
 def scaling_child(n_rows, method):
     """A whole fit of ``method`` on ``n_rows`` rows in this (fresh) process.
@@ -584,9 +630,9 @@ def scaling_child(n_rows, method):
         "fit seconds": seconds,
         steps: int(model.n_iter_),
         "1-NN accuracy, held-out rows": knn.score(model.transform(X_test), y_test),
-        "raw-feature 1-NN accuracy": KNeighborsClassifier(1).fit(X_train, y_train).score(
-            X_test, y_test
-        ),
+        "raw-feature 1-NN accuracy": KNeighborsClassifier(1)
+        .fit(X_train, y_train)
+        .score(X_test, y_test),
         "process peak resident MB": resident_mb()["peak"],
         "data MB": X_train.nbytes / 2**20,
     }
@@ -609,6 +655,7 @@ def bench_scaling(n):
 
 # 6. Out-of-core: a memory-mapped file larger than the memory budget -------------
 
+
 def out_of_core_child(path, labels_path, mode, batch_size, mining, epochs):
     """Seconds per epoch and memory growth of ``fit``, and one ``transform``, on one file."""
     from sksiamese import SiameseEmbedder
@@ -617,8 +664,12 @@ def out_of_core_child(path, labels_path, mode, batch_size, mining, epochs):
     y = np.load(labels_path)
     timer = epoch_timer()
     embedder = SiameseEmbedder(
-        n_components=16, epochs=int(epochs), batch_size=int(batch_size), mining=mining,
-        callbacks=[timer], random_state=0,
+        n_components=16,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
+        mining=mining,
+        callbacks=[timer],
+        random_state=0,
     )
     # Warm up TensorFlow's runtime on a small slice, so the growth is the fit's.
     embedder.fit(np.asarray(X[:4096]), y[:4096])
@@ -679,6 +730,7 @@ def bench_out_of_core(n_rows, *, n_features=32, n_classes=1000, epochs=3, runs=O
 
 # 7. Throughput under tf.distribute strategies and on GPUs -----------------------
 
+
 def throughput_child(setup, precision, batch_size, n_rows, epochs):
     """Training and ``transform`` images/s of the default cnn under one strategy."""
     import tensorflow as tf
@@ -686,7 +738,9 @@ def throughput_child(setup, precision, batch_size, n_rows, epochs):
     batch_size, n_rows, epochs = int(batch_size), int(n_rows), int(epochs)
     if setup == "mirrored-cpu":
         cpu = tf.config.list_physical_devices("CPU")[0]
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+        )
         strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     elif setup == "mirrored-gpus":
         strategy = tf.distribute.MirroredStrategy()
@@ -702,8 +756,14 @@ def throughput_child(setup, precision, batch_size, n_rows, epochs):
     X = prototypes[y] + 0.3 * rng.standard_normal((n_rows, 28, 28, 1), dtype=np.float32)
     timer = epoch_timer()
     embedder = SiameseEmbedder(
-        network="cnn", n_components=32, epochs=epochs, batch_size=batch_size, augment=False,
-        precision=precision, callbacks=[timer], random_state=0,
+        network="cnn",
+        n_components=32,
+        epochs=epochs,
+        batch_size=batch_size,
+        augment=False,
+        precision=precision,
+        callbacks=[timer],
+        random_state=0,
     )
     with strategy.scope():
         embedder.fit(X, y)
@@ -760,21 +820,30 @@ def bench_distribute(*, quick, repeats=3):
         for run in runs:
             measured[run].append(run_child("throughput_child", *run, n_rows, epochs))
     results = {
-        "device": f"{n_gpus} GPU(s)" if n_gpus else f"CPU only ({os.cpu_count()} cores), no GPU visible",
-        "rows": n_rows, "epochs": epochs, "repeats": repeats,
+        "device": f"{n_gpus} GPU(s)"
+        if n_gpus
+        else f"CPU only ({os.cpu_count()} cores), no GPU visible",
+        "rows": n_rows,
+        "epochs": epochs,
+        "repeats": repeats,
     }
     for (setup, precision, batch_size), values in measured.items():
         results[f"{setup}, {precision}, batch_size={batch_size}"] = {
             "replicas": values[0]["replicas"],
-            **{key: _spread([value[key] for value in values])
-               for key in ("train images/s", "transform images/s", "final loss")},
+            **{
+                key: _spread([value[key] for value in values])
+                for key in ("train images/s", "transform images/s", "final loss")
+            },
         }
     if not n_gpus:
+
         def ratio(top, bottom):
-            return _spread(np.divide(
-                [value["train images/s"] for value in measured[top]],
-                [value["train images/s"] for value in measured[bottom]],
-            ))
+            return _spread(
+                np.divide(
+                    [value["train images/s"] for value in measured[top]],
+                    [value["train images/s"] for value in measured[bottom]],
+                )
+            )
 
         results["train speed ratios"] = {
             "mirrored over none at the per-replica batch (64)": ratio(
@@ -791,6 +860,7 @@ def bench_distribute(*, quick, repeats=3):
 
 
 # 8. Mining cost per batch size ----------------------------------------------------
+
 
 def mining_child(size, per_class, mining, how, repeats, reference):
     """Milliseconds of one loss and gradient step and its memory growth, in this process."""
@@ -829,8 +899,13 @@ def mining_child(size, per_class, mining, how, repeats, reference):
         return times
 
     times, _, growth = measure(steps)
-    return {"median ms": float(np.median(times)), "min ms": min(times), "max ms": max(times),
-            "repeats": repeats, "peak growth MB": growth["total"]}
+    return {
+        "median ms": float(np.median(times)),
+        "min ms": min(times),
+        "max ms": max(times),
+        "repeats": repeats,
+        "peak growth MB": growth["total"],
+    }
 
 
 def bench_mining(*, quick):
@@ -876,6 +951,7 @@ def bench_mining(*, quick):
 
 # 9. Batch size: few-shot accuracy per batch size --------------------------------
 
+
 def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)):
     """Unseen-alphabet accuracy of the default cnn per ``batch_size``.
 
@@ -892,7 +968,10 @@ def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)
     for size in sizes:
         start = time.perf_counter()
         embedder = SiameseEmbedder(
-            network="cnn", input_shape=(28, 28, 1), epochs=epochs, batch_size=size,
+            network="cnn",
+            input_shape=(28, 28, 1),
+            epochs=epochs,
+            batch_size=size,
             random_state=0,
         ).fit(data.images[train], data.target[train])
         seconds = time.perf_counter() - start
@@ -900,8 +979,13 @@ def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)
         row = {"fit seconds": seconds}
         for n_way in (20, 5):
             row[f"{n_way}-way 1-shot"] = few_shot_accuracy(
-                embedded, data.target[test], n_way=n_way, n_shot=1, n_episodes=episodes,
-                groups=data.alphabet[test], random_state=0,
+                embedded,
+                data.target[test],
+                n_way=n_way,
+                n_shot=1,
+                n_episodes=episodes,
+                groups=data.alphabet[test],
+                random_state=0,
             )
         results[f"batch_size={size}"] = row
     return results
@@ -929,7 +1013,9 @@ DEFAULTS_CANDIDATES = {
     # The defaults since: what the call above does unchanged.
     "rotated classes + learning_rate=3e-3": {"rotated_classes": True, "learning_rate": 3e-3},
     "rotated classes + learning_rate=3e-3 + cosine decay": {
-        "rotated_classes": True, "learning_rate": 3e-3, "learning_rate_schedule": "cosine",
+        "rotated_classes": True,
+        "learning_rate": 3e-3,
+        "learning_rate_schedule": "cosine",
     },
 }
 
@@ -983,8 +1069,13 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
         row = {"fit seconds": seconds}
         for n_shot in (1, 5):
             row[f"20-way {n_shot}-shot"] = few_shot_accuracy(
-                embedded, data.target[test], n_way=20, n_shot=n_shot, n_episodes=episodes,
-                groups=data.alphabet[test], random_state=0,
+                embedded,
+                data.target[test],
+                n_way=20,
+                n_shot=n_shot,
+                n_episodes=episodes,
+                groups=data.alphabet[test],
+                random_state=0,
             )
         results[name] = row
         print(split, name, row, flush=True)
@@ -992,6 +1083,7 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
 
 
 # 10. Gallery search: exact and HNSW against scikit-learn's brute force --------------
+
 
 def gallery_child(folder, method, repeats, ef_values):
     """One search method in this (fresh) process: build, search, add.
@@ -1013,9 +1105,7 @@ def gallery_child(folder, method, repeats, ef_values):
         )
     else:
         algorithm = "hnsw" if method == "hnsw" else "exact"
-        model, fit_s, fit_mb = measure(
-            lambda: GalleryClassifier(algorithm=algorithm).fit(X, y)
-        )
+        model, fit_s, fit_mb = measure(lambda: GalleryClassifier(algorithm=algorithm).fit(X, y))
     result = {"fit s": fit_s, "fit peak growth MB": fit_mb["total"], "searches": {}}
     for ef in ef_values if method == "hnsw" else [None]:
         if ef is not None:
@@ -1059,8 +1149,9 @@ def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=100
         + 0.09 * rng.standard_normal((n_identities + n_added, n_features))
     )
     y = np.repeat(np.arange(n_identities), per_identity)
-    X = np.lib.format.open_memmap(folder / "X.npy", mode="w+", dtype=np.float32,
-                                  shape=(len(y), n_features))
+    X = np.lib.format.open_memmap(
+        folder / "X.npy", mode="w+", dtype=np.float32, shape=(len(y), n_features)
+    )
     for start in range(0, len(y), 100_000):
         part = y[start : start + 100_000]
         X[start : start + len(part)] = unit(
@@ -1070,12 +1161,14 @@ def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=100
     del X
     np.save(folder / "y.npy", y)
     enrolled = rng.integers(0, n_identities, n_queries)
-    np.save(folder / "queries.npy", unit(
-        centres[enrolled] + 0.035 * rng.standard_normal((n_queries, n_features))
-    ))
-    np.save(folder / "added.npy", unit(
-        centres[n_identities:] + 0.035 * rng.standard_normal((n_added, n_features))
-    ))
+    np.save(
+        folder / "queries.npy",
+        unit(centres[enrolled] + 0.035 * rng.standard_normal((n_queries, n_features))),
+    )
+    np.save(
+        folder / "added.npy",
+        unit(centres[n_identities:] + 0.035 * rng.standard_normal((n_added, n_features))),
+    )
     return n_identities
 
 
@@ -1112,16 +1205,19 @@ def bench_gallery(n_rows, *, repeats=3, ef_values=(16, 32, 64, 128)):
             for ef, search in run["searches"].items():
                 found = np.load(Path(folder) / f"found-{method}-{ef}.npy")
                 rates = _spread(search["rates"])
-                name = {"sklearn": "sklearn NearestNeighbors(algorithm='brute')",
-                        "exact": "exact", "exact-memmap": "exact, memory-mapped .npy",
-                        "hnsw": f"hnsw, ef_search={ef}"}[method]
+                name = {
+                    "sklearn": "sklearn NearestNeighbors(algorithm='brute')",
+                    "exact": "exact",
+                    "exact-memmap": "exact, memory-mapped .npy",
+                    "hnsw": f"hnsw, ef_search={ef}",
+                }[method]
                 row = {
                     "queries/s": rates["median"],
                     "queries/s range": f"{rates['min']:,.0f} - {rates['max']:,.0f}",
                     "x sklearn": rates["median"] / baseline,
-                    "recall@10": float(np.mean([
-                        len(np.intersect1d(a, b)) / 10 for a, b in zip(found, truth)
-                    ])),
+                    "recall@10": float(
+                        np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(found, truth)])
+                    ),
                     "build s": run["fit s"],
                     "build peak growth MB": run["fit peak growth MB"],
                     "search peak growth MB": search["peak growth MB"],
@@ -1142,6 +1238,7 @@ def bench_gallery(n_rows, *, repeats=3, ef_values=(16, 32, 64, 128)):
 
 
 # 12. Transfer ----------------------------------------------------------------------
+
 
 def bench_transfer(*, quick, repeats=3, epochs=4):
     """Seconds per epoch with a frozen backbone, with and without the frozen-feature pass.
@@ -1176,8 +1273,13 @@ def bench_transfer(*, quick, repeats=3, epochs=4):
         timer = EpochTimer()
         timer.times = []
         embedder = SiameseEmbedder(
-            network=backbone, n_components=64, epochs=epochs, batch_size=128, augment=False,
-            callbacks=[timer], random_state=0,
+            network=backbone,
+            n_components=64,
+            epochs=epochs,
+            batch_size=128,
+            augment=False,
+            callbacks=[timer],
+            random_state=0,
         )
         start = time.perf_counter()
         if fast:
@@ -1221,6 +1323,7 @@ def bench_transfer(*, quick, repeats=3, epochs=4):
 
 # Report ----------------------------------------------------------------------------
 
+
 def _flat_rows(prefix, value):
     """``(key path, value)`` for every leaf of nested result dicts."""
     if isinstance(value, dict):
@@ -1243,8 +1346,18 @@ def print_table(results):
 
 
 SECTIONS = (
-    "train", "infer", "fewshot", "scaling", "verify", "outofcore", "distribute", "mining",
-    "batchsize", "gallery", "defaults", "transfer",
+    "train",
+    "infer",
+    "fewshot",
+    "scaling",
+    "verify",
+    "outofcore",
+    "distribute",
+    "mining",
+    "batchsize",
+    "gallery",
+    "defaults",
+    "transfer",
 )
 
 
@@ -1280,7 +1393,10 @@ def run_section(name, args, data, train):
         splits = DEFAULTS_RUNS if args.split is None else {args.split: DEFAULTS_RUNS[args.split]}
         return {
             split: bench_defaults(
-                data, split=split, epochs=epochs, episodes=episodes,
+                data,
+                split=split,
+                epochs=epochs,
+                episodes=episodes,
                 candidates=candidates if args.candidates is None else args.candidates.split(","),
             )
             for split, candidates in splits.items()
@@ -1339,27 +1455,36 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="sksiamese benchmarks")
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument(
-        "--omniglot", type=Path, default=None,
+        "--omniglot",
+        type=Path,
+        default=None,
         help="Omniglot zip to read instead of the set bundled with sksiamese",
     )
     parser.add_argument(
-        "--output", type=Path, default=HERE / "results" / "latest.json",
+        "--output",
+        type=Path,
+        default=HERE / "results" / "latest.json",
         help=f"JSON file to write; {REFERENCE.relative_to(HERE.parent)} replaces the reference",
     )
     parser.add_argument(
-        "--sections", default=",".join(SECTIONS),
+        "--sections",
+        default=",".join(SECTIONS),
         help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)",
     )
     parser.add_argument(
-        "--estimate", action="store_true",
+        "--estimate",
+        action="store_true",
         help="print how long each section took in the reference run, and stop",
     )
     parser.add_argument(
-        "--split", default=None, choices=sorted(DEFAULTS_SPLITS),
+        "--split",
+        default=None,
+        choices=sorted(DEFAULTS_SPLITS),
         help="the defaults section on this alphabet split only (default: every split)",
     )
     parser.add_argument(
-        "--candidates", default=None,
+        "--candidates",
+        default=None,
         help="comma-separated candidates of the defaults section (default: those of each split)",
     )
     args = parser.parse_args(argv)
@@ -1370,10 +1495,14 @@ def main(argv=None):
     expected = reference_seconds(args.quick)
     for name in sections:
         seconds = expected.get(name)
-        print(f"{name:<11} " + (
-            f"{seconds / 60:.1f} min in the reference run" if seconds
-            else "not timed in the reference run"
-        ))
+        print(
+            f"{name:<11} "
+            + (
+                f"{seconds / 60:.1f} min in the reference run"
+                if seconds
+                else "not timed in the reference run"
+            )
+        )
     if args.estimate:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -46,9 +46,7 @@ _COLLAPSE_FRACTION = 1e-3
     kinds={"encoder_": "keras_model", "input_shape_": "shape"},
     not_saved=("callbacks",),
 )
-class SiameseEmbedder(
-    SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
-):
+class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Learn an embedding with a Siamese network and a triplet or contrastive loss.
 
     Twin copies of one encoder network, sharing their weights, embed the rows
@@ -973,6 +971,7 @@ def _check_disk_rows(X):
         raise TypeError(f"X memory-mapped from disk must hold numbers; it holds {X.dtype}.")
     if X.dtype.kind == "f":
         check_finite(X)
+
 
 def _flatten_rows(X):
     """Flatten rows of an n-d ``X`` to 2-D, returning the rows' shape too."""

@@ -131,9 +131,13 @@ def _chain(model):
         layer, node_index, _ = tensor._keras_history
         node = layer._inbound_nodes[node_index]
         arguments = dict(node.arguments.kwargs)
-        if len(node.input_tensors) != 1 or len(node.output_tensors) != 1 or any(
-            keras.ops.is_tensor(value) or isinstance(value, keras.KerasTensor)
-            for value in arguments.values()
+        if (
+            len(node.input_tensors) != 1
+            or len(node.output_tensors) != 1
+            or any(
+                keras.ops.is_tensor(value) or isinstance(value, keras.KerasTensor)
+                for value in arguments.values()
+            )
         ):
             return None
         chain.append((layer, arguments))

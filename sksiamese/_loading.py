@@ -111,9 +111,9 @@ def _load_model(archive, member):
 _KINDS = {
     "keras_model": (lambda value: isinstance(value, _KerasMember), "a Keras model"),
     "shape": (
-        lambda value: isinstance(value, tuple)
-        and len(value) > 0
-        and all(type(size) is int for size in value),
+        lambda value: (
+            isinstance(value, tuple) and len(value) > 0 and all(type(size) is int for size in value)
+        ),
         "a tuple of ints",
     ),
     "sigmoid_calibration": (
@@ -645,9 +645,7 @@ def _dtype(text, where, allow_object):
 def _decode_array(value, where):
     dtype = _dtype(value.get("dtype"), where, allow_object=True)
     data, shape = _list(value, "data", where), _list(value, "shape", where)
-    if not all(type(size) is int and size >= 0 for size in shape) or math.prod(shape) != len(
-        data
-    ):
+    if not all(type(size) is int and size >= 0 for size in shape) or math.prod(shape) != len(data):
         raise _LoadError(f"{where} holds an array whose shape does not match its data.")
     if not all(type(item) in (str, int, float, bool) for item in data):
         raise _LoadError(f"{where} holds an array of unexpected values.")

@@ -94,6 +94,7 @@ class _Saved(NamedTuple):
 # The classes the format stores, by name: the only classes load builds.
 _REGISTRY = {}
 
+
 def register(*, required, kinds=None, estimators=None, not_saved=()):
     """Class decorator: make the estimator class one the format saves and loads.
 
@@ -340,14 +341,10 @@ def _store(estimator, prefix, members):
         if key in saved.not_saved:
             encoded_params[key] = _not_saved(key, value)
         else:
-            encoded_params[key] = _encode_top(
-                value, key, "parameter", prefix, members, saved, {}
-            )
+            encoded_params[key] = _encode_top(value, key, "parameter", prefix, members, saved, {})
 
     state = estimator.__getstate__()
-    fitted_names = [
-        key for key in state if _ATTRIBUTE.match(key) and key not in params
-    ]
+    fitted_names = [key for key in state if _ATTRIBUTE.match(key) and key not in params]
     fitted = None
     if fitted_names:
         missing = [key for key in saved.required if key not in fitted_names]
@@ -357,9 +354,7 @@ def _store(estimator, prefix, members):
                 f"{', '.join(missing)}; it cannot be saved in this state. Fit it again."
             )
         fitted = {
-            key: _encode_top(
-                state[key], key, "fitted attribute", prefix, members, saved, params
-            )
+            key: _encode_top(state[key], key, "fitted attribute", prefix, members, saved, params)
             for key in fitted_names
         }
 
@@ -409,9 +404,7 @@ def _encode_top(value, key, kind, prefix, members, saved, params):
         for param_name, param in params.items():
             if param is value:
                 return {"type": "same_as_parameter", "name": param_name}
-        return _encode_estimator(
-            value, where, f"{prefix}{key}/", members, saved.estimators[key]
-        )
+        return _encode_estimator(value, where, f"{prefix}{key}/", members, saved.estimators[key])
     return _encode(value, where)
 
 

@@ -114,9 +114,7 @@ def _stream(draw, seed, n_replicas, n_batches, input_context):
     if input_context is not None:
         pipelines, pipeline = input_context.num_input_pipelines, input_context.input_pipeline_id
     local = n_replicas // pipelines
-    elements = (
-        tf.data.Dataset.range(n_batches * local) if n_batches else tf.data.Dataset.counter()
-    )
+    elements = tf.data.Dataset.range(n_batches * local) if n_batches else tf.data.Dataset.counter()
     seed = tf.constant(seed, tf.int64)
 
     def element(j):

@@ -42,7 +42,9 @@ __all__ = ["fetch_omniglot", "load_omniglot", "load_omniglot_zip", "make_pairs",
 logger = logging.getLogger(__name__)
 
 # <root>/<alphabet>/<character>/<image id>_<drawer>.png
-_OMNIGLOT_MEMBER = re.compile(r"^[^/]+/(?P<alphabet>[^/]+)/(?P<character>[^/]+)/[^/]+_(?P<drawer>\d+)\.png$")
+_OMNIGLOT_MEMBER = re.compile(
+    r"^[^/]+/(?P<alphabet>[^/]+)/(?P<character>[^/]+)/[^/]+_(?P<drawer>\d+)\.png$"
+)
 
 
 # Pairs and triplets -----------------------------------------------------------
@@ -100,7 +102,9 @@ def _check_samples(X, y, n, name, caller):
 
 def _too_few_classes(caller, what, classes):
     held = "no classes" if len(classes) == 0 else f"one class ({classes.tolist()[0]!r})"
-    return ValueError(f"{caller} needs samples of at least 2 classes to draw {what}; y holds {held}.")
+    return ValueError(
+        f"{caller} needs samples of at least 2 classes to draw {what}; y holds {held}."
+    )
 
 
 def _no_class_with_two_rows(caller, what):
@@ -110,7 +114,9 @@ def _no_class_with_two_rows(caller, what):
     )
 
 
-def make_pairs(X, y, n_pairs=None, *, positive_fraction=0.5, return_indices=False, random_state=None):
+def make_pairs(
+    X, y, n_pairs=None, *, positive_fraction=0.5, return_indices=False, random_state=None
+):
     """Draw random pairs of rows labelled same class (1) or different (0).
 
     Pairs train contrastive losses and pair classifiers, and evaluate
@@ -186,7 +192,9 @@ def make_pairs(X, y, n_pairs=None, *, positive_fraction=0.5, return_indices=Fals
         or not isinstance(positive_fraction, Real)
         or not 0 <= positive_fraction <= 1
     ):
-        raise ValueError(f"positive_fraction must be a number in [0, 1]; got {positive_fraction!r}.")
+        raise ValueError(
+            f"positive_fraction must be a number in [0, 1]; got {positive_fraction!r}."
+        )
     n_positive = int(round(n_pairs * positive_fraction))
     n_negative = n_pairs - n_positive
     n_classes = len(classes)
@@ -201,7 +209,9 @@ def make_pairs(X, y, n_pairs=None, *, positive_fraction=0.5, return_indices=Fals
     indices = np.empty((n_pairs, 2), dtype=np.int64)
     if n_positive:
         positive_classes = eligible[rng.randint(len(eligible), size=n_positive)]
-        indices[:n_positive, 0], indices[:n_positive, 1] = index.two_distinct_rows(positive_classes, rng)
+        indices[:n_positive, 0], indices[:n_positive, 1] = index.two_distinct_rows(
+            positive_classes, rng
+        )
     if n_negative:
         first = rng.randint(n_classes, size=n_negative)
         second = _other_classes(first, n_classes, rng)
@@ -326,7 +336,9 @@ def load_omniglot_zip(path, *, image_size=28):
             if match is None:
                 continue
             pixels = tf.io.decode_png(archive.read(name), channels=1)
-            resized = tf.image.resize(tf.cast(pixels, tf.float32) / 255.0, (image_size, image_size), method="area")
+            resized = tf.image.resize(
+                tf.cast(pixels, tf.float32) / 255.0, (image_size, image_size), method="area"
+            )
             images.append(1.0 - resized.numpy())
             alphabets.append(match["alphabet"])
             characters.append(f"{match['alphabet']}/{match['character']}")

@@ -52,7 +52,10 @@ def run(*, epochs=40, n_episodes=1000, random_state=0):
     embedder = SiameseEmbedder(
         network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=random_state
     )
-    models = {"PCA (32 components)": PCA(32, random_state=random_state), "SiameseEmbedder": embedder}
+    models = {
+        "PCA (32 components)": PCA(32, random_state=random_state),
+        "SiameseEmbedder": embedder,
+    }
     fit_seconds = {"raw pixels": None}
     representations = {"raw pixels": X_new}
     for name, model in models.items():
@@ -63,8 +66,13 @@ def run(*, epochs=40, n_episodes=1000, random_state=0):
     accuracy = {
         name: {
             n_shot: few_shot_accuracy(
-                Z, y_new, n_way=N_WAY, n_shot=n_shot, n_episodes=n_episodes,
-                groups=alphabet_new, random_state=random_state,
+                Z,
+                y_new,
+                n_way=N_WAY,
+                n_shot=n_shot,
+                n_episodes=n_episodes,
+                groups=alphabet_new,
+                random_state=random_state,
             )
             for n_shot in SHOTS
         }
@@ -91,8 +99,12 @@ def positive_int(text):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m sksiamese.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=positive_int, default=40, help="training epochs (default: 40)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sksiamese.demo", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--epochs", type=positive_int, default=40, help="training epochs (default: 40)"
+    )
     parser.add_argument(
         "--episodes",
         type=positive_int,
@@ -104,7 +116,7 @@ def main(argv=None):
     print(
         f"Trained on {len(result['train_alphabets'])} Omniglot alphabets "
         f"({', '.join(result['train_alphabets'])}): {result['n_train_characters']} characters, "
-        f"{result['n_train_images']} images; SiameseEmbedder(network=\"cnn\"), "
+        f'{result["n_train_images"]} images; SiameseEmbedder(network="cnn"), '
         f"{result['epochs']} epochs."
     )
     print(
@@ -119,7 +131,9 @@ def main(argv=None):
     for name, by_shots in result["accuracy"].items():
         seconds = result["fit_seconds"][name]
         seconds = "-" if seconds is None else f"{seconds:.1f}"
-        print(f"{name:22}  {seconds:>7}" + "".join(f"  {by_shots[n_shot]:7.3f}" for n_shot in SHOTS))
+        print(
+            f"{name:22}  {seconds:>7}" + "".join(f"  {by_shots[n_shot]:7.3f}" for n_shot in SHOTS)
+        )
 
 
 if __name__ == "__main__":

@@ -92,8 +92,7 @@ def _check_retrieval_input(embeddings, labels):
         )
     if len(labels) != len(embeddings):
         raise ValueError(
-            f"embeddings and labels have different lengths: {len(embeddings)} and "
-            f"{len(labels)}."
+            f"embeddings and labels have different lengths: {len(embeddings)} and {len(labels)}."
         )
     if len(labels) < 2:
         raise ValueError(
@@ -182,16 +181,12 @@ def precision_at_1(embeddings, labels, *, distance="euclidean"):
     1.0
     """
     embeddings, labels = _check_retrieval_input(embeddings, labels)
-    hits, _ = _neighbor_hits(
-        embeddings, labels, distance, n_neighbors=1, skip_singletons=False
-    )
+    hits, _ = _neighbor_hits(embeddings, labels, distance, n_neighbors=1, skip_singletons=False)
     return float(np.mean(hits[:, 0]))
 
 
 # k's upper bound depends on the number of rows: recall_at_k checks it.
-@validate_params(
-    {**_RETRIEVAL_PARAMS, "k": "no_validation"}, prefer_skip_nested_validation=True
-)
+@validate_params({**_RETRIEVAL_PARAMS, "k": "no_validation"}, prefer_skip_nested_validation=True)
 def recall_at_k(embeddings, labels, *, k=1, distance="euclidean"):
     """Fraction of queries with a same-class row among their k nearest.
 
@@ -425,9 +420,7 @@ def few_shot_accuracy(
     classes, counts = np.unique(labels, return_counts=True)
     eligible = classes[counts > n_shot]
     class_group = {c: groups[labels == c][0] for c in eligible}
-    pools = [
-        [c for c in eligible if class_group[c] == g] for g in np.unique(groups)
-    ]
+    pools = [[c for c in eligible if class_group[c] == g] for g in np.unique(groups)]
     pools = [pool for pool in pools if len(pool) >= n_way]
     if not pools:
         raise ValueError(f"No group has {n_way} classes with at least {n_shot + 1} rows.")
@@ -898,9 +891,7 @@ def dir_at_far(y_true, y_pred, y_score, *, far=1e-2, unknown_label=-1):
     >>> dir_at_far(y_true, y_pred, y_score, far=0.1), dir_at_far(y_true, y_pred, y_score, far=0.25)
     (0.25, 0.5)
     """
-    far_points, dir_points, _ = dir_far_curve(
-        y_true, y_pred, y_score, unknown_label=unknown_label
-    )
+    far_points, dir_points, _ = dir_far_curve(y_true, y_pred, y_score, unknown_label=unknown_label)
     # far_points is non-decreasing and starts at 0, so the point exists.
     return float(dir_points[np.searchsorted(far_points, far, side="right") - 1])
 

@@ -67,8 +67,7 @@ def build_cnn(input_shape, n_components, *, filters=(32, 64, 128), convs_per_blo
     """
     if len(input_shape) != 3:
         raise ValueError(
-            "network='cnn' needs input_shape=(height, width, channels), "
-            f"got {tuple(input_shape)}."
+            f"network='cnn' needs input_shape=(height, width, channels), got {tuple(input_shape)}."
         )
     inputs = keras.Input(shape=tuple(input_shape))
     hidden = inputs

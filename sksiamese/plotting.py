@@ -245,9 +245,7 @@ class EmbeddingDisplay:
         _check_projection(self.projection)
         points = np.asarray(self.embedding_2d, dtype=float)
         if points.ndim != 2 or points.shape[1] != 2:
-            raise ValueError(
-                f"embedding_2d must have shape (n_samples, 2), got {points.shape}."
-            )
+            raise ValueError(f"embedding_2d must have shape (n_samples, 2), got {points.shape}.")
         labels = _check_labels(self.labels, points.shape[0])
 
         if ax is None:
@@ -480,9 +478,7 @@ class EmbeddingDisplay:
                 )
             embedding_2d = embeddings
         elif n_components < 2:
-            raise ValueError(
-                f"Embeddings need at least 2 components to map, got {n_components}."
-            )
+            raise ValueError(f"Embeddings need at least 2 components to map, got {n_components}.")
         elif projection == "pca":
             from sklearn.decomposition import PCA
 
@@ -527,6 +523,7 @@ def _is_loss(key):
 
 def _default_order(keys):
     """Keys with each training metric followed by its validation one, loss first."""
+
     def order(key):
         base = _base_name(key)
         return base != "loss", base, key.startswith("val_")

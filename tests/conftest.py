@@ -44,7 +44,8 @@ def side_effect_module(tmp_path, monkeypatch):
     folder = tmp_path / "modules"
     folder.mkdir()
     marker = tmp_path / "imported.marker"
-    (folder / f"{name}.py").write_text(textwrap.dedent(f"""
+    (folder / f"{name}.py").write_text(
+        textwrap.dedent(f"""
         import pathlib
 
         import keras
@@ -69,7 +70,8 @@ def side_effect_module(tmp_path, monkeypatch):
 
             def transform(self, X):
                 return X / 2
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(folder))
     importlib.invalidate_caches()
     module = importlib.import_module(name)

@@ -71,9 +71,11 @@ def options(strategy):
             network="cnn", input_shape=(8, 8), augment=True, **params
         ).fit(X, y),
         "mixed_float16": lambda: SiameseEmbedder(precision="mixed_float16", **params).fit(X, y),
-        "partial_fit": lambda: SiameseEmbedder(n_components=8, random_state=0)
-        .partial_fit(X[:300], y[:300])
-        .partial_fit(X[300:], y[300:]),
+        "partial_fit": lambda: (
+            SiameseEmbedder(n_components=8, random_state=0)
+            .partial_fit(X[:300], y[:300])
+            .partial_fit(X[300:], y[300:])
+        ),
     }
     result = {}
     for name, run in runs.items():
@@ -103,16 +105,30 @@ def averaging(strategy):
 
     def encoder():
         return build_encoder(
-            "mlp", (5,), 3, init="redraw", seed=0, normalize=True,
-            mean=np.zeros(5), variance=np.ones(5),
+            "mlp",
+            (5,),
+            3,
+            init="redraw",
+            seed=0,
+            normalize=True,
+            mean=np.zeros(5),
+            variance=np.ones(5),
         )
 
     with strategy.scope():
         trained = encoder()
         sampler = ClassBalancedSampler(labels, 16, 4, n_replicas=strategy.num_replicas_in_sync)
         train(
-            trained, loss, sampler, row_reader(rows), validation_sampler=None,
-            optimizer=keras.optimizers.SGD(0.5), epochs=1, seed=7, callbacks=[], verbose=0,
+            trained,
+            loss,
+            sampler,
+            row_reader(rows),
+            validation_sampler=None,
+            optimizer=keras.optimizers.SGD(0.5),
+            epochs=1,
+            seed=7,
+            callbacks=[],
+            verbose=0,
         )
     reference = encoder()
     gradients = []

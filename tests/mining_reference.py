@@ -12,9 +12,12 @@ from sksiamese.losses import pairwise_distances
 
 
 def _batch(labels, embeddings, distance):
-    dist = pairwise_distances(tf.cast(embeddings, tf.float32)
-                              if embeddings.dtype in (tf.float16, tf.bfloat16) else embeddings,
-                              distance)
+    dist = pairwise_distances(
+        tf.cast(embeddings, tf.float32)
+        if embeddings.dtype in (tf.float16, tf.bfloat16)
+        else embeddings,
+        distance,
+    )
     labels = tf.reshape(labels, [-1])
     same = tf.equal(labels[:, None], labels[None, :])
     positive = tf.logical_and(same, tf.logical_not(tf.eye(tf.shape(labels)[0], dtype=tf.bool)))
@@ -35,7 +38,9 @@ def semi_hard_pairs(dist, positive, negative):
     semi_hard = tf.logical_and(negative[:, None, :], anchor_negative > anchor_positive)
     closest_semi_hard = tf.reduce_min(tf.where(semi_hard, anchor_negative, beyond), axis=2)
     farthest_negative = tf.reduce_max(tf.where(negative, dist, tf.zeros_like(dist)), axis=1)
-    chosen = tf.where(tf.reduce_any(semi_hard, axis=2), closest_semi_hard, farthest_negative[:, None])
+    chosen = tf.where(
+        tf.reduce_any(semi_hard, axis=2), closest_semi_hard, farthest_negative[:, None]
+    )
     return dist, chosen, tf.logical_and(positive, tf.reduce_any(negative, axis=1)[:, None])
 
 

@@ -21,7 +21,9 @@ def test_grid_search_runs_on_the_workers_of_a_local_dask_cluster(digits):
 
     search = GridSearchCV(embedder, grid, cv=2, n_jobs=-1)
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
         Client(cluster) as client,
         get_task_stream(client) as tasks,
         joblib.parallel_backend("dask"),

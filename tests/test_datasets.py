@@ -48,7 +48,11 @@ def omniglot_zip(tmp_path):
 def test_reads_images_labels_and_alphabets(omniglot_zip):
     data = load_omniglot_zip(omniglot_zip, image_size=14)
     assert data.images.shape == (9, 14, 14, 1) and data.images.dtype == np.float32
-    assert list(data.target_names) == ["Greek/character01", "Greek/character02", "Latin/character01"]
+    assert list(data.target_names) == [
+        "Greek/character01",
+        "Greek/character02",
+        "Latin/character01",
+    ]
     assert np.bincount(data.target).tolist() == [3, 3, 3]
     assert sorted(set(data.alphabet)) == ["Greek", "Latin"]
     assert sorted(set(data.drawer)) == [1, 2, 3]
@@ -101,7 +105,9 @@ def test_make_pairs_defaults_to_one_pair_per_row_and_balance():
     assert len(pairs) == len(X) == 12 and same.sum() == 6
 
 
-@pytest.mark.parametrize("n_pairs, fraction", [(101, 0.3), (7, 0.5), (10, 0.0), (10, 1.0), (1, 1.0)])
+@pytest.mark.parametrize(
+    "n_pairs, fraction", [(101, 0.3), (7, 0.5), (10, 0.0), (10, 1.0), (1, 1.0)]
+)
 def test_make_pairs_draws_exactly_the_positives_asked_for(n_pairs, fraction):
     X, y = labelled_rows()
     _, same = make_pairs(X, y, n_pairs, positive_fraction=fraction, random_state=0)
@@ -174,7 +180,12 @@ def test_make_pairs_handles_a_million_pairs():
         (np.zeros((4, 2)), [0, 0, 1], {}, "same length"),
         (np.zeros((4, 2)), [0, 0, 1, 1], {"n_pairs": 0}, "n_pairs must be"),
         (np.zeros((4, 2)), [0, 0, 1, 1], {"n_pairs": 2.5}, "n_pairs must be"),
-        (np.zeros((4, 2)), [0, 0, 1, 1], {"positive_fraction": 1.5}, r"positive_fraction must .* \[0, 1\]"),
+        (
+            np.zeros((4, 2)),
+            [0, 0, 1, 1],
+            {"positive_fraction": 1.5},
+            r"positive_fraction must .* \[0, 1\]",
+        ),
         (np.zeros((4, 2)), [0, 0, 1, 1], {"positive_fraction": -0.1}, "positive_fraction must"),
     ],
 )
@@ -211,8 +222,12 @@ def test_make_triplets_defaults_seeds_and_string_labels():
     assert len(make_triplets(X, y)) == len(X)
     labels = np.array(["a", "b", "c"])[y]
     first = make_triplets(X, labels.tolist(), 100, return_indices=True, random_state=0)
-    np.testing.assert_array_equal(first, make_triplets(X, labels, 100, return_indices=True, random_state=0))
-    assert not np.array_equal(first, make_triplets(X, labels, 100, return_indices=True, random_state=1))
+    np.testing.assert_array_equal(
+        first, make_triplets(X, labels, 100, return_indices=True, random_state=0)
+    )
+    assert not np.array_equal(
+        first, make_triplets(X, labels, 100, return_indices=True, random_state=1)
+    )
     assert np.all(labels[first[:, 0]] == labels[first[:, 1]])
     assert np.all(labels[first[:, 0]] != labels[first[:, 2]])
 
@@ -267,10 +282,16 @@ def test_fetch_omniglot_downloads_then_reads_the_cache(tmp_path, remote_zip, mon
     assert sorted(p.name for p in (home / "omniglot").iterdir()) == [remote_zip.filename]
     assert data.subset == "background_small1"
     assert data.images.shape == (9, 14, 14, 1)
-    assert list(data.target_names) == ["Greek/character01", "Greek/character02", "Latin/character01"]
+    assert list(data.target_names) == [
+        "Greek/character01",
+        "Greek/character02",
+        "Latin/character01",
+    ]
     assert {"target", "alphabet", "drawer"} <= set(data)
     forbid_downloads(monkeypatch)
-    again = fetch_omniglot("background_small1", data_home=home, download_if_missing=False, image_size=14)
+    again = fetch_omniglot(
+        "background_small1", data_home=home, download_if_missing=False, image_size=14
+    )
     np.testing.assert_array_equal(again.images, data.images)
 
 
@@ -289,7 +310,9 @@ def test_fetch_omniglot_without_data_and_download_raises(tmp_path, remote_zip, m
 def test_fetch_omniglot_rejects_a_download_with_a_wrong_checksum(tmp_path, remote_zip, monkeypatch):
     bad = datasets._RemoteFile(remote_zip.filename, remote_zip.url, "0" * 32)
     monkeypatch.setitem(datasets._OMNIGLOT_FILES, "background_small1", bad)
-    with pytest.raises(OSError, match=rf"{remote_zip.filename}.*{remote_zip.md5}.*expected 0{{32}}"):
+    with pytest.raises(
+        OSError, match=rf"{remote_zip.filename}.*{remote_zip.md5}.*expected 0{{32}}"
+    ):
         fetch_omniglot("background_small1", data_home=tmp_path / "home")
     assert list((tmp_path / "home" / "omniglot").iterdir()) == []
 
@@ -309,7 +332,9 @@ def test_fetch_omniglot_replaces_a_corrupt_cache_with_a_warning(tmp_path, remote
 def test_fetch_omniglot_reads_a_local_copy(omniglot_zip, remote_zip, monkeypatch):
     forbid_downloads(monkeypatch)
     # omniglot_zip lies directly in its folder, not in an omniglot/ subfolder.
-    data = fetch_omniglot("background_small1", data_home=omniglot_zip.parent, download_if_missing=False)
+    data = fetch_omniglot(
+        "background_small1", data_home=omniglot_zip.parent, download_if_missing=False
+    )
     assert data.images.shape == (9, 28, 28, 1)
     assert not (omniglot_zip.parent / "omniglot").exists()
 
@@ -336,7 +361,9 @@ def test_the_published_subsets():
     assert set(datasets._OMNIGLOT_FILES) == {"background", "evaluation", "background_small1"}
     for name, remote in datasets._OMNIGLOT_FILES.items():
         assert remote.url.startswith("https://github.com/brendenlake/omniglot/")
-        assert remote.url.endswith("/" + remote.filename) and re.fullmatch("[0-9a-f]{32}", remote.md5)
+        assert remote.url.endswith("/" + remote.filename) and re.fullmatch(
+            "[0-9a-f]{32}", remote.md5
+        )
 
 
 # load_omniglot ------------------------------------------------------------------
@@ -358,7 +385,9 @@ def test_load_omniglot_shapes_dtypes_and_ranges(monkeypatch):
     # Thin strokes on paper: about 8% ink overall, and every image has some.
     assert 0.05 < data.images.mean() < 0.1
     assert data.images.max(axis=(1, 2)).min() > 0.5
-    assert np.issubdtype(data.target.dtype, np.integer) and np.issubdtype(data.drawer.dtype, np.integer)
+    assert np.issubdtype(data.target.dtype, np.integer) and np.issubdtype(
+        data.drawer.dtype, np.integer
+    )
     assert np.bincount(data.target).tolist() == [20] * 136
     assert data.target_names.shape == (136,) and len(set(data.target_names)) == 136
     assert data.target_names[0] == "Balinese/character01"

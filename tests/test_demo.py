@@ -13,7 +13,9 @@ def test_demo_recognises_unseen_alphabets_far_better_than_raw_pixels(capsys):
         '1800 images; SiameseEmbedder(network="cnn"), 3 epochs.'
     )
     assert "the 46 characters of the alphabets never seen (Early_Aramaic, Greek)" in lines[1]
-    assert lines[2].startswith(f"20-way episodes within one alphabet, mean accuracy over {n_episodes} ")
+    assert lines[2].startswith(
+        f"20-way episodes within one alphabet, mean accuracy over {n_episodes} "
+    )
     rows = {line[:22].strip(): line[22:].split() for line in lines[4:]}
     assert list(rows) == ["raw pixels", "PCA (32 components)", "SiameseEmbedder"]
     assert rows["raw pixels"][0] == "-" and float(rows["SiameseEmbedder"][0]) > 0

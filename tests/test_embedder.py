@@ -193,8 +193,12 @@ def test_warm_start_continues_and_grows_history(small_digits):
 def test_early_stopping_monitors_validation_loss(small_digits):
     X, y = small_digits
     embedder = SiameseEmbedder(
-        n_components=4, epochs=60, early_stopping=True, n_iter_no_change=2,
-        validation_fraction=0.2, random_state=0,
+        n_components=4,
+        epochs=60,
+        early_stopping=True,
+        n_iter_no_change=2,
+        validation_fraction=0.2,
+        random_state=0,
     ).fit(X, y)
     assert set(embedder.history_) == {"loss", "val_loss"}
     assert len(embedder.history_["val_loss"]) == embedder.n_iter_
@@ -228,8 +232,13 @@ def test_validation_on_classes_holds_them_out_and_logs_their_map_at_r(small_digi
     X, y = small_digits
     read = recording_reader(monkeypatch)
     embedder = SiameseEmbedder(
-        n_components=8, epochs=4, early_stopping=True, validation="classes",
-        validation_fraction=0.2, n_iter_no_change=10, random_state=0,
+        n_components=8,
+        epochs=4,
+        early_stopping=True,
+        validation="classes",
+        validation_fraction=0.2,
+        n_iter_no_change=10,
+        random_state=0,
     ).fit(X, y)
     trained_on = np.unique(y[np.concatenate(read)])
     held_out = np.setdiff1d(y, trained_on)
@@ -249,8 +258,12 @@ def test_validation_on_classes_holds_out_whole_groups(small_digits, monkeypatch)
     X, y = small_digits
     read = recording_reader(monkeypatch)
     SiameseEmbedder(
-        n_components=4, epochs=1, early_stopping=True, validation="classes",
-        validation_fraction=0.2, random_state=0,
+        n_components=4,
+        epochs=1,
+        early_stopping=True,
+        validation="classes",
+        validation_fraction=0.2,
+        random_state=0,
     ).fit(X, y, groups=y // 2)
     held_out = np.setdiff1d(y, y[np.concatenate(read)])
     # One of the five groups, both of its classes.
@@ -270,8 +283,14 @@ def test_early_stopping_on_classes_stops_on_the_score_and_keeps_the_best_epoch(
         on_epoch_end=lambda epoch, logs: weights.append(recorder.model.encoder.get_weights())
     )
     embedder = SiameseEmbedder(
-        n_components=4, epochs=6, early_stopping=True, validation="classes",
-        validation_fraction=0.2, n_iter_no_change=2, callbacks=[recorder], random_state=0,
+        n_components=4,
+        epochs=6,
+        early_stopping=True,
+        validation="classes",
+        validation_fraction=0.2,
+        n_iter_no_change=2,
+        callbacks=[recorder],
+        random_state=0,
     ).fit(X, y)
     # Two epochs without beating 0.7 stop training after the fourth.
     assert embedder.history_["val_map_at_r"] == [0.5, 0.7, 0.6, 0.65]
@@ -348,8 +367,12 @@ def test_string_labels_dataframes_and_set_output(small_digits):
     pd = pytest.importorskip("pandas")
     X, y = small_digits
     frame = pd.DataFrame(X, columns=[f"pixel{i}" for i in range(64)])
-    names = np.array(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-    embedder = SiameseEmbedder(n_components=3, epochs=3, random_state=0).set_output(transform="pandas")
+    names = np.array(
+        ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    )
+    embedder = SiameseEmbedder(n_components=3, epochs=3, random_state=0).set_output(
+        transform="pandas"
+    )
     out = embedder.fit_transform(frame, names[y])
     assert list(embedder.feature_names_in_) == list(frame.columns)
     assert list(out.columns) == ["siameseembedder0", "siameseembedder1", "siameseembedder2"]
@@ -397,7 +420,9 @@ def test_saved_encoder_is_a_plain_keras_model(fitted, small_digits, tmp_path):
 @pytest.mark.slow
 def test_augmentation_trains_images_reproducibly(small_digits):
     X, y = small_digits
-    params = dict(network="cnn", input_shape=(8, 8, 1), n_components=4, epochs=2, augment=True, random_state=0)
+    params = dict(
+        network="cnn", input_shape=(8, 8, 1), n_components=4, epochs=2, augment=True, random_state=0
+    )
     first = SiameseEmbedder(**params).fit(X, y)
     second = SiameseEmbedder(**params).fit(X, y)
     plain = SiameseEmbedder(**{**params, "augment": False}).fit(X, y)
@@ -438,7 +463,9 @@ def test_auto_learning_rate_is_larger_for_the_cnn(small_digits):
         return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
 
     cnn = dict(network="cnn", input_shape=(8, 8), augment=False, rotated_classes=False)
-    assert history(**cnn) == history(**cnn, learning_rate=3e-3) != history(**cnn, learning_rate=1e-3)
+    assert (
+        history(**cnn) == history(**cnn, learning_rate=3e-3) != history(**cnn, learning_rate=1e-3)
+    )
     assert history() == history(learning_rate=1e-3)
 
 
@@ -449,7 +476,9 @@ def test_few_shot_accuracy_against_a_hand_count():
     # so 1-shot episodes sometimes fail and accuracy lies strictly inside (1/3, 1).
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1, 2], 10)
-    points = np.concatenate([rng.normal(0, 0.1, 10), rng.normal(4, 0.1, 10), rng.normal(2, 1.5, 10)])[:, None]
+    points = np.concatenate(
+        [rng.normal(0, 0.1, 10), rng.normal(4, 0.1, 10), rng.normal(2, 1.5, 10)]
+    )[:, None]
     accuracy = few_shot_accuracy(points, labels, n_way=3, n_episodes=300, random_state=0)
     assert 0.5 < accuracy < 0.99
     separated = np.repeat([0.0, 10.0, 20.0], 10)[:, None] + rng.normal(0, 0.1, (30, 1))
@@ -458,4 +487,7 @@ def test_few_shot_accuracy_against_a_hand_count():
     with pytest.raises(ValueError, match="No group has 3 classes"):
         few_shot_accuracy(points, labels, n_way=3, groups=groups)
     # Within-group episodes: only group "a" has 2 classes.
-    assert few_shot_accuracy(separated, labels, n_way=2, groups=groups, n_episodes=5, random_state=0) == 1.0
+    assert (
+        few_shot_accuracy(separated, labels, n_way=2, groups=groups, n_episodes=5, random_state=0)
+        == 1.0
+    )

@@ -111,7 +111,11 @@ NOT_APPLICABLE = {
         "computes with TensorFlow, not the array API",
     ),
     **dict.fromkeys(
-        ["check_estimator_sparse_array", "check_estimator_sparse_matrix", "check_estimator_sparse_tag"],
+        [
+            "check_estimator_sparse_array",
+            "check_estimator_sparse_matrix",
+            "check_estimator_sparse_tag",
+        ],
         "sparse arrays are 2-D, pairs 3-D: refused as not pairs",
     ),
     **dict.fromkeys(
@@ -119,9 +123,13 @@ NOT_APPLICABLE = {
         "no coef_ and no n_iter_ (the embedder has n_iter_)",
     ),
     "check_estimators_partial_fit_n_features": "no partial_fit",
-    "check_classifiers_one_label": _ROWS_2D.format("test_verifier.py::test_bad_pairs_are_rejected_before_training"),
+    "check_classifiers_one_label": _ROWS_2D.format(
+        "test_verifier.py::test_bad_pairs_are_rejected_before_training"
+    ),
     "check_estimators_nan_inf": _ROWS_2D.format("test_verifier_refuses_non_finite_pairs"),
-    "check_estimators_empty_data_messages": _ROWS_2D.format("test_verifier.py::test_bad_pairs_are_rejected_before_training"),
+    "check_estimators_empty_data_messages": _ROWS_2D.format(
+        "test_verifier.py::test_bad_pairs_are_rejected_before_training"
+    ),
     "check_classifiers_regression_target": _ROWS_2D.format("test_verifier_refuses_other_targets"),
     "check_supervised_y_2d": _ROWS_2D.format("test_verifier_refuses_other_targets"),
     "check_requires_y_none": _ROWS_2D.format("test_verifier_refuses_other_targets"),
@@ -131,15 +139,23 @@ NOT_APPLICABLE = {
     "check_dict_unchanged": _ROWS_2D.format("test_verifier_methods_leave_it_unchanged"),
     "check_methods_sample_order_invariance": _ROWS_2D.format("test_verifier_methods_are_row_wise"),
     "check_methods_subset_invariance": _ROWS_2D.format("test_verifier_methods_are_row_wise"),
-    "check_decision_proba_consistency": _ROWS_2D.format("test_verifier.py::test_predict_proba_is_calibrated_and_monotone"),
+    "check_decision_proba_consistency": _ROWS_2D.format(
+        "test_verifier.py::test_predict_proba_is_calibrated_and_monotone"
+    ),
     "check_readonly_memmap_input": _ROWS_2D.format("test_verifier_reads_read_only_memory_maps"),
-    "check_fit_idempotent": _ROWS_2D.format("test_verifier.py::test_fit_is_reproducible_with_random_state"),
+    "check_fit_idempotent": _ROWS_2D.format(
+        "test_verifier.py::test_fit_is_reproducible_with_random_state"
+    ),
     "check_estimators_pickle": _ROWS_2D.format("test_verifier.py::test_pickle_round_trip"),
     "check_n_features_in": _ROWS_2D.format("test_verifier_fit_keeps_its_parameters"),
     "check_n_features_in_after_fitting": _ROWS_2D.format("test_verifier_fit_keeps_its_parameters"),
-    "check_classifiers_train": _ROWS_2D.format("test_verifier.py::test_pair_model_beats_raw_pixel_distance"),
+    "check_classifiers_train": _ROWS_2D.format(
+        "test_verifier.py::test_pair_model_beats_raw_pixel_distance"
+    ),
     "check_classifiers_classes": _ROWS_2D.format("test_verifier.py::test_other_label_conventions"),
-    "check_fit_check_is_fitted": _ROWS_2D.format("test_verifier.py::test_unfitted_verifier_raises_not_fitted"),
+    "check_fit_check_is_fitted": _ROWS_2D.format(
+        "test_verifier.py::test_unfitted_verifier_raises_not_fitted"
+    ),
     **dict.fromkeys(
         [
             "check_classifier_data_not_an_array",

@@ -89,7 +89,9 @@ def test_readme_table_is_the_reference_run(figures, reference):
     readme = (ROOT / "README.md").read_text()
     written = figures.readme_section(readme).splitlines()
     expected = figures.readme_table(reference).splitlines()
-    stale = [f"README: {old}\nreference: {new}" for old, new in zip(written, expected) if old != new]
+    stale = [
+        f"README: {old}\nreference: {new}" for old, new in zip(written, expected) if old != new
+    ]
     assert len(written) == len(expected) and not stale, (
         "README.md's benchmark table differs from benchmarks/reference/cpu-2core.json; "
         "run `python benchmarks/figures.py --readme`:\n" + "\n".join(stale)
@@ -123,7 +125,9 @@ def doc_text(path):
 
 
 def doc_sources():
-    return sorted((ROOT / "docs").rglob("*.rst")) + sorted((ROOT / "docs" / "examples").glob("*.py"))
+    return sorted((ROOT / "docs").rglob("*.rst")) + sorted(
+        (ROOT / "docs" / "examples").glob("*.py")
+    )
 
 
 @pytest.mark.parametrize("path", doc_sources(), ids=lambda path: path.name)
@@ -146,13 +150,17 @@ def test_rst_substitutions_define_every_figure(figures, reference):
 
 def test_medians_come_with_their_range_and_reasons_as_text(figures, tmp_path):
     results = {
-        "train": {"default cnn, 32-d, semi-hard": {
-            "fit images/s": {"median": 2000.4, "min": 1950.0, "max": 2100.6},
-        }},
-        "mining": {"4 rows per class, B=4096, semi-hard": {
-            "sksiamese": {"median ms": 532.4, "min ms": 500.0, "max ms": 600.0},
-            "definition": "not run: one (B, B, B) float32 tensor alone is 256 GiB",
-        }},
+        "train": {
+            "default cnn, 32-d, semi-hard": {
+                "fit images/s": {"median": 2000.4, "min": 1950.0, "max": 2100.6},
+            }
+        },
+        "mining": {
+            "4 rows per class, B=4096, semi-hard": {
+                "sksiamese": {"median ms": 532.4, "min ms": 500.0, "max ms": 600.0},
+                "definition": "not run: one (B, B, B) float32 tensor alone is 256 GiB",
+            }
+        },
     }
     (tmp_path / "run.json").write_text(json.dumps(results))
     values = figures.load(tmp_path / "run.json")
@@ -167,8 +175,19 @@ def test_readme_is_collected_by_the_test_command():
     # `python -m pytest` with no arguments collects setup.cfg's testpaths;
     # the README must be among them for its code blocks to run.
     collected = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",
-         "--ignore=tests", "--ignore=sksiamese"],
-        cwd=ROOT, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-q",
+            "-p",
+            "no:randomly",
+            "--ignore=tests",
+            "--ignore=sksiamese",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     ).stdout
     assert "README.md::README.md" in collected.splitlines()

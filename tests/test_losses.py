@@ -48,10 +48,7 @@ def reference_loss(labels, emb, margin, mining, distance):
         return np.mean(losses)
     if mining == "all":
         losses = [
-            d[a, p] - d[a, m] + margin
-            for a in range(n)
-            for p in positives(a)
-            for m in negatives(a)
+            d[a, p] - d[a, m] + margin for a in range(n) for p in positives(a) for m in negatives(a)
         ]
         active = [value for value in losses if value > 0]
         return np.mean(active) if active else 0.0
@@ -79,11 +76,13 @@ def reference_contrastive(labels, emb, margin, mining, distance):
         active = [value for value in pushes if value > 0]
         return np.mean(pulls) + (np.mean(active) if active else 0.0)
     if mining == "hard":
-        return np.mean([
-            pull(max(d[a, p] for p in positives(a))) + push(min(d[a, m] for m in negatives(a)))
-            for a in range(n)
-            if positives(a) and negatives(a)
-        ])
+        return np.mean(
+            [
+                pull(max(d[a, p] for p in positives(a))) + push(min(d[a, m] for m in negatives(a)))
+                for a in range(n)
+                if positives(a) and negatives(a)
+            ]
+        )
     losses = []
     for a in range(n):
         if not negatives(a):
@@ -110,7 +109,9 @@ def test_triplet_loss_matches_reference(mining, distance):
     emb = rng.normal(size=(len(labels), 4))
     emb /= np.linalg.norm(emb, axis=1, keepdims=True)
     margin = 0.3
-    got = triplet_loss(tf.constant(labels), tf.constant(emb), margin=margin, mining=mining, distance=distance)
+    got = triplet_loss(
+        tf.constant(labels), tf.constant(emb), margin=margin, mining=mining, distance=distance
+    )
     expected = reference_loss(labels, emb, margin, mining, distance)
     assert expected > 0
     np.testing.assert_allclose(got.numpy(), expected, rtol=1e-9)
@@ -340,7 +341,10 @@ def test_known_positives_per_anchor_pick_the_way_when_traced(mining, hint):
 
     def traced(positives_per_anchor):
         loss = losses_module.batch_loss(
-            "triplet", margin=0.3, mining=mining, distance="euclidean",
+            "triplet",
+            margin=0.3,
+            mining=mining,
+            distance="euclidean",
             positives_per_anchor=positives_per_anchor,
         )
 

@@ -216,21 +216,40 @@ EPISODE_LABELS = np.repeat(["a", "b", "c"], 3)
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"n_way": 0}, ValueError, "'n_way' parameter of few_shot_accuracy must be an int in "
-         r"the range \[1, inf\)"),
+        (
+            {"n_way": 0},
+            ValueError,
+            "'n_way' parameter of few_shot_accuracy must be an int in "
+            r"the range \[1, inf\)",
+        ),
         ({"n_way": 2.0}, TypeError, "'n_way' parameter of few_shot_accuracy must be an int"),
         ({"n_shot": 0}, ValueError, "'n_shot' parameter of few_shot_accuracy must be an int"),
-        ({"n_episodes": 0}, ValueError,
-         "'n_episodes' parameter of few_shot_accuracy must be an int"),
-        ({"distance": "manhattan"}, ValueError,
-         "'distance' parameter of few_shot_accuracy must be a str among"),
-        ({"random_state": "seed"}, ValueError,
-         "'random_state' parameter of few_shot_accuracy must be"),
-        ({"groups": np.zeros(8)}, ValueError,
-         r"groups must be a 1-D array of shape \(n_samples,\) = \(9,\).*got shape \(8,\)"),
+        (
+            {"n_episodes": 0},
+            ValueError,
+            "'n_episodes' parameter of few_shot_accuracy must be an int",
+        ),
+        (
+            {"distance": "manhattan"},
+            ValueError,
+            "'distance' parameter of few_shot_accuracy must be a str among",
+        ),
+        (
+            {"random_state": "seed"},
+            ValueError,
+            "'random_state' parameter of few_shot_accuracy must be",
+        ),
+        (
+            {"groups": np.zeros(8)},
+            ValueError,
+            r"groups must be a 1-D array of shape \(n_samples,\) = \(9,\).*got shape \(8,\)",
+        ),
         ({"groups": np.zeros((9, 2))}, ValueError, r"got shape \(9, 2\)"),
-        ({"groups": [0, 0, 1, 1, 1, 1, 2, 2, 2]}, ValueError,
-         "groups must give all rows of a class the same group"),
+        (
+            {"groups": [0, 0, 1, 1, 1, 1, 2, 2, 2]},
+            ValueError,
+            "groups must give all rows of a class the same group",
+        ),
     ],
 )
 def test_few_shot_accuracy_rejects_bad_arguments(kwargs, error, message):
@@ -451,6 +470,7 @@ def test_embedding_scorer_uses_the_estimator_distance(digits_subset):
     # A distance given to the scorer wins.
     scorer = make_embedding_scorer(mean_average_precision_at_r, distance="euclidean")
     assert scorer(estimator, X, y) == euclidean
+
     # Metrics without a distance keyword get none.
     def count_rows(embeddings, labels):
         return float(len(labels))
@@ -493,9 +513,12 @@ def test_grid_search_with_a_transformer_without_distance():
     search = GridSearchCV(
         FunctionTransformer(),
         {"func": [None, np.sign]},
-        scoring={"map": map_at_r_scorer, "episodes": make_embedding_scorer(
-            few_shot_accuracy, n_way=3, n_shot=1, n_episodes=20, random_state=0
-        )},
+        scoring={
+            "map": map_at_r_scorer,
+            "episodes": make_embedding_scorer(
+                few_shot_accuracy, n_way=3, n_shot=1, n_episodes=20, random_state=0
+            ),
+        },
         refit="map",
         cv=2,
     ).fit(X[:600], y[:600])
@@ -533,9 +556,11 @@ def test_tar_at_far_scorer(pair_scores):
     assert make_tar_at_far_scorer(0.1)(classifier, X, y) > 0.3
     assert "tar_at_far" in repr(make_tar_at_far_scorer())
     search = GridSearchCV(
-        LogisticRegression(), {"C": [0.01, 1.0]},
+        LogisticRegression(),
+        {"C": [0.01, 1.0]},
         scoring={"eer": neg_equal_error_rate_scorer, "tar": make_tar_at_far_scorer(0.1)},
-        refit="eer", cv=2,
+        refit="eer",
+        cv=2,
     ).fit(X, y)
     assert np.all(search.cv_results_["mean_test_eer"] < 0)
     assert np.all(np.isfinite(search.cv_results_["mean_test_tar"]))

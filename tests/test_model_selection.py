@@ -18,7 +18,9 @@ from sksiamese._inference import EncoderRunner
 @pytest.mark.slow
 def test_grid_search_over_margin_and_size_in_a_knn_pipeline(digits):
     X, y = digits
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=0
+    )
     pipeline = Pipeline(
         [("emb", SiameseEmbedder(random_state=0)), ("knn", KNeighborsClassifier(1))]
     )

@@ -38,7 +38,9 @@ def test_fit_on_a_memmap_equals_fit_in_memory(tmp_path, small_digits):
     in_memory = SiameseEmbedder(**params).fit(X, y)
     from_disk = SiameseEmbedder(**params).fit(on_disk(tmp_path, X), y)
     assert from_disk.history_ == in_memory.history_
-    np.testing.assert_array_equal(from_disk.transform(on_disk(tmp_path, X, "b.npy")), in_memory.transform(X))
+    np.testing.assert_array_equal(
+        from_disk.transform(on_disk(tmp_path, X, "b.npy")), in_memory.transform(X)
+    )
 
 
 def test_fit_pairs_on_a_memmap_equals_fit_in_memory(tmp_path, small_digits):
@@ -56,9 +58,12 @@ def test_memmaps_of_other_dtypes_are_converted_batch_by_batch(tmp_path, small_di
     pixels = X.astype(np.uint8)
     embedder = SiameseEmbedder(n_components=4, epochs=1, random_state=0)
     embedder.fit(on_disk(tmp_path, pixels), y)
-    reference = SiameseEmbedder(n_components=4, epochs=1, random_state=0).fit(pixels.astype(np.float32), y)
+    reference = SiameseEmbedder(n_components=4, epochs=1, random_state=0).fit(
+        pixels.astype(np.float32), y
+    )
     np.testing.assert_array_equal(
-        embedder.transform(pixels.astype(np.float32)), reference.transform(pixels.astype(np.float32))
+        embedder.transform(pixels.astype(np.float32)),
+        reference.transform(pixels.astype(np.float32)),
     )
     # Integers embed in float64, as scikit-learn converts them.
     embedded = embedder.transform(on_disk(tmp_path, pixels, "p.npy"))
@@ -77,7 +82,9 @@ def test_transform_reads_a_large_memmap_in_chunks(tmp_path, fitted, small_digits
 
 
 @pytest.mark.parametrize("bad, message", [(np.nan, "contains NaN"), (np.inf, "infinity")])
-def test_non_finite_memmaps_are_refused_before_training(tmp_path, small_digits, fitted, bad, message):
+def test_non_finite_memmaps_are_refused_before_training(
+    tmp_path, small_digits, fitted, bad, message
+):
     X, y = small_digits
     X = X.astype(np.float32)
     X[-1, 3] = bad

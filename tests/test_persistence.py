@@ -415,71 +415,152 @@ def _flip_a_byte(source, target, member="estimator.json"):
 CORRUPT_EMBEDDER_FILES = [
     ("random bytes", lambda s, t: t.write_bytes(os.urandom(4096)) and t, "not a readable zip"),
     ("empty file", lambda s, t: t.write_bytes(b"") or t, "not a readable zip"),
-    ("truncated zip", lambda s, t: t.write_bytes(s.read_bytes()[: s.stat().st_size // 2]) and t,
-     "not a readable zip"),
+    (
+        "truncated zip",
+        lambda s, t: t.write_bytes(s.read_bytes()[: s.stat().st_size // 2]) and t,
+        "not a readable zip",
+    ),
     ("damaged member", _flip_a_byte, "damaged"),
-    ("no estimator.json", lambda s, t: rewrite(s, t, drop={"estimator.json"}),
-     "no 'estimator.json'"),
-    ("foreign zip", lambda s, t: rewrite(s, t, {"notes.txt": b"hello"},
-                                         drop={"estimator.json", "encoder.keras"}),
-     "no 'estimator.json'"),
-    ("bad JSON", lambda s, t: rewrite(s, t, {"estimator.json": b'{"format": "sksi'}),
-     "not valid JSON"),
-    ("JSON not an object", lambda s, t: rewrite(s, t, {"estimator.json": b"[1, 2]"}),
-     "does not describe a sksiamese estimator"),
-    ("other format name", lambda s, t: edit_json(s, t, _set(["format"], "skops")),
-     "does not describe a sksiamese estimator"),
-    ("newer format version", lambda s, t: edit_json(s, t, _set(["format_version"], 2)),
-     "format version 2"),
-    ("unknown class", lambda s, t: edit_json(s, t, _set(["class"], "sklearn.pipeline.Pipeline")),
-     "only GalleryClassifier, SiameseEmbedder and SiameseVerifier can be loaded"),
-    ("unknown parameter", lambda s, t: edit_json(s, t, _set(["params", "evil"], 1)),
-     "parameters 'evil', unknown"),
-    ("params not an object", lambda s, t: edit_json(s, t, _set(["params"], [1])),
-     "lacks its params"),
-    ("missing fitted attribute", lambda s, t: edit_json(s, t, _delete(["fitted", "history_"])),
-     "lacks the fitted attribute history_"),
-    ("missing .keras member", lambda s, t: rewrite(s, t, drop={"encoder.keras"}),
-     "'encoder.keras' is missing"),
-    ("garbage .keras member", lambda s, t: rewrite(s, t, {"encoder.keras": b"garbage" * 100}),
-     "'encoder.keras' could not be loaded"),
-    ("model member outside its folder",
-     lambda s, t: edit_json(s, t, _set(["fitted", "encoder_", "member"], "../../etc/passwd")),
-     "names the member"),
-    ("encoder_ not a model", lambda s, t: edit_json(s, t, _set(["fitted", "encoder_"], "x")),
-     "encoder_ is not a Keras model"),
-    ("bad attribute name", lambda s, t: edit_json(s, t, _set(["fitted", "__class__"], 1)),
-     "not a fitted attribute name"),
-    ("unknown value type",
-     lambda s, t: edit_json(s, t, _set(["params", "margin"], {"type": "pickle", "data": "gAS."})),
-     "unknown type 'pickle'"),
-    ("malformed network reference",
-     lambda s, t: edit_json(s, t, _set(["params", "network"],
-                                       {"type": "function", "reference": "os; rm -rf:x"})),
-     "malformed reference"),
-    ("malformed optimizer class reference",
-     lambda s, t: edit_json(s, t, _set(["params", "optimizer"],
-                                       {"type": "keras_optimizer", "class": "os.system",
-                                        "config": {}})),
-     "malformed reference"),
-    ("foreign optimizer class",
-     lambda s, t: edit_json(s, t, _set(["params", "optimizer"], {
-         "type": "keras_optimizer",
-         "config": {"module": "os", "class_name": "system", "config": {}},
-     })),
-     "not one of Keras' own"),
-    ("object dtype array of dicts",
-     lambda s, t: edit_json(s, t, _set(["fitted", "classes_", "data"], [{"type": "tuple"}] * 10)),
-     "array of unexpected values"),
-    ("unsupported dtype",
-     lambda s, t: edit_json(s, t, _set(["fitted", "classes_", "dtype"], "V8")),
-     "unsupported dtype"),
-    ("shape not matching data",
-     lambda s, t: edit_json(s, t, _set(["fitted", "classes_", "shape"], [1000])),
-     "shape does not match"),
-    ("input_shape_ not ints",
-     lambda s, t: edit_json(s, t, _set(["fitted", "input_shape_"], "64")),
-     "input_shape_ is not a tuple of ints"),
+    (
+        "no estimator.json",
+        lambda s, t: rewrite(s, t, drop={"estimator.json"}),
+        "no 'estimator.json'",
+    ),
+    (
+        "foreign zip",
+        lambda s, t: rewrite(
+            s, t, {"notes.txt": b"hello"}, drop={"estimator.json", "encoder.keras"}
+        ),
+        "no 'estimator.json'",
+    ),
+    (
+        "bad JSON",
+        lambda s, t: rewrite(s, t, {"estimator.json": b'{"format": "sksi'}),
+        "not valid JSON",
+    ),
+    (
+        "JSON not an object",
+        lambda s, t: rewrite(s, t, {"estimator.json": b"[1, 2]"}),
+        "does not describe a sksiamese estimator",
+    ),
+    (
+        "other format name",
+        lambda s, t: edit_json(s, t, _set(["format"], "skops")),
+        "does not describe a sksiamese estimator",
+    ),
+    (
+        "newer format version",
+        lambda s, t: edit_json(s, t, _set(["format_version"], 2)),
+        "format version 2",
+    ),
+    (
+        "unknown class",
+        lambda s, t: edit_json(s, t, _set(["class"], "sklearn.pipeline.Pipeline")),
+        "only GalleryClassifier, SiameseEmbedder and SiameseVerifier can be loaded",
+    ),
+    (
+        "unknown parameter",
+        lambda s, t: edit_json(s, t, _set(["params", "evil"], 1)),
+        "parameters 'evil', unknown",
+    ),
+    (
+        "params not an object",
+        lambda s, t: edit_json(s, t, _set(["params"], [1])),
+        "lacks its params",
+    ),
+    (
+        "missing fitted attribute",
+        lambda s, t: edit_json(s, t, _delete(["fitted", "history_"])),
+        "lacks the fitted attribute history_",
+    ),
+    (
+        "missing .keras member",
+        lambda s, t: rewrite(s, t, drop={"encoder.keras"}),
+        "'encoder.keras' is missing",
+    ),
+    (
+        "garbage .keras member",
+        lambda s, t: rewrite(s, t, {"encoder.keras": b"garbage" * 100}),
+        "'encoder.keras' could not be loaded",
+    ),
+    (
+        "model member outside its folder",
+        lambda s, t: edit_json(s, t, _set(["fitted", "encoder_", "member"], "../../etc/passwd")),
+        "names the member",
+    ),
+    (
+        "encoder_ not a model",
+        lambda s, t: edit_json(s, t, _set(["fitted", "encoder_"], "x")),
+        "encoder_ is not a Keras model",
+    ),
+    (
+        "bad attribute name",
+        lambda s, t: edit_json(s, t, _set(["fitted", "__class__"], 1)),
+        "not a fitted attribute name",
+    ),
+    (
+        "unknown value type",
+        lambda s, t: edit_json(
+            s, t, _set(["params", "margin"], {"type": "pickle", "data": "gAS."})
+        ),
+        "unknown type 'pickle'",
+    ),
+    (
+        "malformed network reference",
+        lambda s, t: edit_json(
+            s, t, _set(["params", "network"], {"type": "function", "reference": "os; rm -rf:x"})
+        ),
+        "malformed reference",
+    ),
+    (
+        "malformed optimizer class reference",
+        lambda s, t: edit_json(
+            s,
+            t,
+            _set(
+                ["params", "optimizer"],
+                {"type": "keras_optimizer", "class": "os.system", "config": {}},
+            ),
+        ),
+        "malformed reference",
+    ),
+    (
+        "foreign optimizer class",
+        lambda s, t: edit_json(
+            s,
+            t,
+            _set(
+                ["params", "optimizer"],
+                {
+                    "type": "keras_optimizer",
+                    "config": {"module": "os", "class_name": "system", "config": {}},
+                },
+            ),
+        ),
+        "not one of Keras' own",
+    ),
+    (
+        "object dtype array of dicts",
+        lambda s, t: edit_json(
+            s, t, _set(["fitted", "classes_", "data"], [{"type": "tuple"}] * 10)
+        ),
+        "array of unexpected values",
+    ),
+    (
+        "unsupported dtype",
+        lambda s, t: edit_json(s, t, _set(["fitted", "classes_", "dtype"], "V8")),
+        "unsupported dtype",
+    ),
+    (
+        "shape not matching data",
+        lambda s, t: edit_json(s, t, _set(["fitted", "classes_", "shape"], [1000])),
+        "shape does not match",
+    ),
+    (
+        "input_shape_ not ints",
+        lambda s, t: edit_json(s, t, _set(["fitted", "input_shape_"], "64")),
+        "input_shape_ is not a tuple of ints",
+    ),
 ]
 
 
@@ -498,25 +579,48 @@ def test_damaged_and_malicious_embedder_files_are_refused(
 
 
 CORRUPT_VERIFIER_FILES = [
-    ("nested verifier",
-     lambda s, t: edit_json(s, t, _set(["class"], "SiameseVerifier"), "embedder_/estimator.json"),
-     "holds a SiameseVerifier, where a SiameseEmbedder belongs"),
-    ("nested folder elsewhere",
-     lambda s, t: edit_json(s, t, _set(["fitted", "embedder_", "folder"], "../")),
-     "names the folder"),
-    ("missing nested estimator.json",
-     lambda s, t: rewrite(s, t, drop={"embedder_/estimator.json"}),
-     "no 'embedder_/estimator.json'"),
-    ("nested .keras with a lambda",
-     lambda s, t: rewrite(s, t, {"embedder_/encoder.keras": model_to_bytes(keras.Sequential(
-         [keras.Input((64,)), keras.layers.Lambda(lambda rows: rows + 1)]))}),
-     "'embedder_/encoder.keras' holds Python code"),
-    ("calibrator not numbers",
-     lambda s, t: edit_json(s, t, _set(["fitted", "calibrator_", "a"], "1.0")),
-     "malformed calibration"),
-    ("calibrator replaced",
-     lambda s, t: edit_json(s, t, _set(["fitted", "calibrator_"], 1.0)),
-     "calibrator_ is not a sigmoid calibration"),
+    (
+        "nested verifier",
+        lambda s, t: edit_json(
+            s, t, _set(["class"], "SiameseVerifier"), "embedder_/estimator.json"
+        ),
+        "holds a SiameseVerifier, where a SiameseEmbedder belongs",
+    ),
+    (
+        "nested folder elsewhere",
+        lambda s, t: edit_json(s, t, _set(["fitted", "embedder_", "folder"], "../")),
+        "names the folder",
+    ),
+    (
+        "missing nested estimator.json",
+        lambda s, t: rewrite(s, t, drop={"embedder_/estimator.json"}),
+        "no 'embedder_/estimator.json'",
+    ),
+    (
+        "nested .keras with a lambda",
+        lambda s, t: rewrite(
+            s,
+            t,
+            {
+                "embedder_/encoder.keras": model_to_bytes(
+                    keras.Sequential(
+                        [keras.Input((64,)), keras.layers.Lambda(lambda rows: rows + 1)]
+                    )
+                )
+            },
+        ),
+        "'embedder_/encoder.keras' holds Python code",
+    ),
+    (
+        "calibrator not numbers",
+        lambda s, t: edit_json(s, t, _set(["fitted", "calibrator_", "a"], "1.0")),
+        "malformed calibration",
+    ),
+    (
+        "calibrator replaced",
+        lambda s, t: edit_json(s, t, _set(["fitted", "calibrator_"], 1.0)),
+        "calibrator_ is not a sigmoid calibration",
+    ),
 ]
 
 
@@ -571,9 +675,7 @@ def _untrusted_message(name):
     )
 
 
-def test_untrusted_network_is_refused_and_its_module_never_imported(
-    side_effect_module, tmp_path
-):
+def test_untrusted_network_is_refused_and_its_module_never_imported(side_effect_module, tmp_path):
     module = side_effect_module
     name = f"{module.name}.network"
     embedder = SiameseEmbedder(network=module.module.network, n_components=3)
@@ -599,9 +701,7 @@ def test_untrusted_network_is_refused_and_its_module_never_imported(
     assert sksiamese.load(nested, trusted=(name,)).embedder.network is loaded.network
 
 
-def test_untrusted_optimizer_is_refused_and_its_module_never_imported(
-    side_effect_module, tmp_path
-):
+def test_untrusted_optimizer_is_refused_and_its_module_never_imported(side_effect_module, tmp_path):
     module = side_effect_module
     name = f"{module.name}.Optimizer"
     optimizer = module.module.Optimizer(learning_rate=0.05, momentum=0.5)

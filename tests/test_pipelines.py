@@ -22,7 +22,10 @@ pytest.importorskip("skops")
 
 # What skops itself does not trust by default in a fitted KNeighborsClassifier:
 # its KD-tree, whose node indices a crafted file could point out of bounds.
-KNN_TYPES = ["sklearn.metrics._dist_metrics.EuclideanDistance64", "sklearn.neighbors._kd_tree.KDTree"]
+KNN_TYPES = [
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+]
 
 
 def embedder(**params):
@@ -32,11 +35,13 @@ def embedder(**params):
 @pytest.fixture(scope="module")
 def fitted_pipeline(small_digits):
     X, y = small_digits
-    return Pipeline([
-        ("scale", StandardScaler()),
-        ("embed", embedder()),
-        ("knn", KNeighborsClassifier(1)),
-    ]).fit(X[:200], y[:200])
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            ("embed", embedder()),
+            ("knn", KNeighborsClassifier(1)),
+        ]
+    ).fit(X[:200], y[:200])
 
 
 @pytest.fixture
@@ -60,9 +65,16 @@ def test_a_fitted_pipeline_round_trips_with_identical_predictions(
     assert sksiamese.get_untrusted_types(saved_pipeline) == KNN_TYPES
 
     loaded = sksiamese.load(saved_pipeline, trusted=KNN_TYPES)
-    assert type(loaded) is Pipeline and [name for name, _ in loaded.steps] == ["scale", "embed", "knn"]
+    assert type(loaded) is Pipeline and [name for name, _ in loaded.steps] == [
+        "scale",
+        "embed",
+        "knn",
+    ]
     assert type(loaded.named_steps["embed"]) is SiameseEmbedder
-    assert loaded.named_steps["embed"].get_params() == fitted_pipeline.named_steps["embed"].get_params()
+    assert (
+        loaded.named_steps["embed"].get_params()
+        == fitted_pipeline.named_steps["embed"].get_params()
+    )
     np.testing.assert_array_equal(loaded.predict(X[200:]), fitted_pipeline.predict(X[200:]))
     np.testing.assert_array_equal(loaded[:-1].transform(X), fitted_pipeline[:-1].transform(X))
     # Saving replaced nothing in the caller's pipeline.
@@ -71,10 +83,12 @@ def test_a_fitted_pipeline_round_trips_with_identical_predictions(
 
 def test_a_pipeline_with_a_gallery_round_trips(small_digits, tmp_path):
     X, y = small_digits
-    pipeline = Pipeline([
-        ("embed", embedder()),
-        ("gallery", GalleryClassifier(threshold=0.3, unknown_label=-1)),
-    ]).fit(X[:200], y[:200])
+    pipeline = Pipeline(
+        [
+            ("embed", embedder()),
+            ("gallery", GalleryClassifier(threshold=0.3, unknown_label=-1)),
+        ]
+    ).fit(X[:200], y[:200])
     path = sksiamese.save(pipeline, tmp_path / "gallery.sksiamese")
     assert sksiamese.get_untrusted_types(path) == []
     loaded = sksiamese.load(path)
@@ -121,16 +135,21 @@ def test_an_untrusted_transformer_is_refused_and_its_module_never_imported(
 ):
     module = side_effect_module
     names = [f"{module.name}.Halve", f"{module.name}.network"]
-    pipeline = Pipeline([
-        ("halve", module.module.Halve()),
-        ("embed", SiameseEmbedder(network=module.module.network, n_components=3)),
-    ])
+    pipeline = Pipeline(
+        [
+            ("halve", module.module.Halve()),
+            ("embed", SiameseEmbedder(network=module.module.network, n_components=3)),
+        ]
+    )
     path = sksiamese.save(pipeline, tmp_path / "custom.sksiamese")
     _forget(module)
 
-    with pytest.raises(UntrustedTypesError, match=_untrusted_message(names[0]).replace(
-        re.escape(repr([names[0]])), re.escape(repr(names))
-    )):
+    with pytest.raises(
+        UntrustedTypesError,
+        match=_untrusted_message(names[0]).replace(
+            re.escape(repr([names[0]])), re.escape(repr(names))
+        ),
+    ):
         sksiamese.load(path)
     # Trusting one of the two names is not enough.
     with pytest.raises(UntrustedTypesError, match=re.escape(repr([names[0]]))):
@@ -147,7 +166,9 @@ def test_an_untrusted_transformer_is_refused_and_its_module_never_imported(
 
 def test_an_estimator_where_save_does_not_look_is_refused(tmp_path):
     hidden = FunctionTransformer(kw_args={"models": {SiameseEmbedder()}})
-    with pytest.raises(ValueError, match="holds sksiamese._embedder.SiameseEmbedder inside an object"):
+    with pytest.raises(
+        ValueError, match="holds sksiamese._embedder.SiameseEmbedder inside an object"
+    ):
         sksiamese.save(hidden, tmp_path / "hidden.sksiamese")
 
 
@@ -166,20 +187,35 @@ def _edit_document(key, value):
 
 # (name, how to damage the saved pipeline, what the error says)
 DAMAGED_PIPELINE_FILES = [
-    ("damaged tree", lambda s, t: _flip_a_byte(s, t, "pipeline.skops"), "'pipeline.skops' is damaged"),
-    ("tree not a zip", lambda s, t: rewrite(s, t, {"pipeline.skops": b"garbage"}),
-     "'pipeline.skops' is not a file skops can read \\(BadZipFile"),
+    (
+        "damaged tree",
+        lambda s, t: _flip_a_byte(s, t, "pipeline.skops"),
+        "'pipeline.skops' is damaged",
+    ),
+    (
+        "tree not a zip",
+        lambda s, t: rewrite(s, t, {"pipeline.skops": b"garbage"}),
+        "'pipeline.skops' is not a file skops can read \\(BadZipFile",
+    ),
     ("no tree", lambda s, t: rewrite(s, t, drop={"pipeline.skops"}), "no 'pipeline.skops'"),
     ("estimator missing", _edit_document("estimators", 2), "no 'estimators/1/estimator.json'"),
-    ("estimator not referred to", _edit_document("estimators", 0),
-     "refers to estimator 0; the file holds 0"),
+    (
+        "estimator not referred to",
+        _edit_document("estimators", 0),
+        "refers to estimator 0; the file holds 0",
+    ),
     ("malformed count", _edit_document("estimators", "1"), "malformed number of estimators"),
     ("newer format version", _edit_document("format_version", 2), "format version 2"),
-    ("other format", _edit_document("format", "skops"),
-     "pipeline.json does not describe a sksiamese pipeline"),
-    ("damaged estimator",
-     lambda s, t: rewrite(s, t, {"estimators/0/encoder.keras": b"garbage" * 100}),
-     "'estimators/0/encoder.keras' could not be loaded"),
+    (
+        "other format",
+        _edit_document("format", "skops"),
+        "pipeline.json does not describe a sksiamese pipeline",
+    ),
+    (
+        "damaged estimator",
+        lambda s, t: rewrite(s, t, {"estimators/0/encoder.keras": b"garbage" * 100}),
+        "'estimators/0/encoder.keras' could not be loaded",
+    ),
 ]
 
 
@@ -188,7 +224,9 @@ DAMAGED_PIPELINE_FILES = [
 )
 def test_damaged_pipeline_files_are_refused(saved_pipeline, tmp_path, damage, message):
     path = damage(saved_pipeline, tmp_path / "damaged.sksiamese")
-    with pytest.raises(ValueError, match=f"Cannot load '{re.escape(os.fspath(path))}': .*{message}") as error:
+    with pytest.raises(
+        ValueError, match=f"Cannot load '{re.escape(os.fspath(path))}': .*{message}"
+    ) as error:
         sksiamese.load(path, trusted=KNN_TYPES)
     assert type(error.value) is ValueError
 
@@ -201,7 +239,8 @@ def test_an_estimator_the_tree_does_not_refer_to_is_refused(saved_pipeline, fitt
         document = json.loads(archive.read("pipeline.json"))
     document["estimators"] = 2
     path = rewrite(
-        saved_pipeline, tmp_path / "extra.sksiamese",
+        saved_pipeline,
+        tmp_path / "extra.sksiamese",
         {**extra, "pipeline.json": json.dumps(document).encode()},
     )
     with pytest.raises(ValueError, match="refers nowhere to the estimator in estimators/1/"):

@@ -385,8 +385,7 @@ def without_matplotlib(monkeypatch):
 )
 def test_missing_matplotlib(without_matplotlib, draw, caller):
     message = (
-        f"{caller} requires matplotlib. "
-        "You can install it with `pip install sksiamese[plot]`."
+        f"{caller} requires matplotlib. You can install it with `pip install sksiamese[plot]`."
     )
     with pytest.raises(ImportError) as excinfo:
         draw()

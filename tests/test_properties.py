@@ -139,7 +139,9 @@ def class_labels(draw, n_samples, n_classes, kind=None):
     codes = np.concatenate(
         [
             np.arange(n_classes),
-            draw(hnp.arrays(np.int64, n_samples - n_classes, elements=st.integers(0, n_classes - 1))),
+            draw(
+                hnp.arrays(np.int64, n_samples - n_classes, elements=st.integers(0, n_classes - 1))
+            ),
         ]
     )
     codes = np.asarray(draw(st.permutations(codes.tolist())))
@@ -156,11 +158,15 @@ def class_labels(draw, n_samples, n_classes, kind=None):
     elif kind == "float":  # integral floats are classes, not a continuous target
         values = np.array(draw(st.lists(st.integers(-1000, 1000), **unique)), dtype=np.float64)
     elif kind in ("str", "object"):
-        values = np.array(draw(st.lists(label_text, **unique)), dtype=str if kind == "str" else object)
+        values = np.array(
+            draw(st.lists(label_text, **unique)), dtype=str if kind == "str" else object
+        )
     elif kind == "bool":
         values = np.array([False, True])
     else:  # a plain Python list of ints
-        return [int(value) for value in np.array(draw(st.lists(st.integers(-50, 50), **unique)))[codes]]
+        return [
+            int(value) for value in np.array(draw(st.lists(st.integers(-50, 50), **unique)))[codes]
+        ]
     return values[codes]
 
 
@@ -230,7 +236,9 @@ def tabular_problem(draw, dtype, label_kind):
 
 
 # Each row dtype once, each label kind once.
-MLP_CASES = list(zip(DTYPES, ["str", "negative int", "bool", "object", "float", "list", "uint8", "int"]))
+MLP_CASES = list(
+    zip(DTYPES, ["str", "negative int", "bool", "object", "float", "list", "uint8", "int"])
+)
 
 
 @pytest.mark.slow
@@ -308,7 +316,9 @@ PAIR_LABELS = {
 def pair_problem(draw, min_each=1):
     n_pairs = draw(st.integers(max(4, 2 * min_each), 30))
     n_features = draw(st.integers(1, 8))
-    pairs = draw(rows((n_pairs, 2, n_features), dtype=draw(st.sampled_from(["float32", "float64", "int32"]))))
+    pairs = draw(
+        rows((n_pairs, 2, n_features), dtype=draw(st.sampled_from(["float32", "float64", "int32"])))
+    )
     same = np.zeros(n_pairs, dtype=np.int64)
     same[: draw(st.integers(min_each, n_pairs - min_each))] = 1
     same = np.asarray(draw(st.permutations(same.tolist())))
@@ -341,9 +351,7 @@ def test_fit_pairs_properties(problem, params):
     check_embedding(Z, len(rows_), params, expected_dtype(pairs), rows_)
     assert embedder.n_features_in_ == pairs.shape[-1]
     assert not hasattr(embedder, "classes_")
-    np.testing.assert_array_equal(
-        clone(embedder).fit_pairs(pairs, same).transform(rows_), Z
-    )
+    np.testing.assert_array_equal(clone(embedder).fit_pairs(pairs, same).transform(rows_), Z)
 
 
 @examples(12)
@@ -420,7 +428,9 @@ def nonfinite_rows(draw, shape):
     X = draw(rows(shape, dtype=draw(st.sampled_from(["float32", "float64"]))))
     n_bad = draw(st.integers(1, min(5, X.size)))
     flat = draw(st.lists(st.integers(0, X.size - 1), min_size=n_bad, max_size=n_bad, unique=True))
-    values = draw(st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), min_size=n_bad, max_size=n_bad))
+    values = draw(
+        st.lists(st.sampled_from([np.nan, np.inf, -np.inf]), min_size=n_bad, max_size=n_bad)
+    )
     X.reshape(-1)[flat] = values
     return X
 
@@ -441,7 +451,9 @@ def test_nonfinite_values_are_rejected(target, data):
         assert_rejected(estimator.fit, X, np.arange(n) % 2, match=match)
     elif target == "fit_pairs":
         pairs = data.draw(nonfinite_rows((n, 2, data.draw(st.integers(1, 8)))))
-        assert_rejected(SiameseEmbedder(loss="contrastive").fit_pairs, pairs, np.arange(n) % 2, match=match)
+        assert_rejected(
+            SiameseEmbedder(loss="contrastive").fit_pairs, pairs, np.arange(n) % 2, match=match
+        )
     else:
         X = data.draw(nonfinite_rows((n, _X.shape[1])))
         assert_rejected(embedder.transform, X, match=match)
@@ -460,9 +472,22 @@ def test_verifier_rejects_nonfinite_pairs_before_training(data):
 
 
 TRAINING_DATA_CASES = [
-    "scalar X", "1-d X", "no rows", "no features", "n-d no rows", "one row", "one class",
-    "too few labels", "too many labels", "2-d y", "continuous y", "y NaN", "y None", "text X",
-    "complex X", "mixed-type labels",
+    "scalar X",
+    "1-d X",
+    "no rows",
+    "no features",
+    "n-d no rows",
+    "one row",
+    "one class",
+    "too few labels",
+    "too many labels",
+    "2-d y",
+    "continuous y",
+    "y NaN",
+    "y None",
+    "text X",
+    "complex X",
+    "mixed-type labels",
 ]
 
 
@@ -502,7 +527,9 @@ def malformed_training_data(draw, case):
         y = None
     elif case == "text X":
         X = X.astype(str)
-        X[draw(st.integers(0, n - 1)), draw(st.integers(0, f - 1))] = draw(st.sampled_from(["a", "", "x1"]))
+        X[draw(st.integers(0, n - 1)), draw(st.integers(0, f - 1))] = draw(
+            st.sampled_from(["a", "", "x1"])
+        )
     elif case == "complex X":
         X = X + 1j
     elif case == "mixed-type labels":
@@ -523,8 +550,16 @@ def test_malformed_training_data_is_rejected(case, data):
 
 
 PAIR_CASES = [
-    "rank 2", "rank 1", "3 per pair", "1 per pair", "no pairs", "one kind", "label count",
-    "label values", "text labels", "no features",
+    "rank 2",
+    "rank 1",
+    "3 per pair",
+    "1 per pair",
+    "no pairs",
+    "one kind",
+    "label count",
+    "label values",
+    "text labels",
+    "no features",
 ]
 
 
@@ -640,7 +675,16 @@ def test_invalid_verifier_parameters_are_rejected(name, data):
     assert_rejected(SiameseVerifier(**{name: value}).fit, pairs, np.arange(12) % 2, match=name)
 
 
-TRANSFORM_CASES = ["features", "rank 1", "scalar", "no rows", "n-d no rows", "row shape", "text", "complex"]
+TRANSFORM_CASES = [
+    "features",
+    "rank 1",
+    "scalar",
+    "no rows",
+    "n-d no rows",
+    "row shape",
+    "text",
+    "complex",
+]
 
 
 @st.composite

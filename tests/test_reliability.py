@@ -130,7 +130,9 @@ def test_transform_refuses_to_return_non_finite_embeddings(small_digits):
 
 def test_ctrl_c_leaves_a_usable_estimator(small_digits):
     X, y = small_digits
-    embedder = SiameseEmbedder(n_components=8, epochs=5, callbacks=[Interrupt(epoch=2)], random_state=0)
+    embedder = SiameseEmbedder(
+        n_components=8, epochs=5, callbacks=[Interrupt(epoch=2)], random_state=0
+    )
     with pytest.warns(UserWarning, match="interrupted.*2 complete epochs"):
         with pytest.raises(KeyboardInterrupt):
             embedder.fit(X, y)
@@ -147,7 +149,10 @@ def test_ctrl_c_keeps_weights_reached_mid_epoch(small_digits):
     X, y = small_digits
     recorder = PoisonWeights(at=-1)  # records only
     embedder = SiameseEmbedder(
-        n_components=8, epochs=5, batch_size=32, callbacks=[recorder, Interrupt(epoch=1, batch=3)],
+        n_components=8,
+        epochs=5,
+        batch_size=32,
+        callbacks=[recorder, Interrupt(epoch=1, batch=3)],
         random_state=0,
     )
     with pytest.warns(UserWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
@@ -229,7 +234,9 @@ def test_a_failed_fit_leaves_every_fitted_attribute_as_it_was(small_digits, refi
 
 def test_checkpoint_holds_the_last_epoch_and_resumes(small_digits, tmp_path):
     X, y = small_digits
-    first = SiameseEmbedder(n_components=8, epochs=3, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
+    first = SiameseEmbedder(n_components=8, epochs=3, checkpoint_dir=tmp_path, random_state=0).fit(
+        X, y
+    )
     assert os.listdir(tmp_path) == [CHECKPOINT_NAME]
     encoder, history = read_checkpoint(tmp_path)
     assert history == first.history_
@@ -248,7 +255,10 @@ def test_checkpoint_holds_the_last_epoch_and_resumes(small_digits, tmp_path):
 def test_checkpoint_of_an_interrupted_fit_resumes(small_digits, tmp_path):
     X, y = small_digits
     interrupted = SiameseEmbedder(
-        n_components=8, epochs=5, checkpoint_dir=tmp_path, callbacks=[Interrupt(epoch=2)],
+        n_components=8,
+        epochs=5,
+        checkpoint_dir=tmp_path,
+        callbacks=[Interrupt(epoch=2)],
         random_state=0,
     )
     with pytest.warns(UserWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
@@ -263,7 +273,9 @@ def test_checkpoint_of_an_interrupted_fit_resumes(small_digits, tmp_path):
 def test_without_warm_start_a_fit_starts_anew_and_overwrites(small_digits, tmp_path):
     X, y = small_digits
     SiameseEmbedder(n_components=8, epochs=3, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
-    fresh = SiameseEmbedder(n_components=8, epochs=1, checkpoint_dir=tmp_path, random_state=0).fit(X, y)
+    fresh = SiameseEmbedder(n_components=8, epochs=1, checkpoint_dir=tmp_path, random_state=0).fit(
+        X, y
+    )
     assert fresh.n_iter_ == 1 and len(read_checkpoint(tmp_path)[1]["loss"]) == 1
 
 

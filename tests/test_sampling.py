@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -38,7 +37,9 @@ def test_batches_hold_p_classes_of_k_distinct_rows():
         assert all(len(set(group)) == 1 for group in batch_labels)
         assert len({group[0] for group in batch_labels}) == 3
         assert all(len(set(group)) == 4 for group in indices.reshape(3, 4))
-        assert np.array_equal(codes.reshape(3, 4)[:, 0] == codes[0], batch_labels[:, 0] == batch_labels[0, 0])
+        assert np.array_equal(
+            codes.reshape(3, 4)[:, 0] == codes[0], batch_labels[:, 0] == batch_labels[0, 0]
+        )
         seen_classes.update(batch_labels[:, 0])
     assert seen_classes == set(labels)
 
@@ -109,7 +110,7 @@ def test_pair_index_maps_labels_to_pairs_of_the_rows():
     data = row_reader(np.arange(20, dtype=np.float32)[:, None])
     index = np.array([7, 2, 9])
     sampler = PairSampler(np.array([1, 0, 1]), batch_size=6, index=index)
-    (rows, labels), = sampler.dataset(data, seed=0, n_batches=1).as_numpy_iterator()
+    ((rows, labels),) = sampler.dataset(data, seed=0, n_batches=1).as_numpy_iterator()
     left = rows[:3, 0].astype(int)
     assert sorted(left // 2) == [2, 7, 9]
     np.testing.assert_array_equal(labels, np.where(left // 2 == 2, 0, 1))
@@ -127,9 +128,7 @@ def test_large_classes_are_drawn_without_a_table_of_members():
     # The cost, without a clock: in the traced draw, the one tensor as large
     # as the class is the lookup table it gathers from; every computed
     # tensor has at most one entry per class or per batch row.
-    graph = tf.function(sampler.sample).get_concrete_function(
-        tf.TensorSpec([2], tf.int64)
-    ).graph
+    graph = tf.function(sampler.sample).get_concrete_function(tf.TensorSpec([2], tf.int64)).graph
     sizes = {
         tensor.name: tensor.shape.num_elements()
         for operation in graph.get_operations()
@@ -179,7 +178,12 @@ def test_replicas_draw_whole_batches_of_their_own():
     single = [b for b, _ in sampler.dataset(row_reader(rows), seed=3, n_batches=2)]
     # Two input pipelines of two replicas each (two workers) share the stream.
     per_pipeline = [
-        [b for b, _ in sampler.dataset(row_reader(rows), 3, n_batches=2, input_context=_Pipeline(i, 2))]
+        [
+            b
+            for b, _ in sampler.dataset(
+                row_reader(rows), 3, n_batches=2, input_context=_Pipeline(i, 2)
+            )
+        ]
         for i in range(2)
     ]
     assert len(single) == 8 and all(len(p) == 4 for p in per_pipeline)

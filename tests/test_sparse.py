@@ -28,7 +28,8 @@ def test_fit_partial_fit_and_transform_on_sparse_rows_equal_dense_ones(small_dig
     assert embedder.history_ == dense.history_
     np.testing.assert_array_equal(embedder.transform(sparse(X, form)), dense.transform(X))
     np.testing.assert_array_equal(
-        embedder.transform(sparse(X, form).astype(np.float32)), dense.transform(X.astype(np.float32))
+        embedder.transform(sparse(X, form).astype(np.float32)),
+        dense.transform(X.astype(np.float32)),
     )
     assert embedder.score(sparse(X, form), y) == dense.score(X, y)
 
@@ -55,7 +56,9 @@ def test_sparse_rows_are_densified_a_chunk_at_a_time(small_digits):
     np.testing.assert_array_equal(rows[[5, 0, 5]], X[[5, 0, 5]].reshape(3, 8, 8))
     chunks = list(iter_chunks(rows, chunk_rows=128))
     assert [(start, len(chunk)) for start, chunk in chunks] == [(0, 128), (128, 128), (256, 44)]
-    np.testing.assert_array_equal(np.concatenate([chunk for _, chunk in chunks]), X.reshape(-1, 8, 8))
+    np.testing.assert_array_equal(
+        np.concatenate([chunk for _, chunk in chunks]), X.reshape(-1, 8, 8)
+    )
 
 
 def test_a_large_sparse_matrix_is_never_densified_whole():
@@ -95,19 +98,19 @@ def text_corpus(n_documents, seed):
     ]
     common = ["the", "a", "of", "today", "report", "new", "said", "year"]
     labels = rng.integers(0, 3, size=n_documents)
-    documents = [
-        " ".join(rng.choice(topics[label] + common, size=12)) for label in labels
-    ]
+    documents = [" ".join(rng.choice(topics[label] + common, size=12)) for label in labels]
     return documents, labels
 
 
 def test_a_text_pipeline_with_tfidf_before_the_embedder():
     documents, labels = text_corpus(240, seed=0)
-    pipeline = Pipeline([
-        ("tfidf", TfidfVectorizer()),
-        ("embed", SiameseEmbedder(n_components=8, epochs=10, batch_size=32, random_state=0)),
-        ("knn", KNeighborsClassifier(1)),
-    ])
+    pipeline = Pipeline(
+        [
+            ("tfidf", TfidfVectorizer()),
+            ("embed", SiameseEmbedder(n_components=8, epochs=10, batch_size=32, random_state=0)),
+            ("knn", KNeighborsClassifier(1)),
+        ]
+    )
     pipeline.fit(documents[:180], labels[:180])
     assert pipeline.score(documents[180:], labels[180:]) >= 0.9
     assert pipeline.named_steps["embed"].n_features_in_ == len(
@@ -139,4 +142,6 @@ def test_verifier_and_gallery_refuse_sparse_input_clearly(small_digits, fitted):
     with pytest.raises(TypeError, match="Sparse data was passed for X, but dense data is required"):
         gallery.predict(sparse(fitted.transform(X)))
     # The embedder in front of a gallery takes the sparse rows.
-    np.testing.assert_array_equal(gallery.predict(fitted.transform(sparse(X))), gallery.predict(fitted.transform(X)))
+    np.testing.assert_array_equal(
+        gallery.predict(fitted.transform(sparse(X))), gallery.predict(fitted.transform(X))
+    )

@@ -130,8 +130,13 @@ def test_frozen_layers_keep_their_weights(data, augment):
         model.get_layer(name).trainable = False
     frozen = weights_of(model.get_layer("conv")) + weights_of(model.get_layer("norm"))
     embedder = SiameseEmbedder(
-        network=model, input_shape=(8, 8, 1), n_components=6, epochs=2, augment=augment,
-        learning_rate=0.05, random_state=0,
+        network=model,
+        input_shape=(8, 8, 1),
+        n_components=6,
+        epochs=2,
+        augment=augment,
+        learning_rate=0.05,
+        random_state=0,
     ).fit(X, y)
     body = embedder.encoder_.get_layer(model.name)
     after = weights_of(body.get_layer("conv")) + weights_of(body.get_layer("norm"))
@@ -151,7 +156,10 @@ def test_frozen_backbone_trains_its_head_on_features_computed_once(data):
     np.testing.assert_allclose(fast.transform(X), slow.transform(X), atol=1e-5)
     np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-5)
     assert [layer.name for layer in fast.encoder_.layers] == [
-        "rows", "backbone", "projection", "l2_normalize",
+        "rows",
+        "backbone",
+        "projection",
+        "l2_normalize",
     ]
 
 
@@ -167,8 +175,13 @@ def test_rotated_classes_train_through_the_frozen_layers(data):
     frozen = weights_of(model.get_layer("conv"))
     with mock.patch("sksiamese._frozen.frozen_features", wraps=frozen_features) as spy:
         embedder = SiameseEmbedder(
-            network=model, input_shape=(8, 8, 1), n_components=6, epochs=1, augment=False,
-            rotated_classes=True, random_state=0,
+            network=model,
+            input_shape=(8, 8, 1),
+            n_components=6,
+            epochs=1,
+            augment=False,
+            rotated_classes=True,
+            random_state=0,
         ).fit(X, y)
     assert spy.call_count == 0
     body = embedder.encoder_.get_layer(model.name)
@@ -260,7 +273,9 @@ def test_warm_start_partial_fit_and_checkpoints_keep_frozen_weights(data, tmp_pa
     assert embedder.n_iter_ == 3
     assert same_weights(weights_of(embedder.encoder_.get_layer("backbone")), frozen)
     saved, history = read_checkpoint(tmp_path)
-    assert [layer.name for layer in saved.layers] == [layer.name for layer in embedder.encoder_.layers]
+    assert [layer.name for layer in saved.layers] == [
+        layer.name for layer in embedder.encoder_.layers
+    ]
     assert same_weights(weights_of(saved), weights_of(embedder.encoder_))
     assert len(history["loss"]) == 3
 

@@ -43,8 +43,19 @@ def with_value(array, row, col, value):
         (X[:1], y[:1], ValueError, "1 sample"),
         (X, np.c_[y, y], ValueError, "y should be a 1d array"),
     ],
-    ids=["nan", "inf", "one-class", "continuous-y", "y-none", "empty", "1d-X",
-         "length-mismatch", "text", "one-sample", "2d-y"],
+    ids=[
+        "nan",
+        "inf",
+        "one-class",
+        "continuous-y",
+        "y-none",
+        "empty",
+        "1d-X",
+        "length-mismatch",
+        "text",
+        "one-sample",
+        "2d-y",
+    ],
 )
 def test_bad_training_input(monkeypatch, X_bad, y_bad, error, match):
     never_trains(monkeypatch)
@@ -77,7 +88,11 @@ def test_invalid_parameters(monkeypatch, params, match):
 @pytest.mark.parametrize(
     "params, X_bad, match",
     [
-        ({"input_shape": (4, 4)}, X, "input_shape=\\(4, 4\\) holds 16 values per row but X has 6 features"),
+        (
+            {"input_shape": (4, 4)},
+            X,
+            "input_shape=\\(4, 4\\) holds 16 values per row but X has 6 features",
+        ),
         ({"input_shape": (0, 6)}, X, "positive ints"),
         ({"input_shape": (2.5, 2)}, X, "positive ints"),
         ({"network": "cnn"}, X, "needs input_shape"),
@@ -182,8 +197,7 @@ SAME = np.arange(10) % 2
         (X, y + 0j, ValueError, "Complex data not supported"),
         (X, np.array(["a", 1] * 20, dtype=object), TypeError, "not supported between"),
     ],
-    ids=["scalar-X", "no-features", "complex-X", "nan-y", "none-y", "complex-y",
-         "mixed-type-y"],
+    ids=["scalar-X", "no-features", "complex-X", "nan-y", "none-y", "complex-y", "mixed-type-y"],
 )
 def test_more_bad_training_input(monkeypatch, X_bad, y_bad, error, match):
     never_trains(monkeypatch)
@@ -286,22 +300,32 @@ def test_early_stopping_needs_rows_to_hold_out(monkeypatch, fitted):
 @pytest.mark.parametrize(
     "labels, fraction, match",
     [
-        (np.arange(40) % 10, 0.1, "holds out 1 of the 10 classes; scoring unseen classes needs "
-         "at least 2 held-out classes of 2 rows or more, and these hold 1"),
+        (
+            np.arange(40) % 10,
+            0.1,
+            "holds out 1 of the 10 classes; scoring unseen classes needs "
+            "at least 2 held-out classes of 2 rows or more, and these hold 1",
+        ),
         (np.arange(40) % 3, 0.5, "holds out 2 of the 3 classes, leaving fewer than 2 classes"),
-        (np.r_[np.zeros(20), np.ones(10), np.arange(2, 12)], 0.5,
-         "holds out 6 whole classes of at least 2 rows.*y has 2 classes with 2 rows or more"),
+        (
+            np.r_[np.zeros(20), np.ones(10), np.arange(2, 12)],
+            0.5,
+            "holds out 6 whole classes of at least 2 rows.*y has 2 classes with 2 rows or more",
+        ),
     ],
     ids=["one-class", "none-left", "singletons"],
 )
-def test_validation_on_classes_needs_classes_to_hold_out(monkeypatch, fitted, labels, fraction, match):
+def test_validation_on_classes_needs_classes_to_hold_out(
+    monkeypatch, fitted, labels, fraction, match
+):
     before = fitted.transform(X)
     never_trains(monkeypatch)
     params = dict(early_stopping=True, validation="classes", validation_fraction=fraction)
     with pytest.raises(ValueError, match=match):
         SiameseEmbedder(**params).fit(X, labels)
-    with pytest.raises(ValueError, match="validation='classes' holds out whole classes, and "
-                       "pairs have none"):
+    with pytest.raises(
+        ValueError, match="validation='classes' holds out whole classes, and pairs have none"
+    ):
         SiameseEmbedder(loss="contrastive", **params).fit_pairs(PAIRS, SAME)
     with pytest.raises(InvalidParameterError, match="'validation' parameter"):
         SiameseEmbedder(validation="groups").fit(X, y)
@@ -311,7 +335,9 @@ def test_validation_on_classes_needs_classes_to_hold_out(monkeypatch, fitted, la
 def test_groups_are_checked_before_training(monkeypatch):
     never_trains(monkeypatch)
     params = dict(early_stopping=True, validation="classes", validation_fraction=0.5)
-    with pytest.raises(ValueError, match="groups must be a 1-D array of shape .n_samples,. = .40,."):
+    with pytest.raises(
+        ValueError, match="groups must be a 1-D array of shape .n_samples,. = .40,."
+    ):
         SiameseEmbedder(**params).fit(X, y, groups=np.zeros(39))
     with pytest.raises(ValueError, match="same group.*some classes have rows in several groups"):
         SiameseEmbedder(**params).fit(X, y, groups=np.arange(40) % 3)
@@ -403,9 +429,15 @@ def test_score_before_fit():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: make_pairs(3.0, [0]), "make_pairs needs X of shape \\(n_samples, ...\\); got a scalar"),
+        (
+            lambda: make_pairs(3.0, [0]),
+            "make_pairs needs X of shape \\(n_samples, ...\\); got a scalar",
+        ),
         (lambda: make_triplets(3.0, [0]), "make_triplets needs X of shape"),
-        (lambda: make_pairs(X, y, n_pairs=True), "n_pairs must be an integer >= 1 or None; got True"),
+        (
+            lambda: make_pairs(X, y, n_pairs=True),
+            "n_pairs must be an integer >= 1 or None; got True",
+        ),
         (lambda: make_triplets(X, y, n_triplets=-2), "n_triplets must be"),
         (lambda: make_pairs(X, y, positive_fraction="0.5"), "positive_fraction must be a number"),
         (lambda: make_pairs(X, y, positive_fraction=True), "positive_fraction must be a number"),
@@ -413,8 +445,17 @@ def test_score_before_fit():
         (lambda: make_triplets(X, y[:3]), "same length"),
         (lambda: make_pairs(X[:2], [0, 1], positive_fraction=1.0), "at least 2 samples"),
     ],
-    ids=["pairs-scalar", "triplets-scalar", "n_pairs-bool", "n_triplets-negative",
-         "fraction-str", "fraction-bool", "continuous-y", "triplets-length", "positives-singletons"],
+    ids=[
+        "pairs-scalar",
+        "triplets-scalar",
+        "n_pairs-bool",
+        "n_triplets-negative",
+        "fraction-str",
+        "fraction-bool",
+        "continuous-y",
+        "triplets-length",
+        "positives-singletons",
+    ],
 )
 def test_more_bad_dataset_input(call, match):
     with pytest.raises(ValueError, match=match):
@@ -498,7 +539,9 @@ def test_numpy_float32_learning_rate_works():
 def test_verifier_calibration_split_holds_both_kinds():
     same = np.r_[np.ones(8, dtype=int), np.zeros(2, dtype=int)]
     verifier = SiameseVerifier(
-        SiameseEmbedder(loss="contrastive", n_components=2, epochs=1), threshold="eer", random_state=0
+        SiameseEmbedder(loss="contrastive", n_components=2, epochs=1),
+        threshold="eer",
+        random_state=0,
     )
     # Two non-matching pairs are enough: one to train on, one to calibrate.
     verifier.fit(PAIRS, same)

@@ -91,7 +91,11 @@ def test_fit_pairs_on_image_pairs():
     images = rng.random((60, 2, 8, 8, 1)).astype(np.float32)
     same = np.arange(60) % 2
     embedder = SiameseEmbedder(
-        network="cnn", input_shape=(8, 8, 1), loss="contrastive", n_components=4, epochs=1,
+        network="cnn",
+        input_shape=(8, 8, 1),
+        loss="contrastive",
+        n_components=4,
+        epochs=1,
         random_state=0,
     ).fit_pairs(images, same)
     assert embedder.transform(images[:, 0]).shape == (60, 4)
@@ -154,7 +158,9 @@ def test_decision_function_is_minus_the_embedding_distance(verifier, digit_pairs
 def test_predict_applies_the_threshold(verifier, digit_pairs):
     _, (pairs, _) = digit_pairs
     scores = verifier.decision_function(pairs)
-    np.testing.assert_array_equal(verifier.predict(pairs), (scores >= verifier.threshold_).astype(int))
+    np.testing.assert_array_equal(
+        verifier.predict(pairs), (scores >= verifier.threshold_).astype(int)
+    )
     assert list(verifier.classes_) == [0, 1] and verifier.n_features_in_ == 64
     assert -2.0 <= verifier.threshold_ <= 0.0
 
@@ -178,7 +184,9 @@ def test_embedder_none_trains_a_contrastive_embedder(digit_pairs):
     class Stop(Exception):
         pass
 
-    with mock.patch.object(SiameseEmbedder, "fit_pairs", autospec=True, side_effect=Stop) as fit_pairs:
+    with mock.patch.object(
+        SiameseEmbedder, "fit_pairs", autospec=True, side_effect=Stop
+    ) as fit_pairs:
         with pytest.raises(Stop):
             SiameseVerifier(random_state=0).fit(pairs[:100], same[:100])
     embedder, train_pairs, train_same = fit_pairs.call_args.args
@@ -279,7 +287,9 @@ def test_other_label_conventions(labels, classes, fitted, small_digits):
 def test_fit_is_reproducible_with_random_state(digit_pairs):
     (pairs, same), (test, _) = digit_pairs
     first = SiameseVerifier(small_pair_model(epochs=1), random_state=5).fit(pairs[:300], same[:300])
-    second = SiameseVerifier(small_pair_model(epochs=1), random_state=5).fit(pairs[:300], same[:300])
+    second = SiameseVerifier(small_pair_model(epochs=1), random_state=5).fit(
+        pairs[:300], same[:300]
+    )
     np.testing.assert_array_equal(first.decision_function(test), second.decision_function(test))
     assert first.threshold_ == second.threshold_
 
@@ -314,7 +324,9 @@ def test_roc_and_det_displays(verifier, digit_pairs):
 def test_pickle_round_trip(verifier, digit_pairs):
     _, (pairs, _) = digit_pairs
     restored = pickle.loads(pickle.dumps(verifier))
-    np.testing.assert_array_equal(restored.decision_function(pairs), verifier.decision_function(pairs))
+    np.testing.assert_array_equal(
+        restored.decision_function(pairs), verifier.decision_function(pairs)
+    )
     np.testing.assert_array_equal(restored.predict_proba(pairs), verifier.predict_proba(pairs))
 
 

@@ -87,6 +87,7 @@ TrainingCurveDisplay.from_estimator(embedder, ax=ax, log_scale=True)
 ax.set_title("Contrastive loss of the pair model")
 plt.show()
 
+
 # %%
 # Distances of test pairs
 # -----------------------

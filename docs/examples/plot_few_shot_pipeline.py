@@ -36,7 +36,11 @@ from sksiamese.datasets import load_omniglot
 omniglot = load_omniglot()
 train = np.isin(omniglot.alphabet, ["Balinese", "Korean", "Latin"])
 X_train, y_train = omniglot.data[train], omniglot.target[train]
-X_new, y_new, alphabet_new = omniglot.data[~train], omniglot.target[~train], omniglot.alphabet[~train]
+X_new, y_new, alphabet_new = (
+    omniglot.data[~train],
+    omniglot.target[~train],
+    omniglot.alphabet[~train],
+)
 print(
     f"training: {len(np.unique(y_train))} characters, {len(X_train)} images; "
     f"never seen: {len(np.unique(y_new))} characters of {', '.join(np.unique(alphabet_new))}"

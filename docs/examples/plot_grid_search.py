@@ -33,9 +33,7 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-X_train, X_test, y_train, y_test = train_test_split(
-    X, y, test_size=0.3, stratify=y, random_state=0
-)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
 
 # %%
 # The search
@@ -95,8 +93,13 @@ for ax, name in zip(axes, ["MAP@R", "precision@1"]):
             # Dark text on the light cells, light text on the dark ones.
             light = scores[i, j] > scores.min() + 0.6 * np.ptp(scores)
             ax.text(
-                j, i, f"{scores[i, j]:.3f}", ha="center", va="center",
-                color="black" if light else "white", fontsize=11,
+                j,
+                i,
+                f"{scores[i, j]:.3f}",
+                ha="center",
+                va="center",
+                color="black" if light else "white",
+                fontsize=11,
             )
     best_row, best_column = np.unravel_index(np.argmax(scores), scores.shape)
     ax.add_patch(

@@ -108,7 +108,9 @@ for name, (accuracy, seconds) in results.items():
 # %%
 # The pretrained backbone itself was lent, not changed: the classifier built
 # on it scores as before.
-print(f"classifier accuracy after the fits: {classifier.evaluate(images[pretrain], codes, verbose=0)[1]:.2f}")
+print(
+    f"classifier accuracy after the fits: {classifier.evaluate(images[pretrain], codes, verbose=0)[1]:.2f}"
+)
 
 # %%
 fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3), layout="constrained")

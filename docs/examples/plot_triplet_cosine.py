@@ -35,9 +35,7 @@ from sklearn.model_selection import train_test_split
 
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
-X_train, X_test, y_train, y_test = train_test_split(
-    X, y, test_size=0.3, stratify=y, random_state=0
-)
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
 print(f"training rows: {len(X_train)}, test rows: {len(X_test)}")
 
 # %%
