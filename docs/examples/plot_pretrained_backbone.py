@@ -1,7 +1,7 @@
 """
-===============================================
+================================================
 Fine-tuning a pretrained backbone from few shots
-===============================================
+================================================
 
 Real few-shot problems start from a network pretrained on a larger data
 set. This example plays it through offline, on the Omniglot alphabets
