@@ -961,34 +961,49 @@ def bench_batch_size(data, train, *, epochs, episodes, sizes=(64, 128, 256, 512)
     ``fit seconds`` is one fit each, for scale (``train`` measures speed).
     """
     from sksiamese import SiameseEmbedder
-    from sksiamese.metrics import few_shot_accuracy
 
-    test = ~train
     results = {"epochs": epochs, "episodes": episodes}
     for size in sizes:
-        start = time.perf_counter()
         embedder = SiameseEmbedder(
             network="cnn",
             input_shape=(28, 28, 1),
             epochs=epochs,
             batch_size=size,
             random_state=0,
-        ).fit(data.images[train], data.target[train])
-        seconds = time.perf_counter() - start
-        embedded = embedder.transform(data.images[test])
-        row = {"fit seconds": seconds}
-        for n_way in (20, 5):
-            row[f"{n_way}-way 1-shot"] = few_shot_accuracy(
-                embedded,
-                data.target[test],
-                n_way=n_way,
-                n_shot=1,
-                n_episodes=episodes,
-                groups=data.alphabet[test],
-                random_state=0,
-            )
-        results[f"batch_size={size}"] = row
+        )
+        results[f"batch_size={size}"] = unseen_alphabet_scores(
+            embedder,
+            data,
+            ~train,
+            tasks={"20-way 1-shot": (20, 1), "5-way 1-shot": (5, 1)},
+            episodes=episodes,
+        )
     return results
+
+
+def unseen_alphabet_scores(embedder, data, test, *, tasks, episodes):
+    """Fit ``embedder`` on the rows outside ``test``; its seconds and few-shot accuracy on ``test``.
+
+    ``tasks`` maps each result's name to ``(n_way, n_shot)``; episodes are
+    drawn within one alphabet (Lake's protocol).
+    """
+    from sksiamese.metrics import few_shot_accuracy
+
+    start = time.perf_counter()
+    embedder.fit(data.images[~test], data.target[~test])
+    row = {"fit seconds": time.perf_counter() - start}
+    embedded = embedder.transform(data.images[test])
+    for name, (n_way, n_shot) in tasks.items():
+        row[name] = few_shot_accuracy(
+            embedded,
+            data.target[test],
+            n_way=n_way,
+            n_shot=n_shot,
+            n_episodes=episodes,
+            groups=data.alphabet[test],
+            random_state=0,
+        )
+    return row
 
 
 # 11. Stronger defaults for images -----------------------------------------------------
@@ -1043,10 +1058,8 @@ def cosine_adam(learning_rate, n_steps):
 def bench_defaults(data, *, split, candidates, epochs, episodes):
     """Fit seconds and 20-way 1- and 5-shot accuracy of each candidate on one split."""
     from sksiamese import SiameseEmbedder
-    from sksiamese.metrics import few_shot_accuracy
 
     test = np.isin(data.alphabet, DEFAULTS_SPLITS[split])
-    images, labels = data.images[~test], data.target[~test]
     base = dict(network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=0)
     results = {
         "train alphabets": sorted(set(data.alphabet[~test])),
@@ -1058,25 +1071,17 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
     for name in candidates:
         params = {**base, **BEFORE, **DEFAULTS_CANDIDATES[name]}
         if params.pop("learning_rate_schedule", None) == "cosine":
-            steps_per_epoch = int(np.ceil(len(images) / 128))
+            steps_per_epoch = int(np.ceil((~test).sum() / 128))
             params["optimizer"] = cosine_adam(
                 params.pop("learning_rate", 1e-3), epochs * steps_per_epoch
             )
-        start = time.perf_counter()
-        embedder = SiameseEmbedder(**params).fit(images, labels)
-        seconds = time.perf_counter() - start
-        embedded = embedder.transform(data.images[test])
-        row = {"fit seconds": seconds}
-        for n_shot in (1, 5):
-            row[f"20-way {n_shot}-shot"] = few_shot_accuracy(
-                embedded,
-                data.target[test],
-                n_way=20,
-                n_shot=n_shot,
-                n_episodes=episodes,
-                groups=data.alphabet[test],
-                random_state=0,
-            )
+        row = unseen_alphabet_scores(
+            SiameseEmbedder(**params),
+            data,
+            test,
+            tasks={"20-way 1-shot": (20, 1), "20-way 5-shot": (20, 5)},
+            episodes=episodes,
+        )
         results[name] = row
         print(split, name, row, flush=True)
     return results
