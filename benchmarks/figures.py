@@ -7,7 +7,7 @@ set up in ``docs/conf.py``); a measured median also gives ``|name_range|``,
 its range over the repeats. The README is static, so its benchmark table is
 written from the same figures:
 
-    python benchmarks/figures.py --readme    # rewrite README.md's table from the reference run
+    python benchmarks/figures.py --readme    # rewrite README.md's table and demo output from the reference run
     python benchmarks/figures.py --check     # list figures the reference run lacks
 
 Regenerating ``reference/cpu-2core.json`` and rebuilding the docs therefore
@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "reference" / "cpu-2core.json"
 README = HERE.parent / "README.md"
 BEGIN, END = "<!-- figures: begin -->", "<!-- figures: end -->"
+DEMO_BEGIN, DEMO_END = "<!-- demo output: begin -->", "<!-- demo output: end -->"
 
 
 def _ms(value):
@@ -97,10 +98,11 @@ DEFAULTS_CANDIDATES = {
     "rotated_c64": "rotated classes + n_components=64",
     "rotated_lr": "rotated classes + learning_rate=3e-3",
     "rotated_lr_cosine": "rotated classes + learning_rate=3e-3 + cosine decay",
+    "rotated_lr_no_augment": "rotated classes + learning_rate=3e-3 + augment=False",
 }
-# Every candidate ran on the demo split; those that became defaults, and the
-# defaults before, on the two others (run.py's DEFAULTS_RUNS).
-_CONFIRMED = ("before", "rotated", "rotated_lr")
+# Every candidate ran on the demo split; those that became defaults, the
+# defaults before and augment=False on the two others (run.py's DEFAULTS_RUNS).
+_CONFIRMED = ("before", "rotated", "rotated_lr", "rotated_lr_no_augment")
 for _split_short, _split in DEFAULTS_SPLITS.items():
     for _short, _name in DEFAULTS_CANDIDATES.items():
         if _split_short != "demo" and _short not in _CONFIRMED:
@@ -377,16 +379,24 @@ def readme_table(values):
     return "\n".join([*lines, END])
 
 
-def readme_section(text):
-    """The table between the markers of README ``text``."""
-    start, end = text.index(BEGIN), text.index(END) + len(END)
-    return text[start:end]
+def readme_section(text, begin=BEGIN, end=END):
+    """The part of README ``text`` between the markers ``begin`` and ``end``, both included."""
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[start:stop]
+
+
+def readme_demo(path=REFERENCE):
+    """The README's block of what the demo printed, between its markers, from the run at ``path``."""
+    lines = json.loads(Path(path).read_text())["fewshot"]["demo output"]
+    return "\n".join([DEMO_BEGIN, "```text", *lines, "```", DEMO_END])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=REFERENCE)
-    parser.add_argument("--readme", action="store_true", help="rewrite README.md's table")
+    parser.add_argument(
+        "--readme", action="store_true", help="rewrite README.md's table and the demo's output"
+    )
     parser.add_argument("--check", action="store_true", help="list figures the results lack")
     args = parser.parse_args(argv)
     values = load(args.results)
@@ -396,8 +406,10 @@ def main(argv=None):
         return 1 if absent else 0
     if args.readme:
         text = README.read_text()
-        README.write_text(text.replace(readme_section(text), readme_table(values)))
-        print(f"wrote the table of {README}")
+        text = text.replace(readme_section(text), readme_table(values))
+        demo = readme_section(text, DEMO_BEGIN, DEMO_END)
+        README.write_text(text.replace(demo, readme_demo(args.results)))
+        print(f"wrote the table and the demo's output of {README}")
         return 0
     print(readme_table(values))
     return 0

@@ -98,6 +98,15 @@ def test_readme_table_is_the_reference_run(figures, reference):
     )
 
 
+def test_readme_demo_output_is_the_reference_run(figures):
+    readme = (ROOT / "README.md").read_text()
+    written = figures.readme_section(readme, figures.DEMO_BEGIN, figures.DEMO_END)
+    assert written == figures.readme_demo(figures.REFERENCE), (
+        "README.md's demo output differs from the one the reference run recorded; "
+        "run `python benchmarks/figures.py --readme`"
+    )
+
+
 def test_readme_prose_quotes_no_measurement_by_hand(figures):
     readme = (ROOT / "README.md").read_text()
     outside = prose(readme.replace(figures.readme_section(readme), ""))
