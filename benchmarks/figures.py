@@ -84,7 +84,7 @@ for _short, _name in (("raw", "raw pixels"), ("pca", "PCA (32)"), ("siamese", "S
                 ["fewshot", f"{_name}, {_way}-way 1-shot, {_label}"],
                 ".2f",
             )
-# The defaults section: each candidate's 20-way accuracy and fit seconds on
+# The defaults section: each candidate's 20-way accuracy and fit CPU seconds on
 # each alphabet split it ran on.
 DEFAULTS_SPLITS = {"demo": "demo", "no_korean": "no-Korean", "no_latin": "no-Latin"}
 DEFAULTS_CANDIDATES = {
@@ -111,7 +111,7 @@ for _split_short, _split in DEFAULTS_SPLITS.items():
         _prefix = f"defaults_{_split_short}_{_short}"
         _add(f"{_prefix}_1shot", [*_run, "20-way 1-shot"], ".3f")
         _add(f"{_prefix}_5shot", [*_run, "20-way 5-shot"], ".3f")
-        _add(f"{_prefix}_fit", [*_run, "fit seconds"], ".0f")
+        _add(f"{_prefix}_cpu", [*_run, "fit CPU seconds"], ".0f")
 for _short, _name in (
     ("no_augmentation", "augment=False"),
     ("hard", "mining='hard'"),
