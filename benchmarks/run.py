@@ -1,11 +1,11 @@
 """sksiamese benchmark suite: speed, few-shot quality and scaling.
 
-    python benchmarks/run.py                 # every section, in the order below
-    python benchmarks/run.py --quick         # smaller sizes
-    python benchmarks/run.py --output benchmarks/reference/cpu-2core.json
+    python benchmarks/run.py                 # every section: rewrites reference/cpu-2core.json
+    python benchmarks/run.py --quick         # smaller sizes: writes results/latest.json
+    python benchmarks/run.py --sections fewshot --output my.json
 
 One run measures every section on one commit and writes them all to one
-JSON file (``--output``), with the commit (and whether the tree had
+JSON file, with the commit (and whether the tree had
 uncommitted changes), the machine, the library versions, the date and the
 seconds each section took. Every speed, and every ratio of speeds, is the
 median of at least three repeats with its range (``{"median", "min",
@@ -97,6 +97,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE / "reference" / "cpu-2core.json"
+LATEST = HERE / "results" / "latest.json"
 TRAIN_ALPHABETS = ("Balinese", "Korean", "Latin")
 TEST_ALPHABETS = ("Early_Aramaic", "Greek")
 
@@ -1510,8 +1511,11 @@ def main(argv=None):
     parser.add_argument(
         "--output",
         type=Path,
-        default=HERE / "results" / "latest.json",
-        help=f"JSON file to write; {REFERENCE.relative_to(HERE.parent)} replaces the reference",
+        default=None,
+        help=(
+            f"JSON file to write (default: {REFERENCE.relative_to(HERE.parent)} for a full run "
+            f"of every section, {LATEST.relative_to(HERE.parent)} for --quick or a subset)"
+        ),
     )
     parser.add_argument(
         "--sections",
@@ -1539,6 +1543,13 @@ def main(argv=None):
     if unknown:
         parser.error(f"unknown sections {unknown}; choose from {','.join(SECTIONS)}")
     sections = [name for name in SECTIONS if name in args.sections.split(",")]
+    if args.output is None:
+        # Only a full run, every section at full size, replaces the reference.
+        full = sections == list(SECTIONS) and not (
+            args.quick or args.split or args.candidates or args.omniglot
+        )
+        args.output = REFERENCE if full else LATEST
+    print(f"results go to {args.output}")
     expected = reference_seconds(args.quick)
     for name in sections:
         seconds = expected.get(name)

@@ -113,6 +113,12 @@ def test_readme_prose_quotes_no_measurement_by_hand(figures):
     assert [match.group(0) for match in HAND_TYPED.finditer(outside)] == []
 
 
+def test_benchmarks_readme_quotes_no_measurement_by_hand():
+    # It explains how the figures are made; the figures live in the JSON.
+    text = prose((ROOT / "benchmarks" / "README.md").read_text())
+    assert [match.group(0) for match in HAND_TYPED.finditer(text)] == []
+
+
 def doc_text(path):
     """The prose of a docs source: no code blocks, and only the comments of a script."""
     lines = path.read_text().splitlines()
