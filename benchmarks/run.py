@@ -156,6 +156,20 @@ def measure(call, *, interval=0.005):
     return result, seconds, growth
 
 
+def timed_fit(fit):
+    """Wall and CPU seconds of ``fit()``, as ``{"fit seconds", "fit CPU seconds"}``.
+
+    CPU seconds too: on a shared host a fit's wall time can stretch while
+    its CPU time stays put.
+    """
+    start, cpu = time.perf_counter(), time.process_time()
+    fit()
+    return {
+        "fit seconds": time.perf_counter() - start,
+        "fit CPU seconds": time.process_time() - cpu,
+    }
+
+
 def run_child(function, *args):
     """``function(*args)`` of this module run in a fresh Python process; its JSON result.
 
@@ -470,17 +484,13 @@ def bench_fewshot(data, train, *, epochs, episodes):
     test = ~train
 
     def fit(**params):
-        start, cpu = time.perf_counter(), time.process_time()
         embedder = SiameseEmbedder(
             network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=0, **params
-        ).fit(data.images[train], data.target[train])
-        seconds = {
-            "fit seconds": time.perf_counter() - start,
-            "fit CPU seconds": time.process_time() - cpu,
-        }
+        )
+        seconds = timed_fit(lambda: embedder.fit(data.images[train], data.target[train]))
         return embedder.transform(data.images[test]), seconds
 
-    embedded, fit_seconds = fit()
+    embedded, default_seconds = fit()
     flat = data.images.reshape(len(data.images), -1)
     candidates = {
         "raw pixels": flat[test],
@@ -488,8 +498,8 @@ def bench_fewshot(data, train, *, epochs, episodes):
         "SiameseEmbedder": embedded,
     }
     results = {
-        "fit_seconds": fit_seconds["fit seconds"],
-        "fit_cpu_seconds": fit_seconds["fit CPU seconds"],
+        "fit_seconds": default_seconds["fit seconds"],
+        "fit_cpu_seconds": default_seconds["fit CPU seconds"],
         "epochs": epochs,
         "train_images": int(train.sum()),
     }
@@ -1013,14 +1023,7 @@ def unseen_alphabet_scores(embedder, data, test, *, tasks, episodes):
     """
     from sksiamese.metrics import few_shot_accuracy
 
-    start, cpu = time.perf_counter(), time.process_time()
-    embedder.fit(data.images[~test], data.target[~test])
-    # CPU seconds too: on a shared host a fit's wall time can stretch while
-    # its CPU time stays put.
-    row = {
-        "fit seconds": time.perf_counter() - start,
-        "fit CPU seconds": time.process_time() - cpu,
-    }
+    row = timed_fit(lambda: embedder.fit(data.images[~test], data.target[~test]))
     embedded = embedder.transform(data.images[test])
     for name, (n_way, n_shot) in tasks.items():
         row[name] = few_shot_accuracy(

@@ -107,16 +107,19 @@ def test_readme_demo_output_is_the_reference_run(figures):
     )
 
 
+def hand_typed(text):
+    """The measured quantities typed by hand in ``text``."""
+    return [match.group(0) for match in HAND_TYPED.finditer(text)]
+
+
 def test_readme_prose_quotes_no_measurement_by_hand(figures):
     readme = (ROOT / "README.md").read_text()
-    outside = prose(readme.replace(figures.readme_section(readme), ""))
-    assert [match.group(0) for match in HAND_TYPED.finditer(outside)] == []
+    assert hand_typed(prose(readme.replace(figures.readme_section(readme), ""))) == []
 
 
 def test_benchmarks_readme_quotes_no_measurement_by_hand():
     # It explains how the figures are made; the figures live in the JSON.
-    text = prose((ROOT / "benchmarks" / "README.md").read_text())
-    assert [match.group(0) for match in HAND_TYPED.finditer(text)] == []
+    assert hand_typed(prose((ROOT / "benchmarks" / "README.md").read_text())) == []
 
 
 def doc_text(path):
@@ -169,7 +172,7 @@ def test_docs_quote_figures_only_from_the_reference_run(path, figures, reference
     text_only = re.sub(r"``.*?``", "", doc_text(path))
     for phrase in SETTINGS:
         text_only = text_only.replace(phrase, "")
-    assert [match.group(0) for match in HAND_TYPED.finditer(text_only)] == []
+    assert hand_typed(text_only) == []
 
 
 def test_rst_substitutions_define_every_figure(figures, reference):
