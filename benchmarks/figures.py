@@ -99,10 +99,15 @@ DEFAULTS_CANDIDATES = {
     "rotated_lr": "rotated classes + learning_rate=3e-3",
     "rotated_lr_cosine": "rotated classes + learning_rate=3e-3 + cosine decay",
     "rotated_lr_no_augment": "rotated classes + learning_rate=3e-3 + augment=False",
+    "mirrored_lr": "rotated + mirrored classes + learning_rate=3e-3",
+    "mirrored_lr_wider": (
+        "rotated + mirrored classes + learning_rate=3e-3 + filters=(48, 96, 192)"
+    ),
 }
 # Every candidate ran on the demo split; those that became defaults, the
-# defaults before and augment=False on the two others (run.py's DEFAULTS_RUNS).
-_CONFIRMED = ("before", "rotated", "rotated_lr", "rotated_lr_no_augment")
+# defaults before, augment=False and mirrored classes on the two others (run.py's
+# DEFAULTS_RUNS).
+_CONFIRMED = ("before", "rotated", "rotated_lr", "rotated_lr_no_augment", "mirrored_lr")
 for _split_short, _split in DEFAULTS_SPLITS.items():
     for _short, _name in DEFAULTS_CANDIDATES.items():
         if _split_short != "demo" and _short not in _CONFIRMED:

@@ -77,9 +77,10 @@ class TrainingPlan:
     callbacks : tuple of keras.callbacks.Callback
     checkpoint_dir : str or path-like or None
     augment : bool
-    rotated_classes : bool
+    rotated_classes, mirrored_classes : bool
         Whether training batches also draw each class turned by quarter
-        turns, as classes of their own; held-out batches never do.
+        turns, and mirrored, as classes of their own; held-out batches never
+        do.
     batch_seed, augment_seed : int
     """
 
@@ -101,6 +102,7 @@ class TrainingPlan:
     checkpoint_dir: Any
     augment: bool
     rotated_classes: bool
+    mirrored_classes: bool
     verbose: int
     batch_seed: int
     augment_seed: int
@@ -196,7 +198,8 @@ def plan_training(
     **settings
         The remaining fields of :class:`TrainingPlan`: ``epochs``,
         ``batch_size``, ``samples_per_class``, ``n_iter_no_change``,
-        ``augment``, ``rotated_classes`` and ``verbose``.
+        ``augment``, ``rotated_classes``, ``mirrored_classes`` and
+        ``verbose``.
     """
     callbacks = tuple(callbacks or ())
     for callback in callbacks:
@@ -265,7 +268,11 @@ def run_training(plan):
     """
     n_replicas = replicas_in_sync()
     train_sampler = _sampler(
-        plan, plan.train_index, n_replicas, rotated_classes=plan.rotated_classes
+        plan,
+        plan.train_index,
+        n_replicas,
+        rotated_classes=plan.rotated_classes,
+        mirrored_classes=plan.mirrored_classes,
     )
     validation_sampler = None
     callbacks = list(plan.callbacks)
@@ -292,12 +299,12 @@ def run_training(plan):
     weights = plan.encoder.get_weights()
     optimizer_state = [variable.numpy() for variable in plan.optimizer.variables]
     try:
-        # Turned classes, like augmentation, change the rows the encoder
-        # sees, so frozen layers' output cannot be computed once.
+        # Turned or mirrored classes, like augmentation, change the rows the
+        # encoder sees, so frozen layers' output cannot be computed once.
         with trained_part(
             plan.encoder,
             plan.rows,
-            augmented=plan.augment or plan.rotated_classes,
+            augmented=plan.augment or plan.rotated_classes or plan.mirrored_classes,
             chunk_rows=plan.batch_size,
         ) as (trained, rows):
             run = train(
@@ -361,7 +368,7 @@ class _HeldOutClassScore(keras.callbacks.Callback):
         )
 
 
-def _sampler(plan, index, n_replicas, *, rotated_classes=False):
+def _sampler(plan, index, n_replicas, *, rotated_classes=False, mirrored_classes=False):
     """Batches of pairs, or P x K batches of labelled rows, drawn from ``index``."""
     labels = plan.targets if index is None else plan.targets[index]
     if plan.paired:
@@ -373,6 +380,7 @@ def _sampler(plan, index, n_replicas, *, rotated_classes=False):
         index=index,
         n_replicas=n_replicas,
         rotated_classes=rotated_classes,
+        mirrored_classes=mirrored_classes,
     )
 
 

@@ -59,6 +59,16 @@ def row_reader(rows):
     return read
 
 
+def mirror_images(rows, mirrored):
+    """Mirror each image of ``rows`` left to right where ``mirrored[i]`` is true.
+
+    ``rows`` has shape ``(batch, height, width, channels)``.
+    """
+    return tf.where(
+        tf.reshape(tf.cast(mirrored, tf.bool), [-1, 1, 1, 1]), tf.image.flip_left_right(rows), rows
+    )
+
+
 def quarter_turns(rows, turns):
     """Turn each image of ``rows`` counter-clockwise by ``turns[i]`` quarter turns.
 
@@ -144,9 +154,18 @@ class ClassBalancedSampler:
         Replicas that each draw a batch per step.
     rotated_classes : bool
         Also draw each class turned by 90, 180 and 270 degrees, as three
-        further classes: class code ``c + turns * n_classes`` is class ``c``
-        turned ``turns`` quarter turns. Needs rows of square images, shape
-        ``(size, size, channels)``. Epochs keep their number of steps.
+        further classes. Needs rows of square images, shape ``(size, size,
+        channels)``.
+    mirrored_classes : bool
+        Also draw each class (and each of its turns) mirrored left to
+        right, as a further class. Needs rows of images, shape ``(height,
+        width, channels)``.
+
+    With either, class code ``c + variant * n_classes`` is class ``c`` in
+    variant ``variant = mirrored + 2 * turns`` (``mirrored`` is 0 without
+    ``mirrored_classes``; the factor is 1 instead of 2 then): mirrored left
+    to right first, then turned ``turns`` quarter turns. Epochs keep their
+    number of steps whatever the variants.
 
     The class of each sample is found by one lookup table sorted by class;
     drawing a batch costs ``O(n_classes + P * K)``, however large the
@@ -162,14 +181,17 @@ class ClassBalancedSampler:
         index=None,
         n_replicas=1,
         rotated_classes=False,
+        mirrored_classes=False,
     ):
         _, codes = np.unique(np.asarray(labels), return_inverse=True)
         counts = np.bincount(codes)
         self._n_classes = len(counts)
         self.n_replicas = n_replicas
         self.rotated_classes = rotated_classes
-        # Turned copies are classes of their own, drawn like the others.
-        self._n_drawn_classes = self._n_classes * (4 if rotated_classes else 1)
+        self.mirrored_classes = mirrored_classes
+        # Turned and mirrored copies are classes of their own, drawn like the others.
+        self._n_variants = (4 if rotated_classes else 1) * (2 if mirrored_classes else 1)
+        self._n_drawn_classes = self._n_classes * self._n_variants
         self.classes_per_batch, self.samples_per_class = batch_layout(
             self._n_drawn_classes, -(-batch_size // n_replicas), samples_per_class
         )
@@ -192,8 +214,9 @@ class ClassBalancedSampler:
         """Row indices and integer class codes of one batch.
 
         ``seed`` is a stateless seed pair: the same pair gives the same batch.
-        With ``rotated_classes``, code ``c + turns * n_classes`` marks rows of
-        class ``c`` to be turned ``turns`` quarter turns.
+        With ``rotated_classes`` or ``mirrored_classes``, code ``c + variant
+        * n_classes`` marks rows of class ``c`` to be mirrored and turned as
+        ``variant`` says (see the class's notes).
         """
         class_seed, row_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=2))
         class_keys = tf.random.stateless_uniform([self._n_drawn_classes], seed=class_seed)
@@ -242,8 +265,12 @@ class ClassBalancedSampler:
         def draw(stream_seed, _):
             indices, codes = self.sample(stream_seed)
             rows = read(indices)
+            variants = codes // self._n_classes
+            if self.mirrored_classes:
+                rows = mirror_images(rows, variants % 2)
+                variants //= 2
             if self.rotated_classes:
-                rows = quarter_turns(rows, codes // self._n_classes)
+                rows = quarter_turns(rows, variants)
             return rows, codes
 
         return _stream(draw, seed, self.n_replicas, n_batches, input_context)

@@ -439,7 +439,14 @@ def test_augmentation_trains_images_reproducibly(small_digits):
 
 def test_rotated_classes_train_on_turned_copies_of_square_images(small_digits):
     X, y = small_digits
-    params = dict(network="cnn", n_components=4, epochs=1, augment=False, random_state=0)
+    params = dict(
+        network="cnn",
+        n_components=4,
+        epochs=1,
+        augment=False,
+        mirrored_classes=False,
+        random_state=0,
+    )
 
     def history(**changes):
         return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
@@ -453,6 +460,30 @@ def test_rotated_classes_train_on_turned_copies_of_square_images(small_digits):
     assert history(input_shape=(4, 16)) == history(input_shape=(4, 16), rotated_classes=False)
     with pytest.raises(ValueError, match="rotated_classes=True turns images by quarter turns"):
         SiameseEmbedder(**params, input_shape=(4, 16), rotated_classes=True).fit(X, y)
+
+
+def test_mirrored_classes_train_on_mirrored_copies_of_images(small_digits):
+    X, y = small_digits
+    params = dict(n_components=4, epochs=1, augment=False, rotated_classes=False, random_state=0)
+
+    def history(**changes):
+        return SiameseEmbedder(**{**params, **changes}).fit(X, y).history_
+
+    cnn = dict(network="cnn", input_shape=(4, 16))
+    mirrored = SiameseEmbedder(**params, **cnn, mirrored_classes=True).fit(X, y)
+    # The mirrored copies train as classes of their own; classes_ stays y's.
+    np.testing.assert_array_equal(mirrored.classes_, np.arange(10))
+    assert mirrored.history_ != history(**cnn, mirrored_classes=False)
+    # The default mirrors the cnn's images, square or not, and no other network's.
+    assert history(**cnn) == mirrored.history_
+    mlp = dict(network="mlp", input_shape=(8, 8, 1))
+    assert history(**mlp) == history(**mlp, mirrored_classes=False)
+    assert history(**mlp) != history(**mlp, mirrored_classes=True)
+    # With rotated classes, each turn is mirrored too: eight classes per class.
+    both = dict(network="cnn", input_shape=(8, 8), rotated_classes=True)
+    assert history(**both) != history(**both, mirrored_classes=False)
+    with pytest.raises(ValueError, match="mirrored_classes=True mirrors images left to right"):
+        SiameseEmbedder(**params, mirrored_classes=True).fit(X, y)
 
 
 def test_auto_learning_rate_is_larger_for_the_cnn(small_digits):

@@ -628,6 +628,7 @@ INVALID_PARAMETERS = {
     "warm_start": BOOLEAN_NOT,
     "augment": st.one_of(st.integers(), st.text(max_size=3)),
     "rotated_classes": st.one_of(st.integers(), st.text(max_size=3)),
+    "mirrored_classes": st.one_of(st.integers(), st.text(max_size=3)),
     "input_shape": st.one_of(st.integers(), st.text(max_size=3)),
     "callbacks": st.one_of(st.integers(), st.text(max_size=3)),
     "verbose": st.integers(max_value=-1),

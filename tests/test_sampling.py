@@ -262,6 +262,42 @@ def test_rotated_classes_are_drawn_as_classes_of_their_own():
     assert seen == set(range(12))
 
 
+def test_mirrored_and_rotated_classes_are_drawn_as_classes_of_their_own():
+    labels = np.repeat(np.arange(3), 5)
+    rows = np.arange(15 * 9, dtype=np.float32).reshape(15, 3, 3, 1) ** 2
+    sampler = ClassBalancedSampler(
+        labels, batch_size=8, samples_per_class=2, rotated_classes=True, mirrored_classes=True
+    )
+    seen = set()
+    for step, (batch, codes) in enumerate(sampler.dataset(row_reader(rows), seed=3, n_batches=60)):
+        indices, expected_codes = draw(sampler, 3, step)
+        codes = codes.numpy()
+        np.testing.assert_array_equal(codes, expected_codes)
+        # Code c + 3 * (m + 2 * t): class c, mirrored if m, then turned t quarter turns.
+        np.testing.assert_array_equal(codes % 3, labels[indices])
+        variants = codes // 3
+        expected = [
+            np.rot90(rows[i][:, ::-1] if v % 2 else rows[i], v // 2)
+            for i, v in zip(indices, variants)
+        ]
+        np.testing.assert_array_equal(batch.numpy(), np.stack(expected))
+        seen.update(codes)
+    assert seen == set(range(24))
+
+
+def test_mirrored_classes_alone_double_the_classes_of_any_images():
+    labels = np.repeat(np.arange(2), 4)
+    rows = np.arange(8 * 6, dtype=np.float32).reshape(8, 2, 3, 1)
+    sampler = ClassBalancedSampler(labels, batch_size=8, samples_per_class=2, mirrored_classes=True)
+    assert (sampler.classes_per_batch, sampler.samples_per_class) == (4, 2)
+    batch, codes = next(iter(sampler.dataset(row_reader(rows), seed=0, n_batches=1)))
+    indices, _ = draw(sampler, 0, 0)
+    codes = codes.numpy()
+    assert set(codes) == {0, 1, 2, 3}
+    expected = [rows[i][:, ::-1] if c >= 2 else rows[i] for i, c in zip(indices, codes)]
+    np.testing.assert_array_equal(batch.numpy(), np.stack(expected))
+
+
 def test_quarter_turns_turn_each_image_its_own_way():
     rows = np.arange(2 * 4, dtype=np.float32).reshape(2, 2, 2, 1)
     turned = sampling.quarter_turns(tf.constant(rows), tf.constant([1, 2])).numpy()

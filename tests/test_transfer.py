@@ -163,9 +163,10 @@ def test_frozen_backbone_trains_its_head_on_features_computed_once(data):
     ]
 
 
-def test_rotated_classes_train_through_the_frozen_layers(data):
-    # Turned images change what frozen layers compute, as augmentation does:
-    # their output cannot be computed once.
+@pytest.mark.parametrize("variants", ["rotated_classes", "mirrored_classes"])
+def test_rotated_classes_train_through_the_frozen_layers(data, variants):
+    # Turned or mirrored images change what frozen layers compute, as
+    # augmentation does: their output cannot be computed once.
     X, y = data
     inputs = keras.Input((8, 8, 1))
     hidden = keras.layers.Conv2D(4, 3, name="conv", trainable=False)(inputs)
@@ -180,8 +181,8 @@ def test_rotated_classes_train_through_the_frozen_layers(data):
             n_components=6,
             epochs=1,
             augment=False,
-            rotated_classes=True,
             random_state=0,
+            **{variants: True},
         ).fit(X, y)
     assert spy.call_count == 0
     body = embedder.encoder_.get_layer(model.name)

@@ -213,6 +213,7 @@ def test_more_bad_training_input(monkeypatch, X_bad, y_bad, error, match):
         {"epochs": 0},
         {"augment": "sometimes"},
         {"rotated_classes": "auto"},
+        {"mirrored_classes": "auto"},
         {"learning_rate": 0.0},
         {"learning_rate": "fast"},
         {"early_stopping": None},
