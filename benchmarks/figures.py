@@ -117,6 +117,18 @@ for _split_short, _split in DEFAULTS_SPLITS.items():
         _add(f"{_prefix}_1shot", [*_run, "20-way 1-shot"], ".3f")
         _add(f"{_prefix}_5shot", [*_run, "20-way 5-shot"], ".3f")
         _add(f"{_prefix}_cpu", [*_run, "fit CPU seconds"], ".0f")
+# The two candidates that also ran with seeds 0, 1 and 2 on every split.
+for _split_short, _split in DEFAULTS_SPLITS.items():
+    for _short in ("rotated_lr", "mirrored_lr"):
+        _run = ["defaults", _split, f"{DEFAULTS_CANDIDATES[_short]}, seeds"]
+        _prefix = f"defaults_{_split_short}_{_short}_seeds"
+        for _shot in (1, 5):
+            for _statistic in ("mean", "min", "max"):
+                _add(
+                    f"{_prefix}_{_shot}shot_{_statistic}",
+                    [*_run, f"20-way {_shot}-shot, {_statistic}"],
+                    ".3f",
+                )
 for _short, _name in (
     ("no_augmentation", "augment=False"),
     ("hard", "mining='hard'"),
