@@ -190,8 +190,8 @@ class ClassBalancedSampler:
         self.rotated_classes = rotated_classes
         self.mirrored_classes = mirrored_classes
         # Turned and mirrored copies are classes of their own, drawn like the others.
-        self._n_variants = (4 if rotated_classes else 1) * (2 if mirrored_classes else 1)
-        self._n_drawn_classes = self._n_classes * self._n_variants
+        n_variants = (4 if rotated_classes else 1) * (2 if mirrored_classes else 1)
+        self._n_drawn_classes = self._n_classes * n_variants
         self.classes_per_batch, self.samples_per_class = batch_layout(
             self._n_drawn_classes, -(-batch_size // n_replicas), samples_per_class
         )

@@ -241,48 +241,42 @@ def test_labels_without_a_positive_pair_are_refused(held_out):
         check_positive_pairs(np.array(["a", "b", "c"]), held_out=held_out)
 
 
-def test_rotated_classes_are_drawn_as_classes_of_their_own():
+@pytest.mark.parametrize(
+    "mirrored_classes, seed, n_batches", [(False, 2, 30), (True, 3, 60)], ids=["turned", "mirrored"]
+)
+def test_rotated_classes_are_drawn_as_classes_of_their_own(mirrored_classes, seed, n_batches):
     labels = np.repeat(np.arange(3), 5)
-    # Images with no symmetry, so every quarter turn gives another image.
-    rows = np.arange(15 * 9, dtype=np.float32).reshape(15, 3, 3, 1) ** 2
-    sampler = ClassBalancedSampler(labels, batch_size=8, samples_per_class=2, rotated_classes=True)
-    # The 12 turned classes fill batches of 4 classes at K = 2.
-    assert (sampler.classes_per_batch, sampler.samples_per_class) == (4, 2)
-    seen = set()
-    for step, (batch, codes) in enumerate(sampler.dataset(row_reader(rows), seed=2, n_batches=30)):
-        indices, expected_codes = draw(sampler, 2, step)
-        codes = codes.numpy()
-        np.testing.assert_array_equal(codes, expected_codes)
-        # Code c + 3 * t: rows of class c, turned t quarter turns.
-        np.testing.assert_array_equal(codes % 3, labels[indices])
-        turned = [np.rot90(rows[i], t) for i, t in zip(indices, codes // 3)]
-        np.testing.assert_array_equal(batch.numpy(), np.stack(turned))
-        assert len(set(codes)) == 4
-        seen.update(codes)
-    assert seen == set(range(12))
-
-
-def test_mirrored_and_rotated_classes_are_drawn_as_classes_of_their_own():
-    labels = np.repeat(np.arange(3), 5)
+    # Images with no symmetry, so every quarter turn and mirror gives another image.
     rows = np.arange(15 * 9, dtype=np.float32).reshape(15, 3, 3, 1) ** 2
     sampler = ClassBalancedSampler(
-        labels, batch_size=8, samples_per_class=2, rotated_classes=True, mirrored_classes=True
+        labels,
+        batch_size=8,
+        samples_per_class=2,
+        rotated_classes=True,
+        mirrored_classes=mirrored_classes,
     )
+    # The 12 turned classes (24 with mirrors) fill batches of 4 classes at K = 2.
+    assert (sampler.classes_per_batch, sampler.samples_per_class) == (4, 2)
+    mirrors = 2 if mirrored_classes else 1
     seen = set()
-    for step, (batch, codes) in enumerate(sampler.dataset(row_reader(rows), seed=3, n_batches=60)):
-        indices, expected_codes = draw(sampler, 3, step)
+    for step, (batch, codes) in enumerate(
+        sampler.dataset(row_reader(rows), seed=seed, n_batches=n_batches)
+    ):
+        indices, expected_codes = draw(sampler, seed, step)
         codes = codes.numpy()
         np.testing.assert_array_equal(codes, expected_codes)
-        # Code c + 3 * (m + 2 * t): class c, mirrored if m, then turned t quarter turns.
+        # Code c + 3 * (m + 2 * t) (c + 3 * t without mirrors): rows of class
+        # c, mirrored if m, then turned t quarter turns.
         np.testing.assert_array_equal(codes % 3, labels[indices])
         variants = codes // 3
         expected = [
-            np.rot90(rows[i][:, ::-1] if v % 2 else rows[i], v // 2)
+            np.rot90(rows[i][:, ::-1] if v % mirrors else rows[i], v // mirrors)
             for i, v in zip(indices, variants)
         ]
         np.testing.assert_array_equal(batch.numpy(), np.stack(expected))
+        assert len(set(codes)) == 4
         seen.update(codes)
-    assert seen == set(range(24))
+    assert seen == set(range(12 * mirrors))
 
 
 def test_mirrored_classes_alone_double_the_classes_of_any_images():
