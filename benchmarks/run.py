@@ -1221,8 +1221,9 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
     test = np.isin(data.alphabet, DEFAULTS_SPLITS[split])
     base = dict(network="cnn", input_shape=(28, 28, 1), epochs=epochs)
     tasks = {"20-way 1-shot": (20, 1), "20-way 5-shot": (20, 5)}
-    # Batches of the default 128 rows.
-    steps_per_epoch = int(np.ceil((~test).sum() / 128))
+    # Every candidate trains with the estimator's default batch size and margin.
+    defaults = SiameseEmbedder()
+    steps_per_epoch = int(np.ceil((~test).sum() / defaults.batch_size))
     results = {
         "train alphabets": sorted(set(data.alphabet[~test])),
         "test alphabets": sorted(set(data.alphabet[test])),
@@ -1242,7 +1243,7 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
             params["loss"] = CrossBatchMemoryTriplet(
                 memory["rows"],
                 from_step=memory["from_epoch"] * steps_per_epoch,
-                margin=SiameseEmbedder().margin,
+                margin=defaults.margin,
             )
         row = unseen_alphabet_scores(
             SiameseEmbedder(**params), data, test, tasks=tasks, episodes=episodes
