@@ -77,6 +77,14 @@ median of at least three repeats with its range (``{"median", "min",
             fit against the same encoder trained through the backbone every
             batch; median and range of repeats, and the largest difference
             between the two fits' embeddings.
+13. persistence: ``save`` and ``sksiamese.load`` of exact galleries of
+            10,000, 100,000 and 1,000,000 x 64 float32 rows and of an hnsw
+            gallery of 200,000: seconds (median and range of 3), file size,
+            peak growth of resident memory of each call in a fresh process
+            against the size of the gallery's arrays, and whether the loaded
+            gallery gives the same neighbours; in the current format and,
+            as "before", in format version 1, written by the sksiamese of
+            commit 18b6c35 taken from git.
 
 Memory is measured one way throughout (``measure``): a thread samples the
 resident memory of the process every 5 ms while the call runs, and the
@@ -173,15 +181,17 @@ def timed_fit(fit):
     }
 
 
-def run_child(function, *args):
+def run_child(function, *args, python_path=None):
     """``function(*args)`` of this module run in a fresh Python process; its JSON result.
 
     A fresh process measures one call's memory and compilation alone, and
     lets a run configure TensorFlow's devices before TensorFlow starts. The
-    arguments arrive as strings.
+    arguments arrive as strings. ``python_path``, a folder holding another
+    ``sksiamese``, goes first on ``sys.path``: the child imports that one.
     """
+    first = [str(python_path)] if python_path is not None else []
     code = (
-        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+        f"import json, sys; sys.path[:0] = {[*first, str(HERE)]!r}; import run; "
         f"print(json.dumps(run.{function}(*sys.argv[1:])))"
     )
     process = subprocess.run(
@@ -1508,6 +1518,131 @@ def bench_transfer(*, quick, repeats=3, epochs=4):
 # Report ----------------------------------------------------------------------------
 
 
+# 13. Persistence ---------------------------------------------------------------------
+
+# The last commit whose save wrote format version 1 (arrays as JSON lists).
+FORMAT_1_COMMIT = "18b6c35"
+
+
+def persistence_save_child(folder, n_rows, algorithm, path, repeats):
+    """Fit a gallery on the first ``n_rows`` rows, save it ``repeats`` times; seconds and memory.
+
+    Runs under whichever sksiamese ``sys.path`` finds first, so that the
+    same code measures the format of another commit. The gallery's answers
+    to the queries are saved beside the data, for the loading side.
+    """
+    import sksiamese
+
+    folder, n_rows, repeats = Path(folder), int(n_rows), int(repeats)
+    rows = np.ascontiguousarray(np.load(folder / "X.npy", mmap_mode="r")[:n_rows])
+    labels = np.load(folder / "y.npy")[:n_rows]
+    gallery = sksiamese.GalleryClassifier(algorithm=algorithm).fit(rows, labels)
+    np.save(
+        Path(path).with_suffix(".found.npy"),
+        gallery.kneighbors(np.load(folder / "queries.npy"), 10)[1],
+    )
+    seconds, growth = [], []
+    for _ in range(repeats):
+        _, took, peak = measure(lambda: gallery.save(path))
+        seconds.append(took)
+        growth.append(peak["total"])
+    arrays = rows.nbytes + gallery.enrolled_codes_.nbytes + gallery.classes_.nbytes
+    return {
+        "seconds": seconds,
+        "peak growth MB": max(growth),
+        "bytes": os.path.getsize(path),
+        "array bytes": arrays,
+    }
+
+
+def persistence_load_child(folder, path, repeats):
+    """Load ``path`` ``repeats`` times in this fresh process: seconds, memory, same answers."""
+    import sksiamese
+
+    queries = np.load(Path(folder) / "queries.npy")
+    seconds, growth, outcome = [], [], None
+    for _ in range(int(repeats)):
+        try:
+            loaded, took, peak = measure(lambda: sksiamese.load(path))
+        except ValueError as error:
+            return {"refused": str(error).split(": ", 1)[-1][:200]}
+        seconds.append(took)
+        growth.append(peak["total"])
+        found = loaded.kneighbors(queries, 10)[1]
+        expected = np.load(Path(path).with_suffix(".found.npy"))
+        outcome = bool(np.array_equal(found, expected))
+        del loaded
+    return {"seconds": seconds, "peak growth MB": max(growth), "same neighbours": outcome}
+
+
+def bench_persistence(cases, *, repeats=3):
+    """Save and load galleries in the current format and in format version 1 ("before").
+
+    ``cases`` lists ``(algorithm, n_rows)``. Each save and each load runs in
+    a fresh process (``run_child``); version 1 runs the sksiamese of
+    ``FORMAT_1_COMMIT``, extracted from git, first on ``sys.path``. Saving a
+    million rows in version 1 writes gigabytes of JSON: it runs once.
+    """
+    import tempfile
+
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        gallery_data(folder, max(n_rows for _, n_rows in cases))
+        old = folder / "format-1"
+        old.mkdir()
+        archive = subprocess.run(
+            ["git", "archive", FORMAT_1_COMMIT, "sksiamese"],
+            cwd=HERE,
+            capture_output=True,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+        for version, source in (("format 2", None), ("format 1 (before)", old)):
+            for algorithm, n_rows in cases:
+                path = folder / f"{algorithm}-{n_rows}.sksiamese"
+                times = 1 if source is not None and n_rows >= 1_000_000 else repeats
+                saved = run_child(
+                    "persistence_save_child",
+                    folder,
+                    n_rows,
+                    algorithm,
+                    path,
+                    times,
+                    python_path=source,
+                )
+                loaded = run_child(
+                    "persistence_load_child", folder, path, times, python_path=source
+                )
+                arrays_mb = saved["array bytes"] / 2**20
+                save_s = _spread(saved["seconds"])
+                row = {
+                    "rows": n_rows,
+                    "arrays MB": arrays_mb,
+                    "file MB": saved["bytes"] / 2**20,
+                    "save s": save_s["median"],
+                    "save range s": f"{save_s['min']:.3f} - {save_s['max']:.3f}",
+                    "save peak growth MB": saved["peak growth MB"],
+                    "repeats": times,
+                }
+                if "refused" in loaded:
+                    row["load"] = f"refused: {loaded['refused']}"
+                else:
+                    load_s = _spread(loaded["seconds"])
+                    row.update(
+                        {
+                            "load s": load_s["median"],
+                            "load range s": f"{load_s['min']:.3f} - {load_s['max']:.3f}",
+                            "load peak growth MB": loaded["peak growth MB"],
+                            "load peak over arrays": loaded["peak growth MB"] / arrays_mb,
+                            "same neighbours": loaded["same neighbours"],
+                        }
+                    )
+                results[f"{version}, {algorithm}, {n_rows:,} x 64"] = row
+                path.unlink()
+    return results
+
+
 def _flat_rows(prefix, value):
     """``(key path, value)`` for every leaf of nested result dicts."""
     if isinstance(value, dict):
@@ -1542,6 +1677,7 @@ SECTIONS = (
     "gallery",
     "defaults",
     "transfer",
+    "persistence",
 )
 
 
@@ -1587,6 +1723,12 @@ def run_section(name, args, data, train):
             )
             for split, candidates in splits.items()
         }
+    if name == "persistence":
+        if quick:
+            return bench_persistence([("exact", 10_000), ("exact", 100_000), ("hnsw", 20_000)])
+        return bench_persistence(
+            [("exact", 10_000), ("exact", 100_000), ("exact", 1_000_000), ("hnsw", 200_000)]
+        )
     return bench_transfer(quick=quick)
 
 

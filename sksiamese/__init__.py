@@ -5,19 +5,19 @@ from typing import TYPE_CHECKING
 
 from ._version import __version__
 
-# The public names below live in modules that import TensorFlow; they are
-# imported on first use (PEP 562), so that sksiamese.metrics, .datasets and
-# .plotting import without it. The modules are imported together: each
-# estimator module registers its classes with the save format, which must
-# know them all before load reads a file.
+# Each public name is imported on first use (PEP 562), from its own module
+# only: SiameseEmbedder and SiameseVerifier import TensorFlow, while
+# GalleryClassifier, the save format, sksiamese.metrics, .datasets and
+# .plotting do not. The save format imports an estimator's module when a file
+# holds one (sksiamese._io._registry).
 _LAZY = {
     "GalleryClassifier": "._gallery",
     "SiameseEmbedder": "._embedder",
     "SiameseVerifier": "._verifier",
-    "UntrustedTypesError": "._loading",
-    "get_untrusted_types": "._loading",
-    "load": "._loading",
-    "save": "._persistence",
+    "UntrustedTypesError": "._io",
+    "get_untrusted_types": "._io",
+    "load": "._io",
+    "save": "._io",
 }
 
 # Public submodules, imported on first access as attributes (``sksiamese.metrics``)
@@ -27,8 +27,7 @@ _SUBMODULES = ("datasets", "losses", "metrics", "networks", "plotting")
 if TYPE_CHECKING:  # for type checkers and import-graph tools only
     from ._embedder import SiameseEmbedder
     from ._gallery import GalleryClassifier
-    from ._loading import UntrustedTypesError, get_untrusted_types, load
-    from ._persistence import save
+    from ._io import UntrustedTypesError, get_untrusted_types, load, save
     from ._verifier import SiameseVerifier
 
 __all__ = [
@@ -48,8 +47,7 @@ def __getattr__(name):
         return importlib.import_module(f".{name}", __name__)
     if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    modules = {module: importlib.import_module(module, __name__) for module in _LAZY.values()}
-    value = getattr(modules[_LAZY[name]], name)
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

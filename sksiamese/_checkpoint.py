@@ -10,8 +10,8 @@ import json
 import zipfile
 from pathlib import Path
 
-from ._files import replacing
-from ._serialization import model_from_bytes, model_to_bytes
+from ._io._atomic import replacing
+from ._keras_io import model_from_bytes, model_to_bytes
 
 CHECKPOINT_NAME = "sksiamese-checkpoint.zip"
 _MODEL = "encoder.keras"

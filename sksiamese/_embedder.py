@@ -24,13 +24,14 @@ from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
 from ._encoder import INITS, build_encoder, flat_size
 from ._engine import Objective, plan_training, run_training
+from ._evaluation import check_groups
 from ._inference import EncoderRunner
+from ._io import SaveMixin, register
+from ._keras_io import model_from_bytes, model_to_bytes
 from ._pairs import check_pair_labels, stack_pair_rows
-from ._persistence import SaveMixin, register
 from ._rows import abs_max, channel_moments, check_finite, is_disk_backed, shaped_rows
-from ._serialization import model_from_bytes, model_to_bytes
 from ._training import OPTIMIZERS, dtype_policy
-from .metrics import _check_groups, precision_at_1
+from .metrics import precision_at_1
 from .networks import BUILT_IN
 
 _SEED_LIMIT = 2**31 - 1
@@ -581,7 +582,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         reset = not (incremental and continuing)
         rows, targets, fitted = validate(*data, continuing=continuing, reset=reset)
         if groups is not None:
-            groups = _check_groups(groups, targets)
+            groups = check_groups(groups, targets)
         carried = getattr(self, "_optimizer", None) if incremental else None
         plan = plan_training(
             rows,
@@ -789,7 +790,9 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         return state
 
     def __setstate__(self, state):
-        if "encoder_" in state:
+        # Pickle hands the encoder over as a .keras archive; sksiamese.load as
+        # the model it has already loaded.
+        if isinstance(state.get("encoder_"), bytes):
             state = dict(state)
             state["encoder_"] = model_from_bytes(state["encoder_"])
         super().__setstate__(state)

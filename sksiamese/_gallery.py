@@ -12,9 +12,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
-from ._persistence import SaveMixin, register
+from ._io import SaveMixin, register
 from ._rows import DiskRows, check_finite, is_disk_backed
-from ._search import import_faiss, index_from_state, make_index
+from ._search import ExactIndex, HNSWIndex, import_faiss, index_from_state, make_index
 
 # far= calibrates on enough impostor queries for about this many false
 # accepts at the target rate: the rate reached then has a relative standard
@@ -157,12 +157,9 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     recalibrate. It is calibrated for the ``n_neighbors`` set at fit time.
 
     :meth:`save` writes the gallery without pickle, to be read back with
-    :func:`sksiamese.load`: the enrolled rows (``"exact"``) or faiss'
-    serialisation of the graph (``"hnsw"``) travel as arrays inside the
-    file's JSON, which loading accepts up to 64 MiB: about 30,000 rows of 64
-    features for ``"exact"``, 7,000 for ``"hnsw"``. Larger galleries are
-    best enrolled again from their rows (``fit`` on a memory-mapped array
-    costs one pass over it for ``"exact"``). Loading an ``"hnsw"`` gallery
+    :func:`sksiamese.load`: the enrolled rows (``"exact"``) as an ``.npy``
+    member of the file, or the graph (``"hnsw"``) in faiss' own format,
+    each streamed in chunks, at any size. Loading an ``"hnsw"`` gallery
     hands the stored graph to faiss' own reader, which is not hardened
     against crafted files: load those only from sources you trust.
 
@@ -514,7 +511,15 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     def __setstate__(self, state):
         if "index_" in state:
             state = dict(state)
-            state["index_"] = index = index_from_state(state["index_"])
+            index = state["index_"]
+            # Pickle (and format version 1) hand over the index's plain state;
+            # sksiamese.load the index it has already built.
+            if isinstance(index, dict):
+                state["index_"] = index = index_from_state(index)
+            if not isinstance(index, (ExactIndex, HNSWIndex)):
+                raise ValueError(
+                    "The gallery's saved index is not a search index: the state is damaged."
+                )
             codes = state.get("enrolled_codes_")
             # A file could pair an index with attributes of another gallery.
             consistent = (

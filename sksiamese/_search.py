@@ -18,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ._distances import DISTANCES
+from ._io import register_codec
 from ._rows import _CHUNK_BYTES, DiskRows, is_disk_backed, iter_chunks
 
 # Queries and gallery rows scored against each other at once by one thread:
@@ -370,19 +371,14 @@ def _faiss_distances(scores, distance):
 def index_from_state(state):
     """The index that :meth:`ExactIndex.to_state` or :meth:`HNSWIndex.to_state` described.
 
-    Raises a ValueError for a state that does not describe a usable index.
+    The state pickle stores, and files of format version 1. Raises a
+    ValueError for a state that does not describe a usable index.
     """
     if not isinstance(state, dict) or state.get("algorithm") not in ("exact", "hnsw"):
         raise ValueError("the saved index is neither an exact nor an hnsw index.")
-    if state.get("distance") not in DISTANCES:
-        raise ValueError(f"the saved index has an unknown distance {state.get('distance')!r}.")
+    _check_distance(state.get("distance"))
     if state["algorithm"] == "exact":
-        rows = state.get("rows")
-        if not isinstance(rows, np.ndarray) or rows.ndim != 2 or rows.dtype != np.float32:
-            raise ValueError("the saved exact index does not hold its rows as a float32 matrix.")
-        index = ExactIndex(state["distance"])
-        index.add(rows)
-        return index
+        return _exact_index(state["distance"], state.get("rows"))
     data = state.get("faiss_index")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 1:
         raise ValueError("the saved hnsw index does not hold faiss' serialisation as bytes.")
@@ -391,10 +387,96 @@ def index_from_state(state):
         graph = faiss.deserialize_index(data)
     except RuntimeError as error:
         raise ValueError(f"faiss cannot read the saved hnsw index ({error}).") from None
+    return _hnsw_index(state["distance"], graph)
+
+
+def _check_distance(distance):
+    if distance not in DISTANCES:
+        raise ValueError(f"the saved index has an unknown distance {distance!r}.")
+
+
+def _exact_index(distance, rows):
+    if not isinstance(rows, np.ndarray) or rows.ndim != 2 or rows.dtype != np.float32:
+        raise ValueError("the saved exact index does not hold its rows as a float32 matrix.")
+    index = ExactIndex(distance)
+    index.add(rows)
+    return index
+
+
+def _hnsw_index(distance, graph):
+    faiss = import_faiss()
     if not isinstance(graph, faiss.IndexHNSWFlat):
         raise ValueError(f"the saved hnsw index is a faiss {type(graph).__name__}.")
-    index = HNSWIndex(state["distance"], graph.hnsw.nb_neighbors(1), graph.hnsw.efConstruction)
+    index = HNSWIndex(distance, graph.hnsw.nb_neighbors(1), graph.hnsw.efConstruction)
     if graph.metric_type != index.metric(faiss):
         raise ValueError("the saved hnsw index does not search by its distance's metric.")
     index.index = graph
     return index
+
+
+# The indexes in saved files: the rows as an .npy member, the graph in faiss'
+# own format, each streamed without a copy in memory.
+
+
+def _encode_index(index, writer):
+    fields = {"algorithm": index.algorithm, "distance": index.distance}
+    if index.algorithm == "exact":
+        rows = [block.rows for block in index.blocks]
+        fields["rows"] = writer.at("rows").encode(
+            rows[0] if len(rows) == 1 else np.concatenate(rows or [np.empty((0, 0), np.float32)])
+        )
+        return fields
+    faiss = import_faiss()
+
+    def write(stream):
+        faiss.write_index(index.index, faiss.PyCallbackIOWriter(stream.write))
+
+    fields["graph"] = {"member": writer.write_blob(write, ".faiss")}
+    return fields
+
+
+def _decode_index(fields, reader):
+    try:
+        if fields.get("algorithm") not in ("exact", "hnsw"):
+            raise ValueError("the saved index is neither an exact nor an hnsw index.")
+        _check_distance(fields.get("distance"))
+    except ValueError as error:
+        raise reader.file_error(str(error)) from None
+    distance = fields["distance"]
+    if fields["algorithm"] == "exact":
+        rows = reader.decode(fields.get("rows"))
+        return reader.deferred(
+            lambda: _or_file_error(reader, lambda: _exact_index(distance, reader.build(rows)))
+        )
+    graph = fields.get("graph")
+    member = reader.member(graph if isinstance(graph, dict) else {}, ".faiss")
+    return reader.deferred(
+        lambda: _or_file_error(reader, lambda: _read_graph(distance, member, reader))
+    )
+
+
+def _read_graph(distance, member, reader):
+    faiss = import_faiss()
+    with reader.open_member(member) as stream:
+        try:
+            graph = faiss.read_index(faiss.PyCallbackIOReader(stream.read))
+        except RuntimeError as error:
+            raise ValueError(f"faiss cannot read the saved hnsw index ({error}).") from None
+    return _hnsw_index(distance, graph)
+
+
+def _or_file_error(reader, build):
+    """``build()``, its ValueError about the saved index turned into one about the file."""
+    try:
+        return build()
+    except ValueError as error:
+        raise reader.file_error(str(error)) from None
+
+
+register_codec(
+    "search_index",
+    (f"{__name__}:ExactIndex", f"{__name__}:HNSWIndex"),
+    _encode_index,
+    _decode_index,
+    description="a search index",
+)

@@ -12,9 +12,9 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _SigmoidCalibration
 from ._distances import DISTANCES
 from ._embedder import SiameseEmbedder
+from ._evaluation import eer_point
+from ._io import SaveMixin, register, register_codec
 from ._pairs import check_pair_labels, stack_pair_rows
-from ._persistence import SaveMixin, register
-from .metrics import _eer_point
 
 _SEED_LIMIT = 2**31 - 1
 
@@ -307,7 +307,7 @@ def _calibrated_threshold(scores, codes, strategy):
     if isinstance(strategy, Real):
         return float(strategy)
     if strategy == "eer":
-        return float(_eer_point(codes, scores)[1])
+        return float(eer_point(codes, scores)[1])
     # Accepting the k highest scores, for every k at which the score changes.
     order = np.argsort(-scores, kind="stable")
     ranked, ranked_codes = scores[order], codes[order]
@@ -329,3 +329,28 @@ def _calibrated_threshold(scores, codes, strategy):
         return float(lowest_accepted)
     # Halfway to the next score down: the margin is the same on both sides.
     return float((lowest_accepted + ranked[ends[best - 1] + 1]) / 2)
+
+
+# The calibration in saved files ------------------------------------------------
+
+
+def _encode_calibration(calibrator, writer):
+    return {"a": writer.encode(calibrator.a_), "b": writer.encode(calibrator.b_)}
+
+
+def _decode_calibration(fields, reader):
+    calibrator = _SigmoidCalibration()
+    for name in ("a", "b"):
+        value = reader.decode(fields.get(name))
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+            raise reader.error("holds a malformed calibration.")
+        setattr(calibrator, f"{name}_", value)
+    return calibrator
+
+
+register_codec(
+    "sigmoid_calibration",
+    (f"{_SigmoidCalibration.__module__}:{_SigmoidCalibration.__qualname__}",),
+    _encode_calibration,
+    _decode_calibration,
+)

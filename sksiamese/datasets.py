@@ -35,7 +35,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-from ._files import replacing
+from ._io._atomic import replacing
 
 __all__ = ["fetch_omniglot", "load_omniglot", "load_omniglot_zip", "make_pairs", "make_triplets"]
 

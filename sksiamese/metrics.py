@@ -36,7 +36,7 @@ from sklearn.utils import check_array, check_random_state
 
 from ._compat import Interval, StrOptions, validate_params
 from ._distances import DISTANCES
-from ._pairs import check_pair_labels
+from ._evaluation import check_groups, check_pairs, eer_point
 
 __all__ = [
     "NEIGHBOR_METRICS",
@@ -336,25 +336,6 @@ def mean_average_precision_at_r(embeddings, labels, *, distance="euclidean"):
 # Episodes -------------------------------------------------------------------
 
 
-def _check_groups(groups, labels):
-    """``groups`` as an array with one group per row, and one group per class."""
-    groups = np.asarray(groups)
-    if groups.shape != labels.shape:
-        raise ValueError(
-            f"groups must be a 1-D array of shape (n_samples,) = ({len(labels)},), one "
-            f"group per row; got shape {groups.shape}."
-        )
-    classes, class_index = np.unique(labels, return_inverse=True)
-    _, group_index = np.unique(groups, return_inverse=True)
-    class_groups = np.unique(np.column_stack([class_index, group_index]), axis=0)
-    if len(class_groups) != len(classes):
-        raise ValueError(
-            "groups must give all rows of a class the same group (e.g. the alphabet "
-            "of each character); some classes have rows in several groups."
-        )
-    return groups
-
-
 @validate_params(
     {
         **_RETRIEVAL_PARAMS,
@@ -415,7 +396,7 @@ def few_shot_accuracy(
     1.0
     """
     embeddings, labels = _check_retrieval_input(embeddings, labels)
-    groups = np.zeros(len(labels)) if groups is None else _check_groups(groups, labels)
+    groups = np.zeros(len(labels)) if groups is None else check_groups(groups, labels)
     rng = check_random_state(random_state)
     classes, counts = np.unique(labels, return_counts=True)
     eligible = classes[counts > n_shot]
@@ -443,78 +424,6 @@ def few_shot_accuracy(
 
 
 # Verification ---------------------------------------------------------------
-
-
-def _check_pairs(y_true, y_score):
-    """Validate pair labels (1 same; 0, False or -1 different) and scores.
-
-    Returns the labels as 0/1 codes and the scores as a float array.
-    """
-    y_score = np.asarray(y_score)
-    if y_score.ndim != 1:
-        raise ValueError(
-            f"y_score must be a 1-D array of shape (n_pairs,); got shape {y_score.shape}."
-        )
-    y_true, _ = check_pair_labels(y_true, len(y_score))
-    y_score = check_array(y_score, ensure_2d=False, dtype="numeric", input_name="y_score")
-    return y_true.astype(np.int64), y_score
-
-
-def _roc_counts(y_true, y_score):
-    """ROC points as counts: false accepts, true accepts, thresholds, n_neg, n_pos.
-
-    Every distinct score is a point (no intermediate point dropped), so
-    false and true accepts never both stay unchanged from one point to the
-    next.
-    """
-    fpr, tpr, thresholds = roc_curve(y_true, y_score, drop_intermediate=False)
-    n_pos = int(y_true.sum())
-    n_neg = len(y_true) - n_pos
-    false_accepts = np.rint(fpr * n_neg).astype(np.int64)
-    true_accepts = np.rint(tpr * n_pos).astype(np.int64)
-    return false_accepts, true_accepts, thresholds, n_neg, n_pos
-
-
-def _eer_point(y_true, y_score):
-    """Equal error rate and the score threshold where it occurs.
-
-    The ROC curve from ``sklearn.metrics.roc_curve`` (every distinct score a
-    point) is walked until the false accept rate minus the false reject
-    rate turns non-negative; between that point and the one before, both
-    the rate and the threshold are interpolated linearly to where the
-    difference is zero. A pair is accepted as "same" when its score is
-    ``>= threshold``. Where the crossing lies between the first ROC point
-    (no pair accepted, threshold +inf) and the next, the threshold is the
-    highest score.
-
-    Parameters
-    ----------
-    y_true : array-like of shape (n_pairs,)
-        1 (or True) for same-class pairs, 0 (or False) for different ones;
-        both must occur.
-    y_score : array-like of shape (n_pairs,)
-        Scores, higher for more alike pairs.
-
-    Returns
-    -------
-    eer : float
-        In [0, 1].
-    threshold : float
-        Score threshold at the equal error rate.
-    """
-    y_true, y_score = _check_pairs(y_true, y_score)
-    false_accepts, true_accepts, thresholds, n_neg, n_pos = _roc_counts(y_true, y_score)
-    # n_neg * n_pos * (FAR - FRR), exact in integers; strictly increasing
-    # from -n_neg * n_pos at the first point to +n_neg * n_pos at the last.
-    gap = false_accepts * n_pos + true_accepts * n_neg - n_pos * n_neg
-    j = int(np.argmax(gap >= 0))
-    if gap[j] == 0:
-        return float(false_accepts[j] / n_neg), float(thresholds[j])
-    alpha = -gap[j - 1] / (gap[j] - gap[j - 1])
-    eer = (false_accepts[j - 1] + alpha * (false_accepts[j] - false_accepts[j - 1])) / n_neg
-    upper, lower = thresholds[j - 1], thresholds[j]
-    threshold = upper + alpha * (lower - upper) if np.isfinite(upper) else lower
-    return float(eer), float(threshold)
 
 
 @validate_params(_PAIR_PARAMS, prefer_skip_nested_validation=True)
@@ -556,7 +465,7 @@ def equal_error_rate(y_true, y_score):
     >>> equal_error_rate([0, 0, 1, 1], [0.1, 0.2, 0.7, 0.8])
     0.0
     """
-    return _eer_point(y_true, y_score)[0]
+    return eer_point(y_true, y_score)[0]
 
 
 @validate_params({**_PAIR_PARAMS, "far": _FAR}, prefer_skip_nested_validation=True)
@@ -601,7 +510,7 @@ def tar_at_far(y_true, y_score, *, far=1e-3):
     >>> tar_at_far(y_true, y_score, far=0.1), tar_at_far(y_true, y_score, far=0.25)
     (0.25, 1.0)
     """
-    y_true, y_score = _check_pairs(y_true, y_score)
+    y_true, y_score = check_pairs(y_true, y_score)
     fpr, tpr, _ = roc_curve(y_true, y_score, drop_intermediate=False)
     # fpr is non-decreasing and starts at 0, so the point exists.
     last = np.searchsorted(fpr, far, side="right") - 1

@@ -50,7 +50,7 @@ HAND_TYPED = re.compile(
 SETTINGS = {
     "Training sets of up to 64 MB": ("sksiamese._sampling", "_TENSOR_ROWS_LIMIT", 64 * 2**20),
     "chunks of about 8 MB": ("sksiamese._rows", "_CHUNK_BYTES", 8 * 2**20),
-    "loading accepts up to 64 MiB": ("sksiamese._loading", "_MAX_JSON_BYTES", 64 * 2**20),
+    "JSON document of at most 64 MiB": ("sksiamese._io._members", "MAX_JSON_BYTES", 64 * 2**20),
 }
 
 

@@ -1,5 +1,6 @@
 """GalleryClassifier: enrolment, search, rejection, calibration, and the open-set metrics."""
 
+import io
 import pickle
 import sys
 import tracemalloc
@@ -21,7 +22,7 @@ from sklearn.utils.estimator_checks import (
     check_param_validation,
     parametrize_with_checks,
 )
-from test_persistence import _flip_a_byte, edit_json
+from test_persistence import _flip_a_byte, edit_json, rewrite
 
 import sksiamese
 from sksiamese import GalleryClassifier, _search
@@ -423,7 +424,7 @@ def test_unfitted_and_closed_set_galleries_round_trip(tmp_path):
 
 def _replace_index(key, value):
     def edit(document):
-        document["fitted"]["index_"]["items"][key] = value
+        document["fitted"]["index_"][key] = value
 
     return edit
 
@@ -455,13 +456,13 @@ def test_damaged_gallery_files_are_refused(saved_gallery, tmp_path):
         sksiamese.load(_flip_a_byte(path, tmp_path / "flipped.sksiamese"))
     # The index's own data, intact as zip data but not an index.
     if gallery.algorithm == "hnsw":
-        garbage = {"type": "ndarray", "dtype": "|u1", "shape": [64], "data": [7] * 64}
-        edit, message = _replace_index("faiss_index", garbage), "faiss cannot read the saved"
+        replace, message = {"index.faiss": b"\x07" * 64}, "faiss cannot read the saved"
     else:
-        halves = {"type": "ndarray", "dtype": "<f8", "shape": [1, 1], "data": [0.5]}
-        edit, message = _replace_index("rows", halves), "rows as a float32 matrix"
+        halves = io.BytesIO()
+        np.save(halves, np.full((1, 1), 0.5))
+        replace, message = {"index.rows.npy": halves.getvalue()}, "rows as a float32 matrix"
     with pytest.raises(ValueError, match=message):
-        sksiamese.load(edit_json(path, tmp_path / "edited.sksiamese", edit))
+        sksiamese.load(rewrite(path, tmp_path / "edited.sksiamese", replace))
 
 
 def test_hnsw_file_searching_by_another_metric_is_refused(tmp_path):

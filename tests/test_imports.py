@@ -29,12 +29,20 @@ def run_fresh(code):
 
 
 @pytest.mark.parametrize(
-    "statement", ["import sksiamese", "import sksiamese.metrics", "import sksiamese.plotting"]
+    "statement",
+    [
+        "import sksiamese",
+        "from sksiamese import GalleryClassifier",
+        "from sksiamese import load, save, get_untrusted_types",
+        "import sksiamese.metrics",
+        "import sksiamese.datasets",
+        "import sksiamese.plotting",
+    ],
 )
 def test_modules_that_need_no_tensorflow_import_without_it(statement):
     loaded = run_fresh(
         f"import json, sys\n{statement}\n"
-        "print(json.dumps([sksiamese.__file__] + sorted("
+        "print(json.dumps([sys.modules['sksiamese'].__file__] + sorted("
         "name for name in ('tensorflow', 'keras') if name in sys.modules)))"
     )
     assert loaded == [sksiamese.__file__]
@@ -42,11 +50,24 @@ def test_modules_that_need_no_tensorflow_import_without_it(statement):
 
 def test_the_save_format_imports_no_estimator():
     loaded = run_fresh(
-        "import json, sys\nimport sksiamese._persistence, sksiamese._loading\n"
+        "import json, sys\nimport sksiamese._io\n"
         "print(json.dumps(sorted(name for name in sys.modules if name in "
-        "('sksiamese._embedder', 'sksiamese._verifier'))))"
+        "('sksiamese._embedder', 'sksiamese._verifier', 'sksiamese._gallery'))))"
     )
     assert loaded == []
+
+
+def test_a_gallery_saves_and_loads_without_tensorflow(tmp_path):
+    loaded = run_fresh(
+        "import json, sys\nimport numpy as np\nimport sksiamese\n"
+        "rows, labels = np.eye(4, dtype=np.float32), np.arange(4)\n"
+        "gallery = sksiamese.GalleryClassifier().fit(rows, labels)\n"
+        f"path = gallery.save({str(tmp_path / 'g.sksiamese')!r})\n"
+        "answers = sksiamese.load(path).predict(rows).tolist()\n"
+        "print(json.dumps([answers] + sorted("
+        "name for name in ('tensorflow', 'keras') if name in sys.modules)))"
+    )
+    assert loaded == [[0, 1, 2, 3]]
 
 
 def test_load_knows_every_estimator_however_it_is_imported(tmp_path):

@@ -12,8 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import FunctionTransformer
 
+from sksiamese._evaluation import eer_point as _eer_point
 from sksiamese.metrics import (
-    _eer_point,
     equal_error_rate,
     few_shot_accuracy,
     make_embedding_scorer,

@@ -1,5 +1,6 @@
 """sksiamese.save and load of pipelines: skops around sksiamese's own format."""
 
+import io
 import json
 import os
 import pathlib
@@ -16,7 +17,8 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from test_persistence import _flip_a_byte, _forget, _set, _untrusted_message, edit_json, rewrite
 
 import sksiamese
-from sksiamese import GalleryClassifier, SiameseEmbedder, UntrustedTypesError, _persistence
+from sksiamese import GalleryClassifier, SiameseEmbedder, UntrustedTypesError
+from sksiamese._io import _save
 
 pytest.importorskip("skops")
 
@@ -55,6 +57,7 @@ def test_a_fitted_pipeline_round_trips_with_identical_predictions(
     X, _ = small_digits
     with zipfile.ZipFile(saved_pipeline) as archive:
         assert sorted(archive.namelist()) == [
+            "estimators/0/classes.npy",
             "estimators/0/encoder.keras",
             "estimators/0/estimator.json",
             "pipeline.json",
@@ -205,7 +208,7 @@ DAMAGED_PIPELINE_FILES = [
         "refers to estimator 0; the file holds 0",
     ),
     ("malformed count", _edit_document("estimators", "1"), "malformed number of estimators"),
-    ("newer format version", _edit_document("format_version", 2), "format version 2"),
+    ("newer format version", _edit_document("format_version", 3), "format version 3"),
     (
         "other format",
         _edit_document("format", "skops"),
@@ -233,8 +236,11 @@ def test_damaged_pipeline_files_are_refused(saved_pipeline, tmp_path, damage, me
 
 def test_an_estimator_the_tree_does_not_refer_to_is_refused(saved_pipeline, fitted, tmp_path):
     # A second estimator folder, and a document counting it, that no slot uses.
-    extra = {}
-    _persistence._store(fitted, "estimators/1/", extra)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        _save._store(fitted, "estimators/1/", archive, set())
+    with zipfile.ZipFile(buffer) as archive:
+        extra = {name: archive.read(name) for name in archive.namelist()}
     with zipfile.ZipFile(saved_pipeline) as archive:
         document = json.loads(archive.read("pipeline.json"))
     document["estimators"] = 2
