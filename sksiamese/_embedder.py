@@ -6,7 +6,6 @@ import os
 import warnings
 from numbers import Integral, Real
 
-import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -29,6 +28,7 @@ from ._pairs import check_pair_labels, stack_pair_rows
 from ._persistence import SaveMixin, register
 from ._rows import abs_max, channel_moments, check_finite, is_disk_backed, shaped_rows
 from ._serialization import model_from_bytes, model_to_bytes
+from ._tensorflow import keras
 from ._training import OPTIMIZERS, dtype_policy
 from .metrics import _check_groups, precision_at_1
 from .networks import BUILT_IN

@@ -13,9 +13,9 @@ Weights come from one of two places: the network as it was handed over
 
 import math
 
-import keras
 import numpy as np
 
+from ._tensorflow import keras
 from .networks import BUILT_IN
 
 # Layers that stay in float32 under mixed precision: standardising raw

@@ -10,6 +10,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+# Before the save format, which imports Keras: the package's first import of
+# TensorFlow goes through _tensorflow, which keeps its start-up logs quiet.
+from . import _tensorflow  # noqa: F401
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
 from ._persistence import SaveMixin, register

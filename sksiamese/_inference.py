@@ -12,10 +12,10 @@ time.
 import threading
 
 import numpy as np
-import tensorflow as tf
 
 from ._encoder import float64_twin
 from ._rows import SparseRows, is_in_memory_array, iter_chunks, rows_per_chunk
+from ._tensorflow import tf
 
 
 class EncoderRunner:
