@@ -317,9 +317,10 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     Notes
     -----
-    ``transform`` computes in the precision of its input: float32 rows give
-    float32 embeddings; float64 rows run through a float64 copy of the
-    encoder, so each row's embedding is independent of its batch.
+    ``transform`` returns embeddings in the precision of its input: float32
+    rows give float32 embeddings, float64 rows float64 ones. The encoder
+    computes in float32 (or the 16 bits of ``precision``) either way: rows
+    are cast as they reach it, as Keras' ``predict`` casts them.
 
     Training that diverges (the loss turns NaN or infinite, e.g. with a far
     too large ``learning_rate``) stops at once; the encoder keeps the
