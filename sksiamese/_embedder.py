@@ -24,6 +24,7 @@ from ._distances import DISTANCES
 from ._encoder import INITS, build_encoder, flat_size
 from ._engine import Objective, plan_training, run_training
 from ._inference import EncoderRunner
+from ._labels import check_label_types
 from ._pairs import check_pair_labels, stack_pair_rows
 from ._persistence import SaveMixin, register
 from ._rows import (
@@ -807,6 +808,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
     # Validation -----------------------------------------------------------
 
     def _validate_training_data(self, X, y, *, continuing, reset):
+        check_label_types(y, self)
         X, nd_shape = _flatten_rows(X)
         (X, y), fitted = self._validated(X, y, ensure_min_samples=2, reset=reset)
         check_classification_targets(y)

@@ -531,3 +531,19 @@ def test_few_shot_accuracy_against_a_hand_count():
         few_shot_accuracy(separated, labels, n_way=2, groups=groups, n_episodes=5, random_state=0)
         == 1.0
     )
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+@pytest.mark.parametrize("container", [list, lambda labels: np.array(labels, dtype=object)])
+def test_labels_mixing_strings_and_numbers_are_refused(method, container, fitted, small_digits):
+    X, y = small_digits
+    # NumPy would turn them all into strings, making 1 and "1" one class.
+    mixed = container([f"c{label}" if label % 2 else int(label) for label in y])
+    model = pickle.loads(pickle.dumps(fitted))
+    weights = model.encoder_.get_weights()
+    with pytest.raises(ValueError, match=r"Mix of label input types \(string and number\): "):
+        getattr(model, method)(X, mixed)
+    assert model.n_iter_ == fitted.n_iter_
+    np.testing.assert_array_equal(model.classes_, fitted.classes_)
+    for before, after in zip(weights, model.encoder_.get_weights()):
+        np.testing.assert_array_equal(before, after)
