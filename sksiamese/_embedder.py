@@ -6,7 +6,6 @@ import os
 import warnings
 from numbers import Integral, Real
 
-import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -28,8 +27,17 @@ from ._evaluation import check_groups
 from ._inference import EncoderRunner
 from ._io import SaveMixin, register
 from ._keras_io import model_from_bytes, model_to_bytes
+from ._labels import check_label_types
 from ._pairs import check_pair_labels, stack_pair_rows
-from ._rows import abs_max, channel_moments, check_finite, is_disk_backed, shaped_rows
+from ._rows import (
+    abs_max,
+    channel_moments,
+    check_disk_rows,
+    is_disk_backed,
+    row_checks,
+    shaped_rows,
+)
+from ._tensorflow import keras
 from ._training import OPTIMIZERS, dtype_policy
 from .metrics import precision_at_1
 from .networks import BUILT_IN
@@ -318,9 +326,10 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     Notes
     -----
-    ``transform`` computes in the precision of its input: float32 rows give
-    float32 embeddings; float64 rows run through a float64 copy of the
-    encoder, so each row's embedding is independent of its batch.
+    ``transform`` returns embeddings in the precision of its input: float32
+    rows give float32 embeddings, float64 rows float64 ones. The encoder
+    computes in float32 (or the 16 bits of ``precision``) either way: rows
+    are cast as they reach it, as Keras' ``predict`` casts them.
 
     Training that diverges (the loss turns NaN or infinite, e.g. with a far
     too large ``learning_rate``) stops at once; the encoder keeps the
@@ -802,6 +811,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
     # Validation -----------------------------------------------------------
 
     def _validate_training_data(self, X, y, *, continuing, reset):
+        check_label_types(y, self)
         X, nd_shape = _flatten_rows(X)
         (X, y), fitted = self._validated(X, y, ensure_min_samples=2, reset=reset)
         check_classification_targets(y)
@@ -826,7 +836,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         """
         stand_in = object.__new__(type(self))
         stand_in.__dict__.update(self.__dict__)
-        validated = validate_data(stand_in, *data, reset=reset, **_row_checks(data[0]), **checks)
+        validated = validate_data(stand_in, *data, reset=reset, **row_checks(data[0]), **checks)
         recorded = {
             name: getattr(stand_in, name, None) for name in ("n_features_in_", "feature_names_in_")
         }
@@ -840,7 +850,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         stay sparse, to be densified batch by batch.
         """
         if is_disk_backed(X):
-            _check_disk_rows(X)
+            check_disk_rows(X)
         input_shape = self._row_shape(X.shape[1], nd_shape)
         if self._augments() and len(input_shape) != 3:
             raise ValueError(
@@ -925,9 +935,9 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             raise ValueError(
                 f"X has rows of shape {nd_shape}; the encoder takes {self.input_shape_}."
             )
-        X = validate_data(self, X, reset=False, **_row_checks(X))
+        X = validate_data(self, X, reset=False, **row_checks(X))
         if is_disk_backed(X):
-            _check_disk_rows(X)
+            check_disk_rows(X)
         return shaped_rows(X, self.input_shape_)
 
     # Training helpers -------------------------------------------------------
@@ -983,25 +993,6 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             variance=variance,
             policy=dtype_policy(self.precision),
         )
-
-
-def _row_checks(X):
-    """How ``validate_data`` checks rows: in memory, sparse, or memory-mapped from disk.
-
-    Disk-backed rows keep their dtype (no copy) and are checked for NaN
-    chunk by chunk by :func:`_check_disk_rows` instead of in one pass over
-    the whole mapping. Sparse rows become CSR, whose rows slice cheaply.
-    """
-    if is_disk_backed(X):
-        return {"dtype": None, "ensure_all_finite": False}
-    return {"dtype": [np.float64, np.float32], "accept_sparse": "csr"}
-
-
-def _check_disk_rows(X):
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"X memory-mapped from disk must hold numbers; it holds {X.dtype}.")
-    if X.dtype.kind == "f":
-        check_finite(X)
 
 
 def _flatten_rows(X):

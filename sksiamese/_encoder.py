@@ -13,9 +13,9 @@ Weights come from one of two places: the network as it was handed over
 
 import math
 
-import keras
 import numpy as np
 
+from ._tensorflow import keras
 from .networks import BUILT_IN
 
 # Layers that stay in float32 under mixed precision: standardising raw
@@ -273,19 +273,6 @@ def _all_layers(model):
             yield from _all_layers(layer)
 
 
-def float64_twin(encoder):
-    """A float64 copy of ``encoder`` with the same weights, or None.
-
-    Computing in float64 makes each row's embedding independent of the batch
-    it is computed in to within 1e-15, which float32 kernels cannot promise.
-    Subclassed models cannot be cloned; None tells the caller to fall back.
-    """
-    try:
-        return _retyped_copy(encoder, "float64", input_dtype="float64")
-    except (ValueError, TypeError, NotImplementedError):
-        return None
-
-
 def with_precision(encoder, policy):
     """A copy of ``encoder`` computing under the dtype policy ``policy``.
 
@@ -309,7 +296,7 @@ def compute_policy(encoder):
     return next((name for name in ("mixed_float16", "mixed_bfloat16") if name in names), "float32")
 
 
-def _retyped_copy(encoder, dtype, *, input_dtype="float32", keep=()):
+def _retyped_copy(encoder, dtype, *, keep=()):
     """Clone ``encoder`` with every layer but those named in ``keep`` set to ``dtype``."""
 
     def retype(layer):
@@ -320,7 +307,7 @@ def _retyped_copy(encoder, dtype, *, input_dtype="float32", keep=()):
 
     copy = keras.models.clone_model(
         encoder,
-        input_tensors=keras.Input(shape=encoder.input_shape[1:], dtype=input_dtype),
+        input_tensors=keras.Input(shape=encoder.input_shape[1:]),
         clone_function=retype,
         recursive=True,
     )

@@ -14,7 +14,6 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
@@ -24,6 +23,7 @@ from ._encoder import compute_policy
 from ._frozen import trained_part
 from ._inference import EncoderRunner
 from ._sampling import ClassBalancedSampler, PairSampler, check_positive_pairs, row_reader
+from ._tensorflow import keras
 from ._training import (
     image_augmenter,
     in_current_strategy,

@@ -20,12 +20,12 @@ import os
 import tempfile
 from typing import NamedTuple
 
-import keras
 import numpy as np
 
 from ._encoder import STANDARDIZE, leaf_layers
 from ._inference import EncoderRunner
 from ._rows import is_in_memory_array
+from ._tensorflow import keras
 
 
 class FrozenSplit(NamedTuple):

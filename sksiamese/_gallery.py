@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
 from ._io import SaveMixin, register
+from ._labels import check_label_types
 from ._rows import DiskRows, check_finite, is_disk_backed
 from ._search import ExactIndex, HNSWIndex, import_faiss, index_from_state, make_index
 
@@ -277,7 +278,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 f"are now {self.algorithm!r} and {self.distance!r}. Call fit to rebuild it."
             )
         X, y = self._validate_enrolment(X, y, reset=False)
-        labels = _identities(y, classes)
+        labels = _identities(y, classes, self)
         if (labels.dtype.kind in "biuf") != (self.classes_.dtype.kind in "biuf"):
             raise ValueError(
                 f"The gallery's identities are {self.classes_.dtype} labels; y and classes "
@@ -304,7 +305,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         # estimator it checks for: a clone, so that self changes only at the end.
         fitted = clone(self)
         X, y = fitted._validate_enrolment(X, y, reset=True)
-        classes = _identities(y, classes)
+        classes = _identities(y, classes, self)
         codes = np.searchsorted(classes, y)
         self._check_unknown_label(classes)
         impostors = self._impostor_identities(codes, len(classes))
@@ -321,6 +322,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def _validate_enrolment(self, X, y, *, reset):
+        check_label_types(y, self)
         disk = is_disk_backed(X)
         # Memory-mapped rows stay where they are (no float32 copy) and are
         # checked for NaN chunk by chunk instead of in one pass over the mapping.
@@ -538,9 +540,12 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
 
 
-def _identities(y, classes):
+def _identities(y, classes, estimator):
     """The sorted identities of ``y`` and of the ``classes`` declared, if any."""
-    return np.unique(y) if classes is None else np.union1d(y, np.asarray(classes))
+    if classes is None:
+        return np.unique(y)
+    check_label_types(classes, estimator, name="classes")
+    return np.union1d(y, np.asarray(classes))
 
 
 def _vote(codes, distances):

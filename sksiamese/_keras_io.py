@@ -13,10 +13,9 @@ import os
 import shutil
 import tempfile
 
-import keras
-
 from ._io import register_codec
 from ._io._codecs import import_object, reference, split_reference
+from ._tensorflow import keras
 
 _FILE_NAME = "model.keras"
 

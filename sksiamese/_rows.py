@@ -242,3 +242,22 @@ def channel_moments(rows):
     for _, chunk in iter_chunks(rows):
         squares += float(np.sum((chunk.reshape(-1, n_channels) - mean) ** 2))
     return mean, squares / (count * n_channels)
+
+
+def row_checks(X):
+    """How ``validate_data`` checks rows: in memory, sparse, or memory-mapped from disk.
+
+    Disk-backed rows keep their dtype (no copy) and are checked for NaN
+    chunk by chunk by :func:`check_disk_rows` instead of in one pass over
+    the whole mapping. Sparse rows become CSR, whose rows slice cheaply.
+    """
+    if is_disk_backed(X):
+        return {"dtype": None, "ensure_all_finite": False}
+    return {"dtype": [np.float64, np.float32], "accept_sparse": "csr"}
+
+
+def check_disk_rows(X):
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X memory-mapped from disk must hold numbers; it holds {X.dtype}.")
+    if X.dtype.kind == "f":
+        check_finite(X)

@@ -23,9 +23,9 @@ strategy, ``R = 1`` and the stream index is the step.
 """
 
 import numpy as np
-import tensorflow as tf
 
 from ._rows import DiskRows, is_disk_backed, is_in_memory_array
+from ._tensorflow import tf
 
 # In-memory rows up to this many bytes are copied once into a tensor and
 # gathered inside the graph, with no Python call per batch (the benchmarks'

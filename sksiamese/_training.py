@@ -7,9 +7,9 @@ batch (P x K labelled rows, or both members of a set of pairs) and applies the
 loss; only the encoder is kept afterwards.
 """
 
-import keras
 import numpy as np
-import tensorflow as tf
+
+from ._tensorflow import keras, tf
 
 OPTIMIZERS = {
     "adam": keras.optimizers.Adam,

@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._compat import HasMethods, Interval, StrOptions, _fit_context, _SigmoidCalibration
 from ._distances import DISTANCES
@@ -15,6 +15,7 @@ from ._embedder import SiameseEmbedder
 from ._evaluation import eer_point
 from ._io import SaveMixin, register, register_codec
 from ._pairs import check_pair_labels, stack_pair_rows
+from ._rows import check_disk_rows, is_disk_backed, row_checks
 
 _SEED_LIMIT = 2**31 - 1
 
@@ -155,10 +156,9 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
         self : SiameseVerifier
             The fitted verifier.
         """
-        rows = stack_pair_rows(X)
-        codes, classes = check_pair_labels(y, len(rows) // 2)
         # Every pair, calibration pairs included, is checked before training.
-        check_array(rows.reshape(len(rows), -1), dtype="numeric", input_name="X")
+        rows = self._pair_rows(X, fitting=True)
+        codes, classes = check_pair_labels(y, len(rows) // 2)
         rng = check_random_state(self.random_state)
         if isinstance(self.embedder, FrozenEstimator):
             embedder, calibration_rows, calibration_codes = self.embedder, rows, codes
@@ -192,7 +192,7 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
             Higher means more alike; 0 for identical embeddings.
         """
         check_is_fitted(self)
-        return _decision_values(self.embedder_, stack_pair_rows(X))
+        return _decision_values(self.embedder_, self._pair_rows(X))
 
     def predict(self, X):
         """Whether the rows of each pair match.
@@ -236,6 +236,23 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
+    def _pair_rows(self, X, *, fitting=False):
+        """The rows of the pairs ``X``, stacked and checked in this estimator's name.
+
+        Checked here rather than by the embedder, so that an error names the
+        estimator the user called. ``fit`` checks without recording
+        ``n_features_in_``, which it sets once training has succeeded.
+        """
+        rows = stack_pair_rows(X)
+        flat = rows.reshape(len(rows), -1)
+        if fitting:
+            flat = check_array(flat, estimator=self, input_name="X", **row_checks(flat))
+        else:
+            flat = validate_data(self, flat, reset=False, **row_checks(flat))
+        if is_disk_backed(flat):
+            check_disk_rows(flat)
+        return flat.reshape(rows.shape)
+
     def _embedder_to_train(self, rng):
         if self.embedder is None:
             embedder = SiameseEmbedder(loss="contrastive")
@@ -246,6 +263,13 @@ class SiameseVerifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 "embedder must be a SiameseEmbedder to train on the pairs, or a fitted "
                 "transformer wrapped in sklearn.frozen.FrozenEstimator; got "
                 f"{type(self.embedder).__name__}, which has no fit_pairs method."
+            )
+        if embedder.get_params().get("loss") != "contrastive":
+            raise ValueError(
+                "SiameseVerifier trains its embedder on the pairs with the contrastive loss; "
+                f"got {type(embedder).__name__}(loss={embedder.get_params().get('loss')!r}). "
+                "Set loss='contrastive', or wrap an embedder fitted on classes in "
+                "sklearn.frozen.FrozenEstimator."
             )
         if embedder.get_params().get("random_state") is None:
             embedder.set_params(random_state=int(rng.randint(_SEED_LIMIT)))

@@ -327,7 +327,7 @@ def load_omniglot_zip(path, *, image_size=28):
     """
     # Imported here, not with the module: only decoding the PNGs needs
     # TensorFlow, so load_omniglot and the samplers work without it.
-    import tensorflow as tf
+    from ._tensorflow import tf
 
     images, characters, alphabets, drawers = [], [], [], []
     with zipfile.ZipFile(path) as archive:

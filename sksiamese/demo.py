@@ -9,15 +9,20 @@ examples each: every 20-way episode draws 20 characters of one alphabet
 (Lake et al.'s protocol), K labelled examples and one query image of each,
 and labels each query with the character of its nearest example. Raw pixels
 and PCA face the same episodes.
+
+The results are printed on standard output; progress, a line per stage and
+per training epoch with the seconds elapsed, on standard error.
 """
 
 import argparse
+import sys
 import time
 
 import numpy as np
 from sklearn.decomposition import PCA
 
 from . import SiameseEmbedder
+from ._tensorflow import keras
 from .datasets import load_omniglot
 from .metrics import few_shot_accuracy
 
@@ -26,7 +31,7 @@ N_WAY = 20
 SHOTS = (1, 5)
 
 
-def run(*, epochs=40, n_episodes=1000, random_state=0):
+def run(*, epochs=40, n_episodes=1000, random_state=0, progress=None):
     """Train on three alphabets, evaluate few-shot on the two others.
 
     Parameters
@@ -38,6 +43,9 @@ def run(*, epochs=40, n_episodes=1000, random_state=0):
         representation.
     random_state : int, default=0
         Seeds the models and the episodes.
+    progress : callable, default=None
+        Called with a line of text as each stage starts and after each
+        epoch of the embedder; None says nothing.
 
     Returns
     -------
@@ -46,11 +54,17 @@ def run(*, epochs=40, n_episodes=1000, random_state=0):
         seconds each model took to fit (None for raw pixels) and
         ``accuracy[name][n_shot]``.
     """
+    say = progress or (lambda line: None)
+    say("Loading the Omniglot characters.")
     data = load_omniglot()
     train = np.isin(data.alphabet, TRAIN_ALPHABETS)
     X_new, y_new, alphabet_new = data.data[~train], data.target[~train], data.alphabet[~train]
     embedder = SiameseEmbedder(
-        network="cnn", input_shape=(28, 28, 1), epochs=epochs, random_state=random_state
+        network="cnn",
+        input_shape=(28, 28, 1),
+        epochs=epochs,
+        callbacks=[_EpochLines(say, epochs)],
+        random_state=random_state,
     )
     models = {
         "PCA (32 components)": PCA(32, random_state=random_state),
@@ -59,10 +73,12 @@ def run(*, epochs=40, n_episodes=1000, random_state=0):
     fit_seconds = {"raw pixels": None}
     representations = {"raw pixels": X_new}
     for name, model in models.items():
+        say(f"Fitting {name} on {int(train.sum())} images.")
         start = time.perf_counter()
         model.fit(data.data[train], data.target[train])
         fit_seconds[name] = time.perf_counter() - start
         representations[name] = model.transform(X_new)
+    say(f"Scoring {n_episodes} episodes of {' and '.join(map(str, SHOTS))} examples per class.")
     accuracy = {
         name: {
             n_shot: few_shot_accuracy(
@@ -90,6 +106,29 @@ def run(*, epochs=40, n_episodes=1000, random_state=0):
     }
 
 
+class _EpochLines(keras.callbacks.Callback):
+    """Says the loss and the number of each epoch of training as it ends."""
+
+    def __init__(self, say, epochs):
+        super().__init__()
+        self.say = say
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("loss", float("nan"))
+        self.say(f"SiameseEmbedder epoch {epoch + 1}/{self.epochs}: loss {loss:.4f}")
+
+
+class _Progress:
+    """Writes lines to standard error, each after the seconds elapsed since it was made."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self, line):
+        print(f"[{time.perf_counter() - self.start:6.1f} s] {line}", file=sys.stderr, flush=True)
+
+
 def positive_int(text):
     """Parse a command-line count, which must be at least 1."""
     value = int(text)
@@ -112,7 +151,7 @@ def main(argv=None):
         help="episodes per number of examples (default: 1000)",
     )
     args = parser.parse_args(argv)
-    result = run(epochs=args.epochs, n_episodes=args.episodes)
+    result = run(epochs=args.epochs, n_episodes=args.episodes, progress=_Progress())
     print(
         f"Trained on {len(result['train_alphabets'])} Omniglot alphabets "
         f"({', '.join(result['train_alphabets'])}): {result['n_train_characters']} characters, "

@@ -29,9 +29,8 @@ import functools
 from dataclasses import dataclass
 from typing import Callable
 
-import tensorflow as tf
-
 from ._distances import DISTANCES
+from ._tensorflow import tf
 
 __all__ = [
     "DISTANCES",

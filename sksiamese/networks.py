@@ -8,7 +8,7 @@ them can be pickled and saved. An estimator's ``network`` may also be a
 ``keras.Model`` itself, such as a pretrained backbone.
 """
 
-import keras
+from ._tensorflow import keras
 
 __all__ = ["build_mlp", "build_cnn"]
 

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -7,7 +9,24 @@ from sksiamese import demo
 def test_demo_recognises_unseen_alphabets_far_better_than_raw_pixels(capsys):
     n_episodes = 50
     demo.main(["--epochs", "3", "--episodes", str(n_episodes)])
-    lines = capsys.readouterr().out.splitlines()
+    printed = capsys.readouterr()
+    # Progress goes to standard error, a line per stage and per epoch, each
+    # after the seconds elapsed; standard output holds the results alone.
+    progress = [re.fullmatch(r"\[ *(\d+\.\d) s\] (.*)", line) for line in printed.err.splitlines()]
+    assert all(progress), printed.err
+    stages = [match[2] for match in progress]
+    assert stages[0] == "Loading the Omniglot characters."
+    assert stages[1:3] == [
+        "Fitting PCA (32 components) on 1800 images.",
+        "Fitting SiameseEmbedder on 1800 images.",
+    ]
+    assert [stage.split(":")[0] for stage in stages[3:6]] == [
+        f"SiameseEmbedder epoch {epoch}/3" for epoch in (1, 2, 3)
+    ]
+    assert stages[6:] == [f"Scoring {n_episodes} episodes of 1 and 5 examples per class."]
+    seconds = [float(match[1]) for match in progress]
+    assert seconds == sorted(seconds)
+    lines = printed.out.splitlines()
     assert lines[0] == (
         "Trained on 3 Omniglot alphabets (Balinese, Korean, Latin): 90 characters, "
         '1800 images; SiameseEmbedder(network="cnn"), 3 epochs.'

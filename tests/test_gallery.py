@@ -577,3 +577,21 @@ def test_dir_at_far_scorer_needs_both_kinds_of_probe():
         InvalidParameterError, match="The 'far' parameter of make_dir_at_far_scorer"
     ):
         make_dir_at_far_scorer(far=-1)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda gallery, X: gallery.fit(X, ["a", 1] * (len(X) // 2)),
+        lambda gallery, X: gallery.partial_fit(X, np.array(["a", 1] * (len(X) // 2), dtype=object)),
+        lambda gallery, X: gallery.partial_fit(X, ["a"] * len(X), classes=["b", 2]),
+    ],
+)
+def test_labels_mixing_strings_and_numbers_are_refused(call):
+    X, y = identities(4, 2)
+    gallery = GalleryClassifier().fit(X, [f"id{label}" for label in y])
+    classes, n_rows = gallery.classes_.copy(), gallery.n_samples_fit_
+    with pytest.raises(ValueError, match=r"Mix of label input types \(string and number\): "):
+        call(gallery, X)
+    assert_array_equal(gallery.classes_, classes)
+    assert gallery.n_samples_fit_ == n_rows == len(gallery.enrolled_codes_)

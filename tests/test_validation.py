@@ -195,7 +195,7 @@ SAME = np.arange(10) % 2
         (X, np.r_[np.nan, y[1:]], ValueError, "Input y contains NaN"),
         (X, np.array([None, 1] * 20, dtype=object), ValueError, "Unknown label type"),
         (X, y + 0j, ValueError, "Complex data not supported"),
-        (X, np.array(["a", 1] * 20, dtype=object), TypeError, "not supported between"),
+        (X, np.array(["a", 1] * 20, dtype=object), ValueError, "Mix of label input types"),
     ],
     ids=["scalar-X", "no-features", "complex-X", "nan-y", "none-y", "complex-y", "mixed-type-y"],
 )

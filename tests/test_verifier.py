@@ -133,6 +133,49 @@ def test_bad_pairs_are_rejected_before_training(pairs, same, match, fitted, smal
     train.assert_not_called()
 
 
+@pytest.fixture(scope="module")
+def frozen_verifier(fitted, small_digits):
+    X, y = small_digits
+    pairs, same = make_pairs(X, y, 200, random_state=0)
+    return SiameseVerifier(FrozenEstimator(fitted)).fit(pairs, same)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "decision_function", "score"])
+@pytest.mark.parametrize(
+    "pairs, match",
+    [
+        (np.full((4, 2, 64), np.nan), "NaN.\nSiameseVerifier does not accept missing values"),
+        (np.full((4, 2, 64), np.inf), "Input X contains infinity"),
+        (np.zeros((4, 2, 10)), "X has 10 features, but SiameseVerifier is expecting 64"),
+        (np.zeros((4, 64)), r"shape \(n_pairs, 2, n_features\)"),
+    ],
+)
+def test_bad_pairs_are_refused_in_the_name_of_the_verifier(frozen_verifier, method, pairs, match):
+    arguments = (pairs, np.arange(len(pairs)) % 2) if method == "score" else (pairs,)
+    with pytest.raises(ValueError, match=match) as error:
+        getattr(frozen_verifier, method)(*arguments)
+    assert "SiameseEmbedder" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "embedder, pairs, match",
+    [
+        (None, np.full((10, 2, 64), np.nan), "NaN.\nSiameseVerifier does not accept missing"),
+        (
+            SiameseEmbedder(),
+            np.zeros((10, 2, 64)),
+            r"SiameseVerifier trains its embedder .* contrastive loss; got "
+            r"SiameseEmbedder\(loss='triplet'\)",
+        ),
+    ],
+)
+def test_fit_refusals_name_the_verifier(embedder, pairs, match):
+    with mock.patch("sksiamese._engine.train") as train:
+        with pytest.raises(ValueError, match=match):
+            SiameseVerifier(embedder).fit(pairs, np.arange(len(pairs)) % 2)
+    train.assert_not_called()
+
+
 def test_rejected_fit_pairs_leaves_a_fitted_embedder_intact(digit_pairs):
     (pairs, same), _ = digit_pairs
     embedder = small_pair_model(epochs=1, random_state=0).fit_pairs(pairs[:200], same[:200])
