@@ -273,11 +273,14 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         checkpoint in ``checkpoint_dir``, if there is one.
 
     checkpoint_dir : str or path-like, default=None
-        Folder where the encoder and ``history_`` are saved after every
-        epoch that ends with a finite loss, in one file replaced atomically,
-        so a crash or an interrupt loses at most the epoch in progress.
-        With ``warm_start=True`` a new estimator (or a new process) resumes
-        from it; otherwise a fit starts anew and overwrites it.
+        Folder where the estimator as fitted so far is saved after every
+        epoch that ends with a finite loss, in one file
+        (``sksiamese-checkpoint.zip``) replaced atomically, so a crash or an
+        interrupt loses at most the epoch in progress. The file is in the
+        format of :meth:`save`: :func:`sksiamese.load` reads it as a fitted
+        estimator. With ``warm_start=True`` a new estimator (or a new
+        process) resumes from it; otherwise a fit starts anew and
+        overwrites it.
 
     precision : {"float32", "mixed", "mixed_float16", "mixed_bfloat16"}, default="float32"
         Arithmetic of the encoder. The mixed policies compute in 16 bits
@@ -614,6 +617,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             learning_rate=self._learning_rate(),
             callbacks=self.callbacks,
             checkpoint_dir=self.checkpoint_dir,
+            snapshot=functools.partial(self._snapshot, fitted),
             epochs=1 if incremental else int(self.epochs),
             batch_size=int(self.batch_size),
             samples_per_class=int(self.samples_per_class),
@@ -635,6 +639,21 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         )
         self._report(result, rows)
         return self
+
+    def _snapshot(self, fitted, encoder, history):
+        """The estimator as fitted with ``encoder`` after the epochs of ``history``.
+
+        A checkpoint saves it, so that ``sksiamese.load`` reads the last
+        checkpoint of an interrupted fit as a fitted estimator. It shares the
+        parameters' objects (nothing is copied) and holds no runtime state;
+        without an ``encoder`` it is unfitted.
+        """
+        snapshot = type(self)(**self.get_params(deep=False))
+        if encoder is not None:
+            snapshot._set_fitted(
+                **fitted, encoder_=encoder, history_=history, n_iter_=len(history.get("loss", []))
+            )
+        return snapshot
 
     def _set_fitted(self, **attributes):
         """Set the fitted attributes of one fit together; None removes one."""

@@ -76,6 +76,10 @@ class TrainingPlan:
     epochs, batch_size, samples_per_class, n_iter_no_change, verbose : int
     callbacks : tuple of keras.callbacks.Callback
     checkpoint_dir : str or path-like or None
+    snapshot : callable
+        ``snapshot(encoder, history)`` returns the estimator as fitted with
+        that encoder and history: what each checkpoint saves, so that
+        ``sksiamese.load`` reads a checkpoint as a fitted estimator.
     augment : bool
     rotated_classes, mirrored_classes : bool
         Whether training batches also draw each class turned by quarter
@@ -100,6 +104,7 @@ class TrainingPlan:
     n_iter_no_change: int
     callbacks: tuple
     checkpoint_dir: Any
+    snapshot: Any
     augment: bool
     rotated_classes: bool
     mirrored_classes: bool
@@ -198,8 +203,8 @@ def plan_training(
     **settings
         The remaining fields of :class:`TrainingPlan`: ``epochs``,
         ``batch_size``, ``samples_per_class``, ``n_iter_no_change``,
-        ``augment``, ``rotated_classes``, ``mirrored_classes`` and
-        ``verbose``.
+        ``snapshot``, ``augment``, ``rotated_classes``, ``mirrored_classes``
+        and ``verbose``.
     """
     callbacks = tuple(callbacks or ())
     for callback in callbacks:
@@ -294,7 +299,9 @@ def run_training(plan):
         )
     checkpoint = None
     if plan.checkpoint_dir is not None:
-        checkpoint = Checkpointer(plan.checkpoint_dir, plan.encoder, earlier_history=plan.history)
+        checkpoint = Checkpointer(
+            plan.checkpoint_dir, plan.encoder, plan.snapshot, earlier_history=plan.history
+        )
     loss = _loss(plan, [train_sampler, validation_sampler or train_sampler])
     weights = plan.encoder.get_weights()
     optimizer_state = [variable.numpy() for variable in plan.optimizer.variables]

@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
+import sksiamese
 from sksiamese import SiameseEmbedder
 from sksiamese._checkpoint import CHECKPOINT_NAME, read_checkpoint
+from sksiamese.networks import build_mlp
 
 
 class PoisonWeights(keras.callbacks.Callback):
@@ -283,21 +285,54 @@ def test_an_interrupted_checkpoint_write_keeps_the_previous_one(small_digits, tm
     X, y = small_digits
     from sksiamese import _checkpoint
 
-    real = _checkpoint.model_to_bytes
+    real = _checkpoint.save
     calls = []
 
-    def fail_on_second_save(model):
+    def fail_on_second_save(estimator, path):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(model)
+        return real(estimator, path)
 
     embedder = SiameseEmbedder(n_components=8, epochs=4, checkpoint_dir=tmp_path, random_state=0)
-    with mock.patch.object(_checkpoint, "model_to_bytes", fail_on_second_save):
+    with mock.patch.object(_checkpoint, "save", fail_on_second_save):
         with pytest.warns(UserWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
             embedder.fit(X, y)
     assert os.listdir(tmp_path) == [CHECKPOINT_NAME]
     assert len(read_checkpoint(tmp_path)[1]["loss"]) == 1
+
+
+def test_the_checkpoint_of_an_interrupted_fit_loads_as_a_fitted_estimator(small_digits, tmp_path):
+    X, y = small_digits
+    names = np.array(list("abcdefghij"))[y]
+    params = dict(n_components=8, epochs=5, checkpoint_dir=tmp_path, random_state=0)
+    interrupted = SiameseEmbedder(**params, callbacks=[Interrupt(epoch=2)])
+    with pytest.warns(UserWarning, match="interrupted"), pytest.raises(KeyboardInterrupt):
+        interrupted.fit(X, names)
+    loaded = sksiamese.load(tmp_path / CHECKPOINT_NAME)
+    # The estimator after its last complete epoch, as a fit of two epochs leaves it.
+    assert type(loaded) is SiameseEmbedder and loaded.get_params()["epochs"] == 5
+    assert loaded.callbacks is None and loaded.n_iter_ == interrupted.n_iter_ == 2
+    assert loaded.history_ == interrupted.history_
+    np.testing.assert_array_equal(loaded.classes_, interrupted.classes_)
+    two_epochs = SiameseEmbedder(**{**params, "epochs": 2, "checkpoint_dir": None}).fit(X, names)
+    np.testing.assert_allclose(loaded.transform(X), two_epochs.transform(X), atol=1e-6)
+    # It can be trained on from there, as any loaded estimator.
+    loaded.set_params(warm_start=True, epochs=1, checkpoint_dir=None).fit(X, names)
+    assert loaded.n_iter_ == 3
+
+
+def test_checkpoint_dir_refuses_before_training_what_it_could_not_save(small_digits, tmp_path):
+    X, y = small_digits
+    embedder = SiameseEmbedder(
+        network=lambda input_shape, n_components: build_mlp(input_shape, n_components),
+        checkpoint_dir=tmp_path,
+    )
+    with mock.patch("sksiamese._engine.train") as train:
+        with pytest.raises(ValueError, match="checkpoint_dir saves the estimator.*lambda"):
+            embedder.fit(X, y)
+    train.assert_not_called()
+    assert os.listdir(tmp_path) == []
 
 
 def test_resuming_checks_the_row_shape_before_training(small_digits, tmp_path):

@@ -35,11 +35,12 @@ gallery imports TensorFlow.
 
 from ._load import UntrustedTypesError, get_untrusted_types, load
 from ._registry import register, register_codec
-from ._save import SaveMixin, save
+from ._save import SaveMixin, check_saveable, save
 
 __all__ = [
     "SaveMixin",
     "UntrustedTypesError",
+    "check_saveable",
     "get_untrusted_types",
     "load",
     "register",

@@ -322,6 +322,28 @@ def get_untrusted_types(path):
     return sorted(reading.names - TRUSTED_BY_DEFAULT)
 
 
+def read_fitted(path, names):
+    """The fitted attributes ``names`` of the estimator saved in ``path``, and nothing else.
+
+    Builds only those attributes: neither the estimator nor its parameters,
+    so nothing the file names is imported and no trust is needed (a model
+    still loads in Keras' safe mode). For resuming training from a
+    checkpoint, which needs only the encoder and its history.
+    """
+    path = os.fspath(path)
+    with _open(path) as archive:
+        record = _read_file(_Reading(archive), path)
+        if not isinstance(record, _Record) or record.state is None:
+            raise ValueError(f"Cannot load {path!r}: it holds no fitted estimator.")
+        missing = [name for name in names if name not in record.state]
+        if missing:
+            raise ValueError(f"Cannot load {path!r}: it has no {', '.join(missing)}.")
+        try:
+            return tuple(_build(record.state[name], {}) for name in names)
+        except FileError as error:
+            raise ValueError(f"Cannot load {path!r}: {error}") from error.__cause__
+
+
 def _trusted_names(trusted):
     names = set()
     for item in trusted or ():

@@ -1,5 +1,6 @@
 """Saving estimators and pipelines: one zip of JSON, ``.npy`` arrays and binary members."""
 
+import io
 import os
 import re
 import sys
@@ -247,6 +248,12 @@ def save(estimator, path):
             else:
                 _store_pipeline(estimator, tree, estimators, archive, taken)
     return path
+
+
+def check_saveable(estimator):
+    """Raise the ValueError ``save`` would raise for ``estimator``, writing nothing to disk."""
+    with zipfile.ZipFile(io.BytesIO(), "w") as archive:
+        _store(estimator, "", archive, set())
 
 
 def _is_own(value):
