@@ -379,7 +379,7 @@ def test_string_labels_dataframes_and_set_output(small_digits):
     names = np.array(
         ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     )
-    embedder = SiameseEmbedder(n_components=3, epochs=3, random_state=0).set_output(
+    embedder = SiameseEmbedder(n_components=3, epochs=6, random_state=0).set_output(
         transform="pandas"
     )
     out = embedder.fit_transform(frame, names[y])
@@ -387,8 +387,9 @@ def test_string_labels_dataframes_and_set_output(small_digits):
     assert list(out.columns) == ["siameseembedder0", "siameseembedder1", "siameseembedder2"]
     assert set(embedder.classes_) == set(names)
     np.testing.assert_array_equal(embedder.get_feature_names_out(), out.columns)
-    # Three components keep most of the raw pixels' neighbours (0.83 against
-    # 0.96 measured); chance is 0.1.
+    # Three components keep most of the raw pixels' neighbours after six
+    # epochs (0.91 to 0.93 over seeds 0-2, against 0.96; at three epochs
+    # 0.76 to 0.83, too close to the bound); chance is 0.1.
     assert embedder.score(frame, names[y]) > precision_at_1(X, y) - 0.2
 
 

@@ -153,8 +153,11 @@ def test_frozen_backbone_trains_its_head_on_features_computed_once(data):
     # The same encoder trained on the rows, through the frozen layers each batch.
     with mock.patch("sksiamese._frozen.split_frozen", return_value=None):
         slow = SiameseEmbedder(**params).fit(X, y)
-    np.testing.assert_allclose(fast.transform(X), slow.transform(X), atol=1e-5)
-    np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-5)
+    # The same arithmetic in another order: float32 rounding differs, and
+    # three epochs of training carry it on (1.5e-4 at most measured on one
+    # CPU, 1e-5 on another), far below what a wrong path would change.
+    np.testing.assert_allclose(fast.transform(X), slow.transform(X), atol=1e-3)
+    np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-3)
     assert [layer.name for layer in fast.encoder_.layers] == [
         "rows",
         "backbone",
