@@ -154,7 +154,7 @@ def _private_copy(model, input_shape, *, lent):
         ) from error
     for (_, target), (_, source) in zip(copied, originals):
         target.assign(source)
-    for target, source in zip(_all_layers(copy), _all_layers(model)):
+    for target, source in zip(all_layers(copy), all_layers(model)):
         target.trainable = source.trainable
     return copy
 
@@ -266,11 +266,12 @@ def leaf_layers(model):
             yield layer
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of ``model``, each nested model followed by its own layers."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def with_precision(encoder, policy):

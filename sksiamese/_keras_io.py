@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 
+from ._encoder import all_layers
 from ._io import register_codec
 from ._io._codecs import import_object, reference, split_reference
 from ._tensorflow import keras
@@ -82,7 +83,7 @@ def _model_error(reader, member, error):
 
 def _check_lambda_layers(model, writer):
     """Refuse models that Keras' safe mode would refuse to load."""
-    for layer in _layers(model):
+    for layer in all_layers(model):
         function = getattr(layer, "function", None)
         if isinstance(layer, keras.layers.Lambda) and (
             getattr(function, "__name__", "") == "<lambda>"
@@ -92,13 +93,6 @@ def _check_lambda_layers(model, writer):
                 "Keras' safe mode refuses to load. Write a layer class registered with "
                 "keras.saving.register_keras_serializable instead."
             )
-
-
-def _layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _layers(layer)
 
 
 def _encode_optimizer(optimizer, writer):
