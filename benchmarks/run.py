@@ -1555,12 +1555,12 @@ def persistence_save_child(folder, n_rows, algorithm, path, repeats):
         held = faiss.serialize_index(gallery.index_.index).nbytes
     else:
         held = rows.nbytes
-    arrays = held + gallery.enrolled_codes_.nbytes + gallery.classes_.nbytes
+    held += gallery.enrolled_codes_.nbytes + gallery.classes_.nbytes
     return {
         "seconds": seconds,
         "peak growth MB": max(growth),
         "bytes": os.path.getsize(path),
-        "held bytes": arrays,
+        "held bytes": held,
     }
 
 
