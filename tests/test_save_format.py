@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 from test_persistence import edit_json, rewrite
 
 import sksiamese
@@ -224,11 +224,13 @@ def expected():
 
 def test_version_1_embedder_and_verifier_still_load(expected):
     embedder = sksiamese.load(DATA / "v1_embedder.sksiamese")
-    assert_array_equal(embedder.transform(expected["digits"]), expected["embedding"])
+    # The outputs were written when float64 rows ran through a float64 copy
+    # of the encoder; they reach it in float32 now.
+    assert_allclose(embedder.transform(expected["digits"]), expected["embedding"], atol=1e-6)
     assert embedder.classes_.dtype.kind == "U" and len(embedder.classes_) == 10
     assert embedder.optimizer.get_config()["learning_rate"] == pytest.approx(0.01)
     verifier = sksiamese.load(DATA / "v1_verifier.sksiamese")
-    assert_array_equal(verifier.decision_function(expected["pairs"]), expected["decision"])
+    assert_allclose(verifier.decision_function(expected["pairs"]), expected["decision"], atol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["exact", "hnsw", "pipeline"])
