@@ -12,6 +12,7 @@ once the caller trusts that name (:meth:`~sksiamese._io._load.Reader.named`).
 import functools
 import importlib
 import inspect
+import math
 import pathlib
 import re
 import sys
@@ -96,7 +97,7 @@ def _decode_inline_array(fields, reader):
     data, shape = fields.get("data"), fields.get("shape")
     if type(data) is not list or type(shape) is not list:
         raise reader.error("is malformed.")
-    if not all(type(size) is int and size >= 0 for size in shape) or _product(shape) != len(data):
+    if not all(type(size) is int and size >= 0 for size in shape) or math.prod(shape) != len(data):
         raise reader.error("holds an array whose shape does not match its data.")
     if not all(type(item) in _INLINE_ITEM for item in data):
         raise reader.error("holds an array of unexpected values.")
@@ -109,13 +110,6 @@ def _decode_inline_array(fields, reader):
     except (TypeError, ValueError, OverflowError):
         raise reader.error("holds an array of unexpected values.") from None
     return array.reshape(shape)
-
-
-def _product(shape):
-    total = 1
-    for size in shape:
-        total *= size
-    return total
 
 
 def _dtype(text, reader, allow_object):
