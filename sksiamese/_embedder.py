@@ -1,7 +1,6 @@
 """SiameseEmbedder: a scikit-learn transformer that learns a distance."""
 
 import functools
-import math
 import os
 import warnings
 from numbers import Integral, Real
@@ -21,7 +20,7 @@ from sklearn.utils.validation import (
 from . import losses
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
-from ._encoder import INITS, build_encoder, flat_size
+from ._encoder import INITS, build_encoder
 from ._engine import Objective, plan_training, run_training
 from ._evaluation import check_groups
 from ._inference import EncoderRunner
@@ -30,12 +29,20 @@ from ._keras_io import model_from_bytes, model_to_bytes
 from ._labels import check_label_types
 from ._pairs import check_pair_labels, stack_pair_rows
 from ._rows import (
-    abs_max,
+    FLOAT32_MAX,
     channel_moments,
     check_disk_rows,
     is_disk_backed,
     row_checks,
     shaped_rows,
+)
+from ._shapes import (
+    check_image_options,
+    flatten_rows,
+    row_shape,
+    same_row_shape,
+    square_images,
+    training_rows,
 )
 from ._tensorflow import keras
 from ._training import OPTIMIZERS, dtype_policy
@@ -43,7 +50,6 @@ from .metrics import precision_at_1
 from .networks import BUILT_IN
 
 _SEED_LIMIT = 2**31 - 1
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # The end-of-fit check embeds this many training rows, and calls the embedding
 # collapsed when they all lie within this fraction of the margin of each other.
 _CHECKED_ROWS = 256
@@ -831,7 +837,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     def _validate_training_data(self, X, y, *, continuing, reset):
         check_label_types(y, self)
-        X, nd_shape = _flatten_rows(X)
+        X, nd_shape = flatten_rows(X)
         (X, y), fitted = self._validated(X, y, ensure_min_samples=2, reset=reset)
         check_classification_targets(y)
         classes = np.unique(y)
@@ -862,45 +868,24 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         return validated, recorded
 
     def _shaped_training_rows(self, X, nd_shape, continuing):
-        """Validated 2-D rows reshaped to the shape of one row, and that shape.
-
-        In-memory rows become float32; disk-backed rows stay as they are, to
-        be read and converted batch by batch; sparse rows become float32 and
-        stay sparse, to be densified batch by batch.
-        """
+        """Validated 2-D rows as the encoder trains on them, and the shape of one row."""
         if is_disk_backed(X):
             check_disk_rows(X)
-        input_shape = self._row_shape(X.shape[1], nd_shape)
-        if self._augments() and len(input_shape) != 3:
-            raise ValueError(
-                "augment=True transforms images; it needs rows of shape (height, width, "
-                f"channels), got {input_shape}. Set input_shape."
-            )
-        if self.rotated_classes and not _square_images(input_shape):
-            raise ValueError(
-                "rotated_classes=True turns images by quarter turns; it needs rows of "
-                f"square images, shape (size, size, channels), got {input_shape}. "
-                "Set input_shape or rotated_classes=False."
-            )
-        if self.mirrored_classes and len(input_shape) != 3:
-            raise ValueError(
-                "mirrored_classes=True mirrors images left to right; it needs rows of "
-                f"shape (height, width, channels), got {input_shape}. "
-                "Set input_shape or mirrored_classes=False."
-            )
+        input_shape = row_shape(
+            X.shape[1], nd_shape, input_shape=self.input_shape, network=self.network
+        )
+        check_image_options(
+            input_shape,
+            augment=self._augments(),
+            rotated_classes=self.rotated_classes,
+            mirrored_classes=self.mirrored_classes,
+        )
         if continuing and self.encoder_.input_shape[1:] != input_shape:
             raise ValueError(
                 "warm_start=True and partial_fit continue an encoder for rows of shape "
                 f"{self.encoder_.input_shape[1:]}; these rows have shape {input_shape}."
             )
-        if X.dtype == np.float64 and abs_max(X) > _FLOAT32_MAX:
-            raise ValueError(
-                "X holds values beyond float32's range (about 3.4e38 in magnitude); the "
-                "network trains in float32. Rescale X."
-            )
-        if not is_disk_backed(X):
-            X = X.astype(np.float32, copy=False)
-        return shaped_rows(X, input_shape), input_shape
+        return training_rows(X, input_shape), input_shape
 
     def _validate_pair_data(self, pairs, same, *, continuing, reset):
         if self.loss != "contrastive":
@@ -910,47 +895,16 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             )
         rows = stack_pair_rows(pairs)
         codes, _ = check_pair_labels(same, len(rows) // 2)
-        X, nd_shape = _flatten_rows(rows)
+        X, nd_shape = flatten_rows(rows)
         X, fitted = self._validated(X, ensure_min_samples=2, reset=reset)
         rows, fitted["input_shape_"] = self._shaped_training_rows(X, nd_shape, continuing)
         # Pairs carry no classes; an earlier fit's are dropped.
         fitted["classes_"] = None
         return rows, codes, fitted
 
-    def _row_shape(self, n_features, nd_shape):
-        """Shape of one row for the encoder, checked against ``input_shape``."""
-        shape = nd_shape
-        if self.input_shape is not None:
-            shape = tuple(self.input_shape)
-            if not shape or not all(isinstance(size, Integral) and size > 0 for size in shape):
-                raise ValueError(
-                    f"input_shape must be a tuple of positive ints, got {self.input_shape!r}."
-                )
-            if flat_size(shape) != n_features:
-                raise ValueError(
-                    f"input_shape={shape} holds {flat_size(shape)} values per row "
-                    f"but X has {n_features} features."
-                )
-            if nd_shape is not None and not _same_row_shape(nd_shape, shape):
-                raise ValueError(f"X has rows of shape {nd_shape}; input_shape is {shape}.")
-        elif shape is None and isinstance(self.network, keras.Model):
-            # Flat rows take the shape of a model's input when it has one.
-            model_shape = _model_input_shape(self.network)
-            if model_shape is not None and flat_size(model_shape) == n_features:
-                shape = model_shape
-        if self._is_built_in("cnn"):
-            if shape is None:
-                raise ValueError(
-                    "network='cnn' needs input_shape=(height, width, channels) to "
-                    "reshape rows of a 2-D X into images."
-                )
-            if len(shape) == 2:
-                shape = (*shape, 1)
-        return tuple(int(size) for size in shape) if shape else (n_features,)
-
     def _validate_rows(self, X):
-        X, nd_shape = _flatten_rows(X)
-        if nd_shape is not None and not _same_row_shape(nd_shape, self.input_shape_):
+        X, nd_shape = flatten_rows(X)
+        if nd_shape is not None and not same_row_shape(nd_shape, self.input_shape_):
             raise ValueError(
                 f"X has rows of shape {nd_shape}; the encoder takes {self.input_shape_}."
             )
@@ -979,7 +933,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     def _rotates_classes(self, input_shape):
         if self.rotated_classes is None:
-            return self._is_built_in("cnn") and _square_images(input_shape)
+            return self._is_built_in("cnn") and square_images(input_shape)
         return self.rotated_classes
 
     def _mirrors_classes(self):
@@ -995,7 +949,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             # scaling would blow up near-constant features such as blank
             # image borders.
             mean, common_variance = channel_moments(rows)
-            if not common_variance < _FLOAT32_MAX:
+            if not common_variance < FLOAT32_MAX:
                 raise ValueError(
                     f"X varies too widely (variance {common_variance:.3g}) to be "
                     "standardised in float32, in which the network computes. Rescale X."
@@ -1012,35 +966,3 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             variance=variance,
             policy=dtype_policy(self.precision),
         )
-
-
-def _flatten_rows(X):
-    """Flatten rows of an n-d ``X`` to 2-D, returning the rows' shape too."""
-    if isinstance(X, (list, tuple)):
-        X = np.asarray(X)
-    shape = getattr(X, "shape", None)
-    if shape is not None and len(shape) > 2:
-        row_shape = tuple(int(size) for size in shape[1:])
-        return np.reshape(X, (shape[0], math.prod(row_shape))), row_shape
-    return X, None
-
-
-def _square_images(shape):
-    """Whether rows of ``shape`` are square images, ``(size, size, channels)``."""
-    return len(shape) == 3 and shape[0] == shape[1]
-
-
-def _model_input_shape(model):
-    """The row shape ``model`` takes, when it has one input of fully known shape."""
-    try:
-        shape = model.input_shape
-    except (AttributeError, ValueError):  # subclassed, or never built
-        return None
-    if not isinstance(shape, tuple) or not all(isinstance(size, int) for size in shape[1:]):
-        return None
-    return tuple(shape[1:])
-
-
-def _same_row_shape(given, expected):
-    """Whether rows shaped ``given`` are ``expected``, up to one trailing channel axis."""
-    return given in (expected, (*expected, 1)) or (*given, 1) == expected

@@ -11,8 +11,6 @@ Weights come from one of two places: the network as it was handed over
 (redrawn). :func:`build_encoder` decides weight by weight.
 """
 
-import math
-
 import numpy as np
 
 from ._tensorflow import keras
@@ -315,8 +313,3 @@ def _retyped_copy(encoder, dtype, *, keep=()):
     for target, source in zip(copy.weights, encoder.weights):
         target.assign(np.asarray(source).astype(target.dtype))
     return copy
-
-
-def flat_size(input_shape):
-    """Number of features of one row of shape ``input_shape``."""
-    return math.prod(input_shape)

@@ -27,6 +27,9 @@ import scipy.sparse
 
 # Rows per chunk in full passes over an array: about 8 MiB.
 _CHUNK_BYTES = 8 * 2**20
+#: The largest float32: the network computes in float32, so rows, and
+#: statistics of rows, beyond it cannot reach it.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _file_mapping(array):
