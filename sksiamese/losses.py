@@ -190,7 +190,7 @@ def triplet_loss(labels, embeddings, *, margin, mining="semi-hard", distance="eu
         Zero when the batch holds no valid triplet.
     """
     return _labelled_loss(
-        "triplet", labels, embeddings, margin=margin, mining=mining, distance=distance
+        "triplet", labels, embeddings, margin=margin, miner=_miner(mining), distance=distance
     )
 
 
@@ -231,7 +231,7 @@ def contrastive_loss(labels, embeddings, *, margin, mining="semi-hard", distance
         Zero when the batch holds no positive and negative pair.
     """
     return _labelled_loss(
-        "contrastive", labels, embeddings, margin=margin, mining=mining, distance=distance
+        "contrastive", labels, embeddings, margin=margin, miner=_miner(mining), distance=distance
     )
 
 
@@ -294,10 +294,12 @@ LOSSES = {
 MININGS = {"semi-hard": _semi_hard, "hard": _hard, "all": _every}
 
 
-def _labelled_loss(
-    loss, labels, embeddings, *, margin, mining, distance, positives_per_anchor=None
-):
-    miner = MININGS[_checked(MININGS, mining, "mining")]
+def _miner(mining):
+    """The miner named ``mining``: where the ``mining`` of every loss is checked."""
+    return MININGS[_checked(MININGS, mining, "mining")]
+
+
+def _labelled_loss(loss, labels, embeddings, *, margin, miner, distance, positives_per_anchor=None):
     batch = _LabelledBatch(labels, embeddings, margin, distance, positives_per_anchor)
     return miner(batch, LOSSES[loss])
 
@@ -333,7 +335,7 @@ def batch_loss(loss, *, margin, mining, distance, positives_per_anchor=None):
         _labelled_loss,
         _checked(LOSSES, loss, "loss"),
         margin=margin,
-        mining=_checked(MININGS, mining, "mining"),
+        miner=_miner(mining),
         distance=_checked(DISTANCES, distance, "distance"),
         positives_per_anchor=positives_per_anchor,
     )
