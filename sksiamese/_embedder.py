@@ -7,7 +7,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -19,41 +18,29 @@ from sklearn.utils.validation import (
 
 from . import losses
 from ._compat import Interval, StrOptions, _fit_context
-from ._distances import DISTANCES
-from ._encoder import INITS, build_encoder
-from ._engine import Objective, plan_training, run_training
+from ._config import TrainingConfig
+from ._encoder import INITS
+from ._engine import plan_training, run_training
 from ._evaluation import check_groups
 from ._inference import EncoderRunner
 from ._io import SaveMixin, register
 from ._keras_io import model_from_bytes, model_to_bytes
 from ._labels import check_label_types
 from ._pairs import check_pair_labels, stack_pair_rows
-from ._rows import (
-    FLOAT32_MAX,
-    channel_moments,
-    check_disk_rows,
-    is_disk_backed,
-    row_checks,
-    shaped_rows,
-)
+from ._rows import check_disk_rows, is_disk_backed, row_checks, shaped_rows
 from ._shapes import (
     check_image_options,
     flatten_rows,
     row_shape,
     same_row_shape,
-    square_images,
     training_rows,
 )
 from ._tensorflow import keras
-from ._training import OPTIMIZERS, dtype_policy
+from ._training import OPTIMIZERS
 from .metrics import precision_at_1
 from .networks import BUILT_IN
 
 _SEED_LIMIT = 2**31 - 1
-# The end-of-fit check embeds this many training rows, and calls the embedding
-# collapsed when they all lie within this fraction of the margin of each other.
-_CHECKED_ROWS = 256
-_COLLAPSE_FRACTION = 1e-3
 
 
 @register(
@@ -586,10 +573,11 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
     def _fit_with(self, validate, data, *, groups=None, paired=False, incremental=False):
         """Validate ``data``, train on it, then set every fitted attribute at once.
 
-        ``validate(*data, continuing=..., reset=...)`` returns the rows, their
-        targets (class labels, or with ``paired`` the labels of pairs of
-        consecutive rows, so that early stopping holds out whole pairs) and
-        the fitted attributes the data settle. With ``incremental``
+        ``validate(*data, reset=...)`` returns the validated rows, flat, the
+        shape of one row of an n-d input (or None), their targets (class
+        labels, or with ``paired`` the labels of pairs of consecutive rows,
+        so that early stopping holds out whole pairs) and the fitted
+        attributes the data settle. With ``incremental``
         (:meth:`partial_fit`) a fitted encoder is always continued and one
         epoch is trained. Nothing is set before training has succeeded, so a
         rejected or failed call leaves the estimator as it was.
@@ -598,40 +586,22 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         # partial_fit keeps what the first chunk set (n_features_in_, feature
         # names, classes_) and checks later chunks against it; fit resets it.
         reset = not (incremental and continuing)
-        rows, targets, fitted = validate(*data, continuing=continuing, reset=reset)
+        X, nd_shape, targets, fitted = validate(*data, reset=reset)
+        rows, config = self._training_setup(
+            X, nd_shape, continuing=continuing, paired=paired, incremental=incremental
+        )
+        fitted["input_shape_"] = config.encoder.input_shape
         if groups is not None:
             groups = check_groups(groups, targets)
         carried = getattr(self, "_optimizer", None) if incremental else None
         plan = plan_training(
+            config,
             rows,
             targets,
-            paired=paired,
             seeds=self._seeds(incremental),
-            build_encoder=functools.partial(
-                self._build_encoder, input_shape=fitted["input_shape_"]
-            ),
-            continued=(self.encoder_, self.history_, carried) if continuing else None,
-            resume=self.warm_start,
-            validation_fraction=(
-                self.validation_fraction if self.early_stopping and not incremental else None
-            ),
-            validation=self.validation,
-            groups=groups,
-            input_shape=fitted["input_shape_"],
-            objective=Objective(self.loss, float(self.margin), self.mining, self.distance),
-            optimizer=self.optimizer,
-            learning_rate=self._learning_rate(),
-            callbacks=self.callbacks,
-            checkpoint_dir=self.checkpoint_dir,
             snapshot=functools.partial(self._snapshot, fitted),
-            epochs=1 if incremental else int(self.epochs),
-            batch_size=int(self.batch_size),
-            samples_per_class=int(self.samples_per_class),
-            n_iter_no_change=int(self.n_iter_no_change),
-            augment=self._augments(),
-            rotated_classes=not paired and self._rotates_classes(fitted["input_shape_"]),
-            mirrored_classes=not paired and self._mirrors_classes(),
-            verbose=min(int(self.verbose), 2),
+            continued=(self.encoder_, self.history_, carried) if continuing else None,
+            groups=groups,
         )
         result = run_training(plan)
         self._set_fitted(
@@ -639,12 +609,41 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             encoder_=result.encoder,
             history_=result.history,
             n_iter_=result.n_iter,
-            _runner=EncoderRunner(result.encoder),
+            _runner=result.runner,
             # partial_fit carries the optimizer's state over to the next chunk.
             _optimizer=result.optimizer if incremental else None,
         )
-        self._report(result, rows)
+        self._report(result)
         return self
+
+    def _training_setup(self, X, nd_shape, *, continuing, paired, incremental):
+        """The rows as the encoder trains on them, and the call's training configuration.
+
+        Checks that the rows suit the parameters, and a continued encoder.
+        """
+        if is_disk_backed(X):
+            check_disk_rows(X)
+        input_shape = row_shape(
+            X.shape[1], nd_shape, input_shape=self.input_shape, network=self.network
+        )
+        config = TrainingConfig.from_params(
+            self.get_params(deep=False),
+            input_shape=input_shape,
+            paired=paired,
+            incremental=incremental,
+        )
+        check_image_options(
+            input_shape,
+            augment=config.augment,
+            rotated_classes=self.rotated_classes,
+            mirrored_classes=self.mirrored_classes,
+        )
+        if continuing and self.encoder_.input_shape[1:] != input_shape:
+            raise ValueError(
+                "warm_start=True and partial_fit continue an encoder for rows of shape "
+                f"{self.encoder_.input_shape[1:]}; these rows have shape {input_shape}."
+            )
+        return training_rows(X, input_shape), config
 
     def _snapshot(self, fitted, encoder, history):
         """The estimator as fitted with ``encoder`` after the epochs of ``history``.
@@ -681,58 +680,12 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
             rng = np.random.RandomState([int(self.random_state), getattr(self, "n_iter_", 0)])
         return rng.randint(_SEED_LIMIT - 3, size=4)
 
-    def _report(self, result, rows):
-        """Warn about a fit that diverged or did not learn; raise an interrupt again."""
-        if result.diverged_at is not None:
-            kept = result.diverged_at
-            warnings.warn(
-                f"Training diverged: the loss became NaN or infinite in epoch {kept + 1}. "
-                "Training stopped and the encoder keeps the weights of "
-                + (f"epoch {kept}, the last with a finite loss" if kept else "its start")
-                + f". Lower learning_rate (now {self._learning_rate()}).",
-                ConvergenceWarning,
-                stacklevel=5,
-            )
-        elif not result.interrupted:
-            self._warn_if_not_learning(rows, result.losses)
+    def _report(self, result):
+        """Warn of what the engine found wrong with the fit; raise an interrupt again."""
+        for diagnostic in result.diagnostics:
+            warnings.warn(diagnostic.message, diagnostic.category, stacklevel=5)
         if result.interrupted:
-            warnings.warn(
-                f"fit was interrupted during epoch {self.n_iter_ + 1}; the estimator keeps "
-                f"the weights reached so far ({self.n_iter_} complete epochs in history_) "
-                "and can be used, saved or warm-started.",
-                UserWarning,
-                stacklevel=5,
-            )
             raise KeyboardInterrupt
-
-    def _warn_if_not_learning(self, rows, run_losses):
-        """Warn when the embedding collapsed or the loss of this fit never moved.
-
-        Both show a fit that ran without learning (e.g. a far too large
-        ``learning_rate`` that drives every row to one point). The spread is
-        measured on a fixed sample of the training rows: cheap, and enough,
-        since a collapse maps every row to the same point.
-        """
-        sample = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), _CHECKED_ROWS)).astype(int))
-        embedded = self._runner(np.asarray(rows[sample], dtype=np.float32)).astype(np.float64)
-        spread = DISTANCES[self.distance].paired(embedded[:-1], embedded[1:]).max()
-        if spread <= _COLLAPSE_FRACTION * self.margin:
-            warnings.warn(
-                f"The embedding collapsed: training rows lie within {spread:.3g} of each "
-                f"other, far inside margin={self.margin}, so it separates nothing. Lower "
-                f"learning_rate (now {self._learning_rate()}) or check that rows of different "
-                "classes differ.",
-                ConvergenceWarning,
-                stacklevel=6,
-            )
-        elif len(run_losses) > 1 and np.allclose(run_losses, run_losses[0], rtol=1e-6, atol=0):
-            warnings.warn(
-                f"The loss never moved: it stayed at {run_losses[0]:.6g} for all "
-                f"{len(run_losses)} epochs, so the network did not learn. Change "
-                f"learning_rate (now {self._learning_rate()}) or margin (now {self.margin}).",
-                ConvergenceWarning,
-                stacklevel=6,
-            )
 
     def transform(self, X):
         """Embed rows.
@@ -835,7 +788,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
 
     # Validation -----------------------------------------------------------
 
-    def _validate_training_data(self, X, y, *, continuing, reset):
+    def _validate_training_data(self, X, y, *, reset):
         check_label_types(y, self)
         X, nd_shape = flatten_rows(X)
         (X, y), fitted = self._validated(X, y, ensure_min_samples=2, reset=reset)
@@ -846,11 +799,10 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
                 "SiameseEmbedder needs samples of at least 2 classes to learn a "
                 f"distance; y holds one class ({classes[0]!r})."
             )
-        rows, fitted["input_shape_"] = self._shaped_training_rows(X, nd_shape, continuing)
         if not reset and hasattr(self, "classes_"):
             classes = np.union1d(self.classes_, classes)
         fitted["classes_"] = classes
-        return rows, y, fitted
+        return X, nd_shape, y, fitted
 
     def _validated(self, *data, reset, **checks):
         """``validate_data(self, *data)``, and the fitted attributes it records.
@@ -867,27 +819,7 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         }
         return validated, recorded
 
-    def _shaped_training_rows(self, X, nd_shape, continuing):
-        """Validated 2-D rows as the encoder trains on them, and the shape of one row."""
-        if is_disk_backed(X):
-            check_disk_rows(X)
-        input_shape = row_shape(
-            X.shape[1], nd_shape, input_shape=self.input_shape, network=self.network
-        )
-        check_image_options(
-            input_shape,
-            augment=self._augments(),
-            rotated_classes=self.rotated_classes,
-            mirrored_classes=self.mirrored_classes,
-        )
-        if continuing and self.encoder_.input_shape[1:] != input_shape:
-            raise ValueError(
-                "warm_start=True and partial_fit continue an encoder for rows of shape "
-                f"{self.encoder_.input_shape[1:]}; these rows have shape {input_shape}."
-            )
-        return training_rows(X, input_shape), input_shape
-
-    def _validate_pair_data(self, pairs, same, *, continuing, reset):
+    def _validate_pair_data(self, pairs, same, *, reset):
         if self.loss != "contrastive":
             raise ValueError(
                 "fit_pairs trains with the contrastive loss; set loss='contrastive' "
@@ -897,10 +829,9 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         codes, _ = check_pair_labels(same, len(rows) // 2)
         X, nd_shape = flatten_rows(rows)
         X, fitted = self._validated(X, ensure_min_samples=2, reset=reset)
-        rows, fitted["input_shape_"] = self._shaped_training_rows(X, nd_shape, continuing)
         # Pairs carry no classes; an earlier fit's are dropped.
         fitted["classes_"] = None
-        return rows, codes, fitted
+        return X, nd_shape, codes, fitted
 
     def _validate_rows(self, X):
         X, nd_shape = flatten_rows(X)
@@ -912,57 +843,3 @@ class SiameseEmbedder(SaveMixin, ClassNamePrefixFeaturesOutMixin, TransformerMix
         if is_disk_backed(X):
             check_disk_rows(X)
         return shaped_rows(X, self.input_shape_)
-
-    # Training helpers -------------------------------------------------------
-
-    def _is_built_in(self, name):
-        return isinstance(self.network, str) and self.network == name
-
-    def _augments(self):
-        return self._is_built_in("cnn") if self.augment is None else self.augment
-
-    def _standardizes(self):
-        if self.standardize == "auto":
-            return isinstance(self.network, str)
-        return self.standardize
-
-    def _learning_rate(self):
-        if isinstance(self.learning_rate, str):  # "auto"
-            return 3e-3 if self._is_built_in("cnn") else 1e-3
-        return float(self.learning_rate)
-
-    def _rotates_classes(self, input_shape):
-        if self.rotated_classes is None:
-            return self._is_built_in("cnn") and square_images(input_shape)
-        return self.rotated_classes
-
-    def _mirrors_classes(self):
-        if self.mirrored_classes is None:
-            return self._is_built_in("cnn")
-        return self.mirrored_classes
-
-    def _build_encoder(self, rows, seed, *, input_shape):
-        mean = variance = None
-        if self._standardizes():
-            # Centre each feature (or channel) but scale all by one common
-            # deviation: relative scales carry information, and per-feature
-            # scaling would blow up near-constant features such as blank
-            # image borders.
-            mean, common_variance = channel_moments(rows)
-            if not common_variance < FLOAT32_MAX:
-                raise ValueError(
-                    f"X varies too widely (variance {common_variance:.3g}) to be "
-                    "standardised in float32, in which the network computes. Rescale X."
-                )
-            variance = np.full_like(mean, common_variance)
-        return build_encoder(
-            self.network,
-            input_shape,
-            int(self.n_components),
-            init=self.init,
-            seed=seed,
-            normalize=self.normalize,
-            mean=mean,
-            variance=variance,
-            policy=dtype_policy(self.precision),
-        )

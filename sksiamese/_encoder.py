@@ -9,10 +9,16 @@ by a builder, is never changed.
 Weights come from one of two places: the network as it was handed over
 (kept), or the initializers of its layers, drawn afresh from a seed
 (redrawn). :func:`build_encoder` decides weight by weight.
+:class:`EncoderSpec` holds what an estimator's parameters say of its
+encoder, so that the training engine can build one without the estimator.
 """
+
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ._rows import FLOAT32_MAX, channel_moments
 from ._tensorflow import keras
 from .networks import BUILT_IN
 
@@ -23,6 +29,65 @@ L2_NORMALIZE = "l2_normalize"
 PROJECTION = "projection"
 
 INITS = ("auto", "keep", "redraw")
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """The encoder an estimator's parameters describe, for rows of one shape.
+
+    Attributes
+    ----------
+    network : str, keras.Model or callable
+        See :func:`build_encoder`.
+    input_shape : tuple of int
+        Shape of one row.
+    n_components : int
+        Size of the embedding.
+    init : {"auto", "keep", "redraw"}
+        Which weights of the network are drawn afresh.
+    normalize : bool
+        Whether embeddings are scaled to unit L2 norm.
+    standardize : bool
+        Whether the encoder standardises rows with the statistics of the
+        rows it is built for.
+    policy : str
+        The Keras dtype policy the encoder computes under.
+    """
+
+    network: Any
+    input_shape: tuple
+    n_components: int
+    init: str
+    normalize: bool
+    standardize: bool
+    policy: str
+
+    def build(self, rows, seed):
+        """A new encoder for ``rows``, its weights drawn from ``seed``."""
+        mean = variance = None
+        if self.standardize:
+            # Centre each feature (or channel) but scale all by one common
+            # deviation: relative scales carry information, and per-feature
+            # scaling would blow up near-constant features such as blank
+            # image borders.
+            mean, common_variance = channel_moments(rows)
+            if not common_variance < FLOAT32_MAX:
+                raise ValueError(
+                    f"X varies too widely (variance {common_variance:.3g}) to be "
+                    "standardised in float32, in which the network computes. Rescale X."
+                )
+            variance = np.full_like(mean, common_variance)
+        return build_encoder(
+            self.network,
+            self.input_shape,
+            self.n_components,
+            init=self.init,
+            seed=seed,
+            normalize=self.normalize,
+            mean=mean,
+            variance=variance,
+            policy=self.policy,
+        )
 
 
 def build_encoder(

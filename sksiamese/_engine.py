@@ -1,13 +1,15 @@
 """The training engine: from validated rows to a trained encoder and its history.
 
-The estimator validates its input, draws the seeds and says where training
-starts; :func:`plan_training` settles the rest before anything trains
-(held-out validation data, the starting encoder and optimizer) and
+The estimator validates its input, settles its parameters into a
+:class:`~sksiamese._config.TrainingConfig`, draws the seeds and says where
+training starts; :func:`plan_training` settles the rest before anything
+trains (held-out validation data, the starting encoder, built from the
+configuration's :class:`~sksiamese._encoder.EncoderSpec`, and optimizer) and
 :func:`run_training` chooses the samplers, adds early stopping and
-checkpoints, runs :func:`~sksiamese._training.train` and merges the new
-epochs into the history. The engine sets nothing on the estimator: it hands
-back a :class:`TrainingResult` for the estimator to apply at once, so a fit
-that fails leaves the estimator as it was.
+checkpoints, runs :func:`~sksiamese._training.train`, merges the new epochs
+into the history and diagnoses the run. The engine sets nothing on the
+estimator: it hands back a :class:`TrainingResult` for the estimator to
+apply at once, so a fit that fails leaves the estimator as it was.
 """
 
 import functools
@@ -19,6 +21,8 @@ from sklearn.model_selection import train_test_split
 
 from . import losses
 from ._checkpoint import Checkpointer, read_checkpoint
+from ._config import TrainingConfig
+from ._diagnostics import diagnose
 from ._encoder import compute_policy
 from ._frozen import trained_part
 from ._inference import EncoderRunner
@@ -38,77 +42,43 @@ _MONITORS = {"rows": ("val_loss", "min"), "classes": ("val_map_at_r", "max")}
 
 
 @dataclass(frozen=True)
-class Objective:
-    """What training minimises: the estimator's ``loss``, ``margin``, ``mining`` and ``distance``."""
-
-    loss: Any
-    margin: float
-    mining: str
-    distance: str
-
-
-@dataclass(frozen=True)
 class TrainingPlan:
     """One call's training, settled before any of it runs.
 
     Attributes
     ----------
+    config : TrainingConfig
+        The call's settings.
     rows : ndarray of shape (n_rows, *input_shape)
         Training rows, in memory or memory-mapped from disk.
     targets : ndarray
-        Class labels of ``rows`` or, when ``paired``, labels (1 same, 0
-        different) of the pairs of consecutive rows.
-    paired : bool
-        Whether batches are pairs trained with the contrastive pair loss.
+        Class labels of ``rows`` or, with ``config.paired``, labels (1 same,
+        0 different) of the pairs of consecutive rows.
     train_index, validation_index : ndarray or None
         Indices into ``targets`` to train on and to watch for early
         stopping; None without early stopping (all are trained on).
-    validation : {"rows", "classes"}
-        What the held-out indices are: rows of the training classes, scored
-        by the loss, or whole classes, scored by MAP@R.
     encoder : keras.Model
         The encoder to train, in place: new, resumed or continued.
     history : dict of str to list of float
         What ``encoder`` trained before this call.
     optimizer : keras.optimizers.Optimizer
         Fresh, or carried over from the previous :meth:`partial_fit` call.
-    objective : Objective
-    epochs, batch_size, samples_per_class, n_iter_no_change, verbose : int
-    callbacks : tuple of keras.callbacks.Callback
-    checkpoint_dir : str or path-like or None
     snapshot : callable
         ``snapshot(encoder, history)`` returns the estimator as fitted with
         that encoder and history: what each checkpoint saves, so that
         ``sksiamese.load`` reads a checkpoint as a fitted estimator.
-    augment : bool
-    rotated_classes, mirrored_classes : bool
-        Whether training batches also draw each class turned by quarter
-        turns, and mirrored, as classes of their own; held-out batches never
-        do.
     batch_seed, augment_seed : int
     """
 
+    config: TrainingConfig
     rows: Any
     targets: np.ndarray
-    paired: bool
     train_index: Any
     validation_index: Any
-    validation: str
     encoder: Any
     history: dict
     optimizer: Any
-    objective: Objective
-    epochs: int
-    batch_size: int
-    samples_per_class: int
-    n_iter_no_change: int
-    callbacks: tuple
-    checkpoint_dir: Any
     snapshot: Any
-    augment: bool
-    rotated_classes: bool
-    mirrored_classes: bool
-    verbose: int
     batch_seed: int
     augment_seed: int
 
@@ -120,25 +90,26 @@ class TrainingResult:
     Attributes
     ----------
     encoder : keras.Model
+    runner : EncoderRunner
+        Embeds rows with ``encoder``; compiled already if the diagnosis
+        embedded rows.
     history : dict of str to list of float
         The encoder's whole history: the earlier epochs, then this call's.
-    losses : list of float
-        The loss of each epoch of this call.
     optimizer : keras.optimizers.Optimizer
         The optimizer, with the state it reached.
-    diverged_at : int or None
-        Index in ``history`` of the epoch whose loss turned non-finite; the
-        encoder holds the weights of the epoch before it.
+    diagnostics : tuple of Diagnostic
+        What went wrong, if anything, worded for the user: divergence, a
+        collapsed embedding, a loss that never moved, an interrupt.
     interrupted : bool
         Whether ``KeyboardInterrupt`` stopped training; the encoder holds the
         weights reached by then.
     """
 
     encoder: Any
+    runner: EncoderRunner
     history: dict
-    losses: list
     optimizer: Any
-    diverged_at: Any
+    diagnostics: tuple
     interrupted: bool
 
     @property
@@ -147,85 +118,45 @@ class TrainingResult:
         return len(self.history["loss"])
 
 
-def plan_training(
-    rows,
-    targets,
-    *,
-    paired,
-    seeds,
-    build_encoder,
-    continued,
-    resume,
-    validation_fraction,
-    validation,
-    groups,
-    input_shape,
-    objective,
-    optimizer,
-    learning_rate,
-    callbacks,
-    checkpoint_dir,
-    **settings,
-):
+def plan_training(config, rows, targets, *, seeds, snapshot, continued=None, groups=None):
     """Settle what :func:`run_training` does; everything that can refuse the call refuses here.
 
     Parameters
     ----------
-    rows, targets, paired
+    config : TrainingConfig
+    rows, targets
         See :class:`TrainingPlan`.
     seeds : tuple of int
         Seeds of the initial weights, the batches, the validation split
         and augmentation, in that order.
-    build_encoder : callable
-        ``build_encoder(rows, seed)`` returns a new encoder.
-    continued : tuple or None
+    snapshot : callable
+        See :class:`TrainingPlan`.
+    continued : tuple or None, default=None
         ``(encoder, history, optimizer)`` of the fitted estimator when
         training continues it (``optimizer`` None unless carried over);
         None to start anew.
-    resume : bool
-        Whether a new start resumes from the checkpoint in
-        ``checkpoint_dir``, if there is one.
-    validation_fraction : float or None
-        Proportion held out for early stopping; None for no early stopping.
-    validation : {"rows", "classes"}
-        Whether early stopping holds out rows of every class (or pairs), or
-        whole classes.
-    groups : ndarray of shape (n_rows,) or None
+    groups : ndarray of shape (n_rows,) or None, default=None
         Group of each row, one per class; ``validation="classes"`` then
         holds out whole groups.
-    input_shape : tuple of int
-        Shape of one row, which a resumed encoder must take.
-    objective : Objective
-    optimizer, learning_rate
-        The estimator's parameters, from which a fresh optimizer is made.
-    callbacks : list of keras.callbacks.Callback or None
-    checkpoint_dir : str or path-like or None
-    **settings
-        The remaining fields of :class:`TrainingPlan`: ``epochs``,
-        ``batch_size``, ``samples_per_class``, ``n_iter_no_change``,
-        ``snapshot``, ``augment``, ``rotated_classes``, ``mirrored_classes``
-        and ``verbose``.
     """
-    callbacks = tuple(callbacks or ())
-    for callback in callbacks:
+    for callback in config.callbacks:
         if not isinstance(callback, keras.callbacks.Callback):
             raise TypeError(
                 "callbacks must hold keras.callbacks.Callback instances; got "
                 f"{type(callback).__name__} {callback!r}."
             )
     weight_seed, batch_seed, split_seed, augment_seed = (int(seed) for seed in seeds)
+    fraction, paired = config.validation_fraction, config.paired
     train_index = validation_index = None
-    if validation_fraction is not None and validation == "classes":
+    if fraction is not None and config.validation == "classes":
         if paired:
             raise ValueError(
                 "validation='classes' holds out whole classes, and pairs have none; use "
                 "validation='rows' to hold out pairs, or set early_stopping=False."
             )
-        train_index, validation_index = _hold_out_classes(
-            targets, validation_fraction, split_seed, groups
-        )
-    elif validation_fraction is not None:
-        train_index, validation_index = _hold_out(targets, validation_fraction, split_seed, paired)
+        train_index, validation_index = _hold_out_classes(targets, fraction, split_seed, groups)
+    elif fraction is not None:
+        train_index, validation_index = _hold_out(targets, fraction, split_seed, paired)
     if not paired:
         check_positive_pairs(
             targets if train_index is None else targets[train_index],
@@ -235,31 +166,29 @@ def plan_training(
     if continued is not None:
         encoder, history, carried = continued
     else:
-        resumed = _resumed_checkpoint(checkpoint_dir, input_shape) if resume else None
-        encoder, history = resumed or (build_encoder(rows, weight_seed), {})
+        resumed = None
+        if config.resume:
+            resumed = _resumed_checkpoint(config.checkpoint_dir, config.encoder.input_shape)
+        encoder, history = resumed or (config.encoder.build(rows, weight_seed), {})
     moved = in_current_strategy(encoder)
     if carried is None or moved is not encoder:
         carried = make_optimizer(
-            optimizer,
-            float(learning_rate),
+            config.optimizer,
+            config.learning_rate,
             loss_scaling=compute_policy(moved) == "mixed_float16",
         )
     return TrainingPlan(
+        config=config,
         rows=rows,
         targets=targets,
-        paired=paired,
         train_index=train_index,
         validation_index=validation_index,
-        validation=validation,
         encoder=moved,
         history=history,
         optimizer=carried,
-        objective=objective,
-        callbacks=callbacks,
-        checkpoint_dir=checkpoint_dir,
+        snapshot=snapshot,
         batch_seed=batch_seed,
         augment_seed=augment_seed,
-        **settings,
     )
 
 
@@ -267,40 +196,42 @@ def run_training(plan):
     """Train ``plan.encoder`` as planned; return a :class:`TrainingResult`.
 
     Divergence and ``KeyboardInterrupt`` end training and are reported in
-    the result. Any other exception propagates, after putting back the
-    weights of the encoder and the state of the optimizer as they were, so
-    that a continued estimator is left unchanged.
+    the result, with what else the run's diagnosis finds. Any other
+    exception propagates, after putting back the weights of the encoder and
+    the state of the optimizer as they were, so that a continued estimator
+    is left unchanged.
     """
+    config = plan.config
     n_replicas = replicas_in_sync()
     train_sampler = _sampler(
         plan,
         plan.train_index,
         n_replicas,
-        rotated_classes=plan.rotated_classes,
-        mirrored_classes=plan.mirrored_classes,
+        rotated_classes=config.rotated_classes,
+        mirrored_classes=config.mirrored_classes,
     )
     validation_sampler = None
-    callbacks = list(plan.callbacks)
+    callbacks = list(config.callbacks)
     if plan.validation_index is not None:
-        if plan.validation == "classes":
+        if config.validation == "classes":
             # First, so that every other callback sees the score in its logs,
             # as it sees Keras' own val_loss.
             callbacks.insert(0, _HeldOutClassScore(plan))
         else:
             validation_sampler = _sampler(plan, plan.validation_index, n_replicas)
-        monitor, mode = _MONITORS[plan.validation]
+        monitor, mode = _MONITORS[config.validation]
         callbacks.append(
             keras.callbacks.EarlyStopping(
                 monitor=monitor,
                 mode=mode,
-                patience=plan.n_iter_no_change,
+                patience=config.n_iter_no_change,
                 restore_best_weights=True,
             )
         )
     checkpoint = None
-    if plan.checkpoint_dir is not None:
+    if config.checkpoint_dir is not None:
         checkpoint = Checkpointer(
-            plan.checkpoint_dir, plan.encoder, plan.snapshot, earlier_history=plan.history
+            config.checkpoint_dir, plan.encoder, plan.snapshot, earlier_history=plan.history
         )
     loss = _loss(plan, [train_sampler, validation_sampler or train_sampler])
     weights = plan.encoder.get_weights()
@@ -311,8 +242,8 @@ def run_training(plan):
         with trained_part(
             plan.encoder,
             plan.rows,
-            augmented=plan.augment or plan.rotated_classes or plan.mirrored_classes,
-            chunk_rows=plan.batch_size,
+            augmented=config.augment or config.rotated_classes or config.mirrored_classes,
+            chunk_rows=config.batch_size,
         ) as (trained, rows):
             run = train(
                 trained,
@@ -321,11 +252,11 @@ def run_training(plan):
                 row_reader(rows),
                 validation_sampler=validation_sampler,
                 optimizer=plan.optimizer,
-                epochs=plan.epochs,
+                epochs=config.epochs,
                 seed=plan.batch_seed,
                 callbacks=callbacks,
-                verbose=plan.verbose,
-                augmenter=image_augmenter(plan.augment_seed) if plan.augment else None,
+                verbose=config.verbose,
+                augmenter=image_augmenter(plan.augment_seed) if config.augment else None,
                 checkpoint=checkpoint,
             )
     except Exception:
@@ -338,12 +269,21 @@ def run_training(plan):
     history.setdefault("loss", [])
     for key, values in run.history.items():
         history.setdefault(key, []).extend(values)
+    runner = EncoderRunner(plan.encoder)
     return TrainingResult(
         encoder=plan.encoder,
+        runner=runner,
         history=history,
-        losses=list(run.history.get("loss", [])),
         optimizer=plan.optimizer,
-        diverged_at=None if run.diverged_at is None else n_before + run.diverged_at,
+        diagnostics=diagnose(
+            config,
+            runner,
+            plan.rows,
+            run_losses=list(run.history.get("loss", [])),
+            diverged_at=None if run.diverged_at is None else n_before + run.diverged_at,
+            interrupted=run.interrupted,
+            n_iter=len(history["loss"]),
+        ),
         interrupted=run.interrupted,
     )
 
@@ -361,7 +301,7 @@ class _HeldOutClassScore(keras.callbacks.Callback):
         index = plan.validation_index
         self.rows = np.asarray(plan.rows[index], dtype=np.float32)
         self.labels = plan.targets[index]
-        self.distance = plan.objective.distance
+        self.distance = plan.config.objective.distance
         self.runner = EncoderRunner(plan.encoder)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -377,13 +317,14 @@ class _HeldOutClassScore(keras.callbacks.Callback):
 
 def _sampler(plan, index, n_replicas, *, rotated_classes=False, mirrored_classes=False):
     """Batches of pairs, or P x K batches of labelled rows, drawn from ``index``."""
+    config = plan.config
     labels = plan.targets if index is None else plan.targets[index]
-    if plan.paired:
-        return PairSampler(labels, plan.batch_size, index=index, n_replicas=n_replicas)
+    if config.paired:
+        return PairSampler(labels, config.batch_size, index=index, n_replicas=n_replicas)
     return ClassBalancedSampler(
         labels,
-        plan.batch_size,
-        plan.samples_per_class,
+        config.batch_size,
+        config.samples_per_class,
         index=index,
         n_replicas=n_replicas,
         rotated_classes=rotated_classes,
@@ -393,16 +334,17 @@ def _sampler(plan, index, n_replicas, *, rotated_classes=False, mirrored_classes
 
 def _loss(plan, samplers):
     """The loss of the batches ``samplers`` draw: ``loss(targets, embeddings) -> scalar``."""
-    objective = plan.objective
-    if plan.paired:
+    objective = plan.config.objective
+    margin = float(objective.margin)
+    if plan.config.paired:
         return functools.partial(
-            losses.contrastive_pair_loss, margin=objective.margin, distance=objective.distance
+            losses.contrastive_pair_loss, margin=margin, distance=objective.distance
         )
     # Every anchor of a P x K batch has K - 1 positives; validation batches
     # may hold fewer classes, with more rows each.
     return losses.batch_loss(
         objective.loss,
-        margin=objective.margin,
+        margin=margin,
         mining=objective.mining,
         distance=objective.distance,
         positives_per_anchor=max(sampler.samples_per_class for sampler in samplers) - 1,
