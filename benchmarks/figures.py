@@ -105,10 +105,6 @@ DEFAULTS_CANDIDATES = {
     ),
     "mirrored_lr_k8": "rotated + mirrored classes + learning_rate=3e-3 + samples_per_class=8",
     "mirrored_lr_contrastive": "rotated + mirrored classes + learning_rate=3e-3 + loss=contrastive",
-    "mirrored_lr_xbm": "rotated + mirrored classes + learning_rate=3e-3 + cross-batch memory",
-    "mirrored_lr_xbm20": (
-        "rotated + mirrored classes + learning_rate=3e-3 + cross-batch memory from epoch 20"
-    ),
 }
 # Every candidate ran on the demo split; those that became defaults, the
 # defaults before, augment=False and mirrored classes on the two others (run.py's

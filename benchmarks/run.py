@@ -62,7 +62,7 @@ median of at least three repeats with its range (``{"median", "min",
             on unseen alphabets per second of training: each candidate
             (rotated and mirrored classes, learning rate and a cosine
             decay of it, classes per batch, mining, loss, embedding size,
-            the cnn's width, cross-batch memory) is one 40-epoch fit
+            the cnn's width) is one 40-epoch fit
             of ``SiameseEmbedder(network="cnn", input_shape=(28, 28, 1),
             epochs=40, random_state=0)`` with changes to the defaults
             before them, on the split of ``--split``: ``demo`` (train on
@@ -1113,16 +1113,6 @@ DEFAULTS_CANDIDATES = {
         **AFTER,
         "loss": "contrastive",
     },
-    # Cross-batch memory (Wang et al. 2020) from the start, and once the
-    # encoder has settled (the paper's warm-up), halfway through the fit.
-    "rotated + mirrored classes + learning_rate=3e-3 + cross-batch memory": {
-        **AFTER,
-        "cross_batch_memory": {"rows": 1024, "from_epoch": 0},
-    },
-    "rotated + mirrored classes + learning_rate=3e-3 + cross-batch memory from epoch 20": {
-        **AFTER,
-        "cross_batch_memory": {"rows": 1024, "from_epoch": 20},
-    },
 }
 
 
@@ -1162,64 +1152,6 @@ def cosine_adam(learning_rate, n_steps):
     )
 
 
-class CrossBatchMemoryTriplet:
-    """Semi-hard triplet loss over the batch and the last ``rows`` embedded rows.
-
-    Cross-batch memory (Wang et al., "Cross-Batch Memory for Embedding
-    Learning", 2020): the embeddings of recent batches are kept, without
-    gradient, as more positives and negatives for the batch's rows, so that
-    each step mines among many more classes than one batch holds. The memory
-    fills from the first step and is used from training step ``from_step``
-    on. A loss callable as the estimator takes it; one instance per fit, as
-    it holds the memory.
-    """
-
-    def __init__(self, rows, *, from_step, margin):
-        self.rows = rows
-        self.from_step = from_step
-        self.margin = margin
-        self._memory = None
-
-    def _build(self, dim):
-        import tensorflow as tf
-
-        self._memory = {
-            "embeddings": tf.Variable(tf.zeros([self.rows, dim]), trainable=False),
-            # -1: an empty slot.
-            "labels": tf.Variable(tf.fill([self.rows], tf.constant(-1, tf.int64)), trainable=False),
-            "next": tf.Variable(tf.constant(0, tf.int64), trainable=False),
-            "step": tf.Variable(tf.constant(0, tf.int64), trainable=False),
-        }
-
-    def __call__(self, labels, embeddings):
-        import tensorflow as tf
-
-        from sksiamese import losses
-
-        if self._memory is None:
-            # Created once, outside the traced step.
-            with tf.init_scope():
-                self._build(embeddings.shape[-1])
-        memory = self._memory
-        labels = tf.cast(tf.reshape(labels, [-1]), tf.int64)
-        used = tf.logical_and(memory["labels"] >= 0, memory["step"] >= self.from_step)
-        loss = losses.triplet_loss(
-            tf.concat([labels, tf.boolean_mask(memory["labels"], used)], axis=0),
-            tf.concat(
-                [embeddings, tf.stop_gradient(tf.boolean_mask(memory["embeddings"], used))],
-                axis=0,
-            ),
-            margin=self.margin,
-        )
-        size = tf.cast(tf.shape(labels)[0], tf.int64)
-        slots = ((memory["next"] + tf.range(size)) % self.rows)[:, None]
-        memory["embeddings"].scatter_nd_update(slots, tf.stop_gradient(embeddings))
-        memory["labels"].scatter_nd_update(slots, labels)
-        memory["next"].assign((memory["next"] + size) % self.rows)
-        memory["step"].assign_add(1)
-        return loss
-
-
 def bench_defaults(data, *, split, candidates, epochs, episodes):
     """Fit seconds and 20-way 1- and 5-shot accuracy of each candidate on one split.
 
@@ -1232,9 +1164,8 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
     test = np.isin(data.alphabet, DEFAULTS_SPLITS[split])
     base = dict(network="cnn", input_shape=(28, 28, 1), epochs=epochs)
     tasks = {"20-way 1-shot": (20, 1), "20-way 5-shot": (20, 5)}
-    # Every candidate trains with the estimator's default batch size and margin.
-    defaults = SiameseEmbedder()
-    steps_per_epoch = int(np.ceil((~test).sum() / defaults.batch_size))
+    # Every candidate trains with the estimator's default batch size.
+    steps_per_epoch = int(np.ceil((~test).sum() / SiameseEmbedder().batch_size))
     results = {
         "train alphabets": sorted(set(data.alphabet[~test])),
         "test alphabets": sorted(set(data.alphabet[test])),
@@ -1248,13 +1179,6 @@ def bench_defaults(data, *, split, candidates, epochs, episodes):
         if params.pop("learning_rate_schedule", None) == "cosine":
             params["optimizer"] = cosine_adam(
                 params.pop("learning_rate", 1e-3), epochs * steps_per_epoch
-            )
-        memory = params.pop("cross_batch_memory", None)
-        if memory is not None:
-            params["loss"] = CrossBatchMemoryTriplet(
-                memory["rows"],
-                from_step=memory["from_epoch"] * steps_per_epoch,
-                margin=defaults.margin,
             )
         row = unseen_alphabet_scores(
             SiameseEmbedder(**params), data, test, tasks=tasks, episodes=episodes
