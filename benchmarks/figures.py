@@ -107,8 +107,8 @@ DEFAULTS_CANDIDATES = {
     "mirrored_lr_contrastive": "rotated + mirrored classes + learning_rate=3e-3 + loss=contrastive",
 }
 # Every candidate ran on the demo split; those that became defaults, the
-# defaults before, augment=False and mirrored classes on the two others (run.py's
-# DEFAULTS_RUNS).
+# defaults before, augment=False and mirrored classes on the two others
+# (RUNS in sections/defaults.py).
 _CONFIRMED = ("before", "rotated", "rotated_lr", "rotated_lr_no_augment", "mirrored_lr")
 for _split_short, _split in DEFAULTS_SPLITS.items():
     for _short, _name in DEFAULTS_CANDIDATES.items():
