@@ -12,6 +12,8 @@ run with seeds 1 and 2. Run it a few candidates at a time with
 ``--candidates``.
 """
 
+import argparse
+
 import numpy as np
 
 from data import TEST_ALPHABETS, omniglot_budget, unseen_alphabet_scores
@@ -20,19 +22,6 @@ SPLITS = {
     "demo": TEST_ALPHABETS,
     "no-Korean": ("Korean",),
     "no-Latin": ("Latin",),
-}
-
-# Command-line options of this section, as ``argparse`` takes them.
-OPTIONS = {
-    "--split": {
-        "default": None,
-        "choices": sorted(SPLITS),
-        "help": "the defaults section on this alphabet split only (default: every split)",
-    },
-    "--candidates": {
-        "default": None,
-        "help": "comma-separated candidates of the defaults section (default: those of each split)",
-    },
 }
 
 # The defaults before the search (rotated_classes and mirrored_classes did not
@@ -91,6 +80,31 @@ CANDIDATES = {
     },
 }
 
+
+def candidate_names(text):
+    """The candidates of ``--candidates``, a comma-separated list, refused before any fit."""
+    names = text.split(",")
+    unknown = sorted(set(names) - set(CANDIDATES))
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown candidates {unknown}; choose from {sorted(CANDIDATES)}"
+        )
+    return names
+
+
+# Command-line options of this section, as ``argparse`` takes them.
+OPTIONS = {
+    "--split": {
+        "default": None,
+        "choices": sorted(SPLITS),
+        "help": "the defaults section on this alphabet split only (default: every split)",
+    },
+    "--candidates": {
+        "default": None,
+        "type": candidate_names,
+        "help": "comma-separated candidates of the defaults section (default: those of each split)",
+    },
+}
 
 # Every candidate on the demo split; the changes that became defaults, the
 # defaults before, and the candidates that beat the defaults of their time on
@@ -181,17 +195,13 @@ def run(args, data, train):
     """Every split's candidates, or those of ``--split`` and ``--candidates``."""
     epochs, episodes = omniglot_budget(args.quick)
     splits = RUNS if args.split is None else {args.split: RUNS[args.split]}
-    chosen = None if args.candidates is None else args.candidates.split(",")
-    unknown = sorted(set(chosen or ()) - set(CANDIDATES))
-    if unknown:
-        raise ValueError(f"unknown candidates {unknown}; choose from {sorted(CANDIDATES)}")
     return {
         split: bench_defaults(
             data,
             split=split,
             epochs=epochs,
             episodes=episodes,
-            candidates=candidates if chosen is None else chosen,
+            candidates=candidates if args.candidates is None else args.candidates,
         )
         for split, candidates in splits.items()
     }
