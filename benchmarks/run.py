@@ -156,11 +156,8 @@ def main(argv=None):
     expected = reference_seconds(args.quick)
     for name in args.sections:
         seconds = expected.get(name)
-        took = f"{seconds / 60:.1f} min" if seconds else None
-        print(
-            f"{name:<11} "
-            + (f"{took} in the reference run" if took else "not timed in the reference run")
-        )
+        took = f"{seconds / 60:.1f} min in" if seconds else "not timed in"
+        print(f"{name:<11} {took} the reference run")
     if args.estimate:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
