@@ -5,10 +5,10 @@ with a small convolutional network learns a distance between the Omniglot
 characters of six alphabets (both small sets bundled with the package, see
 :func:`~sksiamese.datasets.load_omniglot`). The characters of the two other
 alphabets, Early_Aramaic and Greek, never seen in training, are then
-recognised from one or five examples each: every 20-way episode draws 20 characters of one alphabet
-(Lake et al.'s protocol), K labelled examples and one query image of each,
-and labels each query with the character of its nearest example. Raw pixels
-and PCA face the same episodes.
+recognised from one or five examples each: every 20-way episode draws 20
+characters of one alphabet (Lake et al.'s protocol), K labelled examples
+and one query image of each, and labels each query with the character of
+its nearest example. Raw pixels and PCA face the same episodes.
 
 The results are printed on standard output; progress, a line per stage and
 per training epoch with the seconds elapsed, on standard error.
