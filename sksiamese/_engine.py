@@ -308,11 +308,13 @@ def run_training(plan):
     try:
         # Turned or mirrored classes, like augmentation, change the rows the
         # encoder sees, so frozen layers' output cannot be computed once.
+        changed_by = [
+            name
+            for name in ("augment", "rotated_classes", "mirrored_classes")
+            if getattr(plan, name)
+        ]
         with trained_part(
-            plan.encoder,
-            plan.rows,
-            augmented=plan.augment or plan.rotated_classes or plan.mirrored_classes,
-            chunk_rows=plan.batch_size,
+            plan.encoder, plan.rows, changed_by=changed_by, chunk_rows=plan.batch_size
         ) as (trained, rows):
             run = train(
                 trained,
