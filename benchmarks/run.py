@@ -10,7 +10,7 @@ JSON file, with the commit (and whether the tree had uncommitted changes),
 the machine, the library versions, the date and the seconds each section
 took. The sections, in the order they run and appear in the file, are the
 modules of ``sections/`` listed in ``SECTIONS``; each module's docstring
-says what it measures: train, infer, fewshot, scaling, verify, outofcore,
+says what it measures: train, wholefit, infer, fewshot, scaling, verify, outofcore,
 distribute, mining, batchsize, gallery, defaults, transfer, persistence.
 ``harness.py`` holds the measurement helpers they share, ``data.py`` the
 data several of them use.
@@ -38,6 +38,7 @@ from sections import (
     train,
     transfer,
     verify,
+    wholefit,
 )
 
 REFERENCE = BENCHMARKS / "reference" / "cpu-2core.json"
@@ -48,6 +49,7 @@ LATEST = BENCHMARKS / "results" / "latest.json"
 # ``OPTIONS``, if any, are command-line options it reads from ``args``.
 SECTIONS = {
     "train": train,
+    "wholefit": wholefit,
     "infer": infer,
     "fewshot": fewshot,
     "scaling": scaling,
