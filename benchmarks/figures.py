@@ -105,14 +105,10 @@ DEFAULTS_CANDIDATES = {
     ),
     "mirrored_lr_k8": "rotated + mirrored classes + learning_rate=3e-3 + samples_per_class=8",
     "mirrored_lr_contrastive": "rotated + mirrored classes + learning_rate=3e-3 + loss=contrastive",
-    "mirrored_lr_xbm": "rotated + mirrored classes + learning_rate=3e-3 + cross-batch memory",
-    "mirrored_lr_xbm20": (
-        "rotated + mirrored classes + learning_rate=3e-3 + cross-batch memory from epoch 20"
-    ),
 }
 # Every candidate ran on the demo split; those that became defaults, the
-# defaults before, augment=False and mirrored classes on the two others (run.py's
-# DEFAULTS_RUNS).
+# defaults before, augment=False and mirrored classes on the two others
+# (RUNS in sections/defaults.py).
 _CONFIRMED = ("before", "rotated", "rotated_lr", "rotated_lr_no_augment", "mirrored_lr")
 for _split_short, _split in DEFAULTS_SPLITS.items():
     for _short, _name in DEFAULTS_CANDIDATES.items():

@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "benchmarks"))
 
 import figures  # noqa: E402
-
 import sksiamese  # noqa: E402
 
 # -- Project -------------------------------------------------------------------

@@ -239,11 +239,13 @@ def run_training(plan):
     try:
         # Turned or mirrored classes, like augmentation, change the rows the
         # encoder sees, so frozen layers' output cannot be computed once.
+        changed_by = [
+            name
+            for name in ("augment", "rotated_classes", "mirrored_classes")
+            if getattr(config, name)
+        ]
         with trained_part(
-            plan.encoder,
-            plan.rows,
-            augmented=config.augment or config.rotated_classes or config.mirrored_classes,
-            chunk_rows=config.batch_size,
+            plan.encoder, plan.rows, changed_by=changed_by, chunk_rows=config.batch_size
         ) as (trained, rows):
             run = train(
                 trained,

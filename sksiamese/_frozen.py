@@ -9,15 +9,16 @@ which shares its layers (and weights) with the encoder and trains on the
 features alone. Training the head trains the encoder.
 
 The encoder is walked as a chain of stages: its own layers, and the layers
-of a functional or Sequential network inside it when that network is itself
-a chain (each layer takes the one output of the layer before). A network
-with branches is one stage, frozen or not as a whole.
+of the functional or Sequential networks inside it, at any depth, when such
+a network is itself a chain (each layer takes the one output of the layer
+before). A network with branches is one stage, frozen or not as a whole.
 """
 
 import contextlib
 import inspect
 import os
 import tempfile
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -65,18 +66,30 @@ def split_frozen(encoder):
 
 
 @contextlib.contextmanager
-def trained_part(encoder, rows, *, augmented, chunk_rows):
+def trained_part(encoder, rows, *, changed_by, chunk_rows):
     """The model that training updates, and the rows it reads.
 
     Usually ``encoder`` and ``rows``. When the encoder's leading layers are
-    frozen and rows are not augmented (augmentation changes them every
-    epoch), the trainable head and the frozen layers' output for every row,
+    frozen, the trainable head and the frozen layers' output for every row,
     computed once, ``chunk_rows`` rows at a time: the head shares its layers
     with the encoder, so training it trains the encoder, at a fraction of
-    the cost per epoch.
+    the cost per epoch. ``changed_by`` names the estimator's parameters that
+    change the rows from batch to batch (augmentation, turned or mirrored
+    classes): frozen layers must then see every batch, which a warning says.
     """
-    split = None if augmented else split_frozen(encoder)
-    if split is None:
+    split = split_frozen(encoder)
+    if split is not None and changed_by:
+        names = ", ".join(changed_by)
+        off = " and ".join(f"{name}=False" for name in changed_by)
+        warnings.warn(
+            f"The encoder's first layers are frozen, but {names} change the rows in every "
+            "batch, so the frozen layers run on every batch of every epoch. Set "
+            f"{off} to compute their output once per fit and train the rest on it, "
+            "several times faster.",
+            UserWarning,
+            stacklevel=2,
+        )
+    if split is None or changed_by:
         yield encoder, rows
         return
     with frozen_features(split.frozen, rows, chunk_rows) as features:
@@ -113,9 +126,19 @@ def _stages(encoder):
         return None
     stages = []
     for layer, arguments in chain:
-        inner = _chain(layer) if isinstance(layer, keras.Model) and not arguments else None
-        stages.extend(inner or [(layer, arguments)])
+        opened = isinstance(layer, keras.Model) and _passes_nothing(arguments)
+        stages.extend((opened and _stages(layer)) or [(layer, arguments)])
     return stages
+
+
+def _passes_nothing(arguments):
+    """Whether a network called with ``arguments`` computes what its layers called alone do.
+
+    Keras records ``mask=None`` where a model calls a network built from an
+    ``Input``, and ``training`` for networks called on symbolic inputs; the
+    whole model's own ``training`` overrides the latter when it is called.
+    """
+    return all(value is None for name, value in arguments.items() if name != "training")
 
 
 def _chain(model):

@@ -6,8 +6,8 @@
 :func:`make_triplets`
     Random ``(anchor, positive, negative)`` triplets from a labelled data set.
 :func:`load_omniglot`
-    Load the Omniglot characters of 5 alphabets bundled with the package
-    (no download): a few-shot benchmark to split by alphabet.
+    Load the Omniglot characters of 8 alphabets bundled with the package, in
+    two sets of 5 (no download): a few-shot benchmark to split by alphabet.
 :func:`load_omniglot_zip`
     Read an Omniglot zip, in the published layout, into arrays.
 :func:`fetch_omniglot`
@@ -355,164 +355,6 @@ def load_omniglot_zip(path, *, image_size=28):
     )
 
 
-# The package's copy of "background_small1", in sksiamese/data/.
-_BUNDLED_OMNIGLOT = "omniglot_small1.npz"
-_BUNDLED_OMNIGLOT_DESCR = "omniglot_small1.rst"
-
-
-def _bundle_omniglot_small1(zip_path, destination):
-    """Convert the published ``images_background_small1.zip`` into the bundled file.
-
-    This builds ``sksiamese/data/omniglot_small1.npz``, which
-    :func:`load_omniglot` reads; run it again only if the conversion changes::
-
-        from sksiamese.datasets import _bundle_omniglot_small1
-        _bundle_omniglot_small1("images_background_small1.zip", "sksiamese/data/omniglot_small1.npz")
-
-    The zip must be the published one (its MD5 is checked). The images are
-    read by :func:`load_omniglot_zip` at 28x28 and stored as 8-bit integers
-    (ink 255), which round each pixel by at most 1/510.
-    """
-    expected = _OMNIGLOT_FILES["background_small1"].md5
-    checksum = _md5(zip_path)
-    if checksum != expected:
-        raise ValueError(f"{zip_path} has MD5 checksum {checksum}, expected {expected}.")
-    data = load_omniglot_zip(zip_path)
-    with replacing(destination) as file:
-        np.savez_compressed(
-            file,
-            images=np.round(data.images[..., 0] * 255).astype(np.uint8),
-            target=data.target.astype(np.uint8),
-            target_names=data.target_names,
-            drawer=data.drawer.astype(np.uint8),
-        )
-
-
-def _read_omniglot_bundle(file):
-    """The arrays of a file written by :func:`_bundle_omniglot_small1`.
-
-    Each row's alphabet is the first part of its character's name,
-    ``"<alphabet>/<character>"``.
-    """
-    with np.load(file, allow_pickle=False) as bundle:
-        images = bundle["images"].astype(np.float32) / np.float32(255)
-        target = bundle["target"].astype(int)
-        target_names = bundle["target_names"]
-        drawer = bundle["drawer"].astype(int)
-    alphabet_of_target = np.array([name.split("/")[0] for name in target_names])
-    return Bunch(
-        images=images,
-        data=images.reshape(len(images), -1),
-        target=target,
-        target_names=target_names,
-        alphabet=alphabet_of_target[target],
-        drawer=drawer,
-    )
-
-
-def load_omniglot(*, return_X_y=False):
-    """Load the Omniglot characters of 5 alphabets that come with the package.
-
-    Hand-drawn characters for few-shot learning, bundled like scikit-learn's
-    :func:`~sklearn.datasets.load_digits`: nothing is downloaded. This is
-    the "background small 1" subset of Omniglot (Lake et al. 2015), reduced
-    to 28x28 pixels. Split it by alphabet (``groups=alphabet``): train on
-    some alphabets, recognise the characters of the others from one or a
-    few examples each.
-
-    =================   =====================================
-    Classes             136 characters
-    Alphabets           5
-    Samples per class   20 (one per drawer)
-    Samples total       2,720
-    Dimensionality      784 (28x28 images)
-    Features            float32 in [0, 1], ink 1 and paper 0
-    =================   =====================================
-
-    The data take 0.33 MB in the installed package (a compressed ``.npz``
-    file) and 8.5 MB of memory once loaded. They are shared under the MIT
-    licence of the Omniglot repository (https://github.com/brendenlake/omniglot),
-    whose text is installed beside them, in ``sksiamese/data/``.
-    :func:`fetch_omniglot` downloads the full background and evaluation sets.
-
-    Parameters
-    ----------
-    return_X_y : bool, default=False
-        If True, return ``(data, target)`` instead of a Bunch.
-
-    Returns
-    -------
-    data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes.
-
-        data : ndarray of shape (2720, 784)
-            The images, flattened: one row per image, float32.
-        target : ndarray of shape (2720,)
-            The character of each image, an int in ``[0, 136)``.
-        target_names : ndarray of shape (136,)
-            The name of each character, ``"<alphabet>/<character>"``.
-        images : ndarray of shape (2720, 28, 28)
-            The images, float32 in [0, 1]: ink 1, paper 0.
-        alphabet : ndarray of shape (2720,)
-            The alphabet of each image (``"Balinese"``, ``"Early_Aramaic"``,
-            ``"Greek"``, ``"Korean"`` or ``"Latin"``), for ``groups`` in
-            scikit-learn's group splitters and in
-            :func:`sksiamese.metrics.few_shot_accuracy`.
-        drawer : ndarray of shape (2720,)
-            Who drew each image, an int in ``[1, 20]``.
-        DESCR : str
-            The full description of the data set.
-
-    (data, target) : tuple if ``return_X_y`` is True
-        The ``data`` and ``target`` arrays described above.
-
-    Raises
-    ------
-    TypeError
-        If ``return_X_y`` is not a bool.
-
-    See Also
-    --------
-    fetch_omniglot : Download the full Omniglot sets.
-
-    References
-    ----------
-    .. [1] B. M. Lake, R. Salakhutdinov and J. B. Tenenbaum, "Human-level
-       concept learning through probabilistic program induction", Science
-       350(6266), 2015.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sksiamese.datasets import load_omniglot
-    >>> omniglot = load_omniglot()
-    >>> omniglot.images.shape, omniglot.data.shape
-    ((2720, 28, 28), (2720, 784))
-    >>> print(omniglot.target_names[omniglot.target[0]])
-    Balinese/character01
-    >>> print(np.unique(omniglot.alphabet))
-    ['Balinese' 'Early_Aramaic' 'Greek' 'Korean' 'Latin']
-
-    Hold out whole alphabets, so that the test characters are never seen:
-
-    >>> from sklearn.model_selection import LeaveOneGroupOut
-    >>> LeaveOneGroupOut().get_n_splits(groups=omniglot.alphabet)
-    5
-    >>> X, y = load_omniglot(return_X_y=True)
-    >>> X.dtype, len(set(y))
-    (dtype('float32'), 136)
-    """
-    if not isinstance(return_X_y, (bool, np.bool_)):
-        raise TypeError(f"return_X_y must be a bool; got {return_X_y!r}.")
-    folder = importlib.resources.files(__package__) / "data"
-    with (folder / _BUNDLED_OMNIGLOT).open("rb") as file:
-        data = _read_omniglot_bundle(file)
-    if return_X_y:
-        return data.data, data.target
-    data.DESCR = (folder / _BUNDLED_OMNIGLOT_DESCR).read_text(encoding="utf-8")
-    return data
-
-
 @dataclass(frozen=True)
 class _RemoteFile:
     """A published file: its name in the cache, where to get it, its MD5."""
@@ -546,6 +388,271 @@ _OMNIGLOT_FILES = {
         "e704a628b5459e08445c13499850abc4",
     ),
 }
+
+
+@dataclass(frozen=True)
+class _BundledSet:
+    """A published Omniglot zip and its converted copy in ``sksiamese/data/``."""
+
+    md5: str  # of the zip the copy is converted from
+    filename: str
+    descr: str
+
+
+# Omniglot's "background small" sets, bundled; load_omniglot(subset="both")
+# joins them.
+_BUNDLED_SETS = {
+    "small1": _BundledSet(
+        _OMNIGLOT_FILES["background_small1"].md5,
+        "omniglot_small1.npz",
+        "omniglot_small1.rst",
+    ),
+    # No checksum is published for this zip: this is the MD5 of the copy of
+    # python/images_background_small2.zip the bundled file was converted from.
+    "small2": _BundledSet(
+        "b75a71a51d3b13f821f212756fe481fd",
+        "omniglot_small2.npz",
+        "omniglot_small2.rst",
+    ),
+}
+_BOTH_DESCR = "omniglot_both.rst"
+
+
+def _bundle_omniglot(subset, zip_path, destination):
+    """Convert a published "background small" zip into its bundled file.
+
+    This builds ``sksiamese/data/omniglot_small1.npz`` and
+    ``omniglot_small2.npz``, which :func:`load_omniglot` reads; run it again
+    only if the conversion changes::
+
+        from sksiamese.datasets import _bundle_omniglot
+        _bundle_omniglot("small2", "images_background_small2.zip", "sksiamese/data/omniglot_small2.npz")
+
+    The zip must be the one the bundled file comes from (its MD5 is
+    checked). The images are read by :func:`load_omniglot_zip` at 28x28 and
+    stored as 8-bit integers (ink 255), which round each pixel by at most
+    1/510.
+    """
+    expected = _BUNDLED_SETS[subset].md5
+    checksum = _md5(zip_path)
+    if checksum != expected:
+        raise ValueError(f"{zip_path} has MD5 checksum {checksum}, expected {expected}.")
+    data = load_omniglot_zip(zip_path)
+    with replacing(destination) as file:
+        np.savez_compressed(
+            file,
+            images=np.round(data.images[..., 0] * 255).astype(np.uint8),
+            target=data.target.astype(np.uint8),
+            target_names=data.target_names,
+            drawer=data.drawer.astype(np.uint8),
+        )
+
+
+def _read_omniglot_bundle(file):
+    """The arrays of a file written by :func:`_bundle_omniglot`.
+
+    Each row's alphabet is the first part of its character's name,
+    ``"<alphabet>/<character>"``.
+    """
+    with np.load(file, allow_pickle=False) as bundle:
+        images = bundle["images"].astype(np.float32) / np.float32(255)
+        target = bundle["target"].astype(int)
+        target_names = bundle["target_names"]
+        drawer = bundle["drawer"].astype(int)
+    alphabet_of_target = np.array([name.split("/")[0] for name in target_names])
+    return Bunch(
+        images=images,
+        data=images.reshape(len(images), -1),
+        target=target,
+        target_names=target_names,
+        alphabet=alphabet_of_target[target],
+        drawer=drawer,
+    )
+
+
+def _join_omniglot_sets(first, second):
+    """The images of two bundled sets, each image once, labelled as one set.
+
+    An image is keyed by its character's name and its drawer: the two
+    "background small" sets hold the same Greek and Latin characters under
+    the same names, drawn by the same people in the same byte-identical
+    files, so a key held by both sets is one image, kept once. The rows come
+    in the order of each set's own: by character name, then drawer.
+    """
+    names = np.concatenate([first.target_names[first.target], second.target_names[second.target]])
+    drawer = np.concatenate([first.drawer, second.drawer])
+    target_names, target = np.unique(names, return_inverse=True)
+    # np.unique sorts the keys, by character then drawer, and returns the
+    # first row of each: a key of both sets keeps its row of ``first``.
+    _, rows = np.unique(target * (drawer.max() + 1) + drawer, return_index=True)
+    images = np.concatenate([first.images, second.images])[rows]
+    alphabet = np.concatenate([first.alphabet, second.alphabet])
+    return Bunch(
+        images=images,
+        data=images.reshape(len(images), -1),
+        target=target[rows],
+        target_names=target_names,
+        alphabet=alphabet[rows],
+        drawer=drawer[rows],
+    )
+
+
+def _bundled_file(filename):
+    """A file of ``sksiamese/data/``, where the package is installed."""
+    return importlib.resources.files(__package__) / "data" / filename
+
+
+def _read_bundled_set(subset):
+    with _bundled_file(_BUNDLED_SETS[subset].filename).open("rb") as file:
+        return _read_omniglot_bundle(file)
+
+
+_OMNIGLOT_SUBSETS = ("small1", "small2", "both")
+
+
+def load_omniglot(*, subset="small1", return_X_y=False):
+    """Load the Omniglot characters that come with the package.
+
+    Hand-drawn characters for few-shot learning, bundled like scikit-learn's
+    :func:`~sklearn.datasets.load_digits`: nothing is downloaded. These are
+    the two "background small" subsets of Omniglot (Lake et al. 2015),
+    reduced to 28x28 pixels, alone or together. Split them by alphabet
+    (``groups=alphabet``): train on some alphabets, recognise the characters
+    of the others from one or a few examples each.
+
+    =================  ==============  ==============  ==============
+    ``subset``         ``"small1"``    ``"small2"``    ``"both"``
+    =================  ==============  ==============  ==============
+    Classes            136 characters  156 characters  242 characters
+    Alphabets          5               5               8
+    Samples per class  20              20              20
+    Samples total      2,720           3,120           4,840
+    =================  ==============  ==============  ==============
+
+    Each character is drawn once by each of 20 people. Every sample is a
+    28x28 image (784 features), float32 in [0, 1], ink 1 and paper 0.
+
+    ``"small1"`` holds Balinese, Early_Aramaic, Greek, Korean and Latin;
+    ``"small2"`` holds Greek, Japanese_(katakana), Latin, Sanskrit and
+    Tagalog. Greek and Latin are in both, and they are the same data: the
+    same 50 characters under the same names (``Greek/character01`` is
+    Omniglot's character 0394 in both zips), drawn by the same 20 people,
+    the 1,000 image files identical byte for byte. ``"both"`` therefore
+    holds each of those images once, and each of those characters is one
+    class with one alphabet name: split by alphabet, a Greek character is
+    never on both sides.
+
+    The default, ``"small1"``, is what this function loaded before
+    ``subset`` existed, so that code written for it gets the same data; use
+    ``"both"`` to train on as many alphabets as possible.
+
+    The data take 0.33 MB (``"small1"``) and 0.40 MB (``"small2"``) in the
+    installed package (compressed ``.npz`` files) and 8.5, 9.8 and 15.2 MB of
+    memory once loaded. They are shared under the MIT licence of the
+    Omniglot repository (https://github.com/brendenlake/omniglot), whose text
+    is installed beside them, in ``sksiamese/data/``.
+    :func:`fetch_omniglot` downloads the full background and evaluation sets.
+
+    Parameters
+    ----------
+    subset : {"small1", "small2", "both"}, default="small1"
+        Which bundled set to load: "background small 1", "background small
+        2", or the two together, each image once.
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        Dictionary-like object, with the following attributes (shapes for
+        ``subset="small1"``; ``n_samples`` and ``n_classes`` as tabled above
+        for the others).
+
+        data : ndarray of shape (2720, 784)
+            The images, flattened: one row per image, float32.
+        target : ndarray of shape (2720,)
+            The character of each image, an int in ``[0, 136)``.
+        target_names : ndarray of shape (136,)
+            The name of each character, ``"<alphabet>/<character>"``, sorted.
+        images : ndarray of shape (2720, 28, 28)
+            The images, float32 in [0, 1]: ink 1, paper 0.
+        alphabet : ndarray of shape (2720,)
+            The alphabet of each image (``"Balinese"``, ``"Early_Aramaic"``,
+            ``"Greek"``, ``"Korean"`` or ``"Latin"``), for ``groups`` in
+            scikit-learn's group splitters and in
+            :func:`sksiamese.metrics.few_shot_accuracy`.
+        drawer : ndarray of shape (2720,)
+            Who drew each image, an int in ``[1, 20]``.
+        DESCR : str
+            The full description of the data set.
+
+    (data, target) : tuple if ``return_X_y`` is True
+        The ``data`` and ``target`` arrays described above.
+
+    Raises
+    ------
+    ValueError
+        If ``subset`` is not one of "small1", "small2" and "both".
+    TypeError
+        If ``return_X_y`` is not a bool.
+
+    See Also
+    --------
+    fetch_omniglot : Download the full Omniglot sets.
+
+    References
+    ----------
+    .. [1] B. M. Lake, R. Salakhutdinov and J. B. Tenenbaum, "Human-level
+       concept learning through probabilistic program induction", Science
+       350(6266), 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sksiamese.datasets import load_omniglot
+    >>> omniglot = load_omniglot()
+    >>> omniglot.images.shape, omniglot.data.shape
+    ((2720, 28, 28), (2720, 784))
+    >>> print(omniglot.target_names[omniglot.target[0]])
+    Balinese/character01
+    >>> print(np.unique(omniglot.alphabet))
+    ['Balinese' 'Early_Aramaic' 'Greek' 'Korean' 'Latin']
+
+    Hold out whole alphabets, so that the test characters are never seen:
+
+    >>> from sklearn.model_selection import LeaveOneGroupOut
+    >>> LeaveOneGroupOut().get_n_splits(groups=omniglot.alphabet)
+    5
+    >>> X, y = load_omniglot(return_X_y=True)
+    >>> X.dtype, len(set(y))
+    (dtype('float32'), 136)
+
+    Both sets give 8 alphabets, Greek and Latin once each:
+
+    >>> both = load_omniglot(subset="both")
+    >>> both.data.shape, len(both.target_names)
+    ((4840, 784), 242)
+    >>> print(np.unique(both.alphabet))
+    ['Balinese' 'Early_Aramaic' 'Greek' 'Japanese_(katakana)' 'Korean' 'Latin'
+     'Sanskrit' 'Tagalog']
+    """
+    if not isinstance(subset, str) or subset not in _OMNIGLOT_SUBSETS:
+        raise ValueError(
+            f"subset must be one of {', '.join(map(repr, _OMNIGLOT_SUBSETS))}; got {subset!r}."
+        )
+    if not isinstance(return_X_y, (bool, np.bool_)):
+        raise TypeError(f"return_X_y must be a bool; got {return_X_y!r}.")
+    if subset == "both":
+        data = _join_omniglot_sets(_read_bundled_set("small1"), _read_bundled_set("small2"))
+        descr = _BOTH_DESCR
+    else:
+        data = _read_bundled_set(subset)
+        descr = _BUNDLED_SETS[subset].descr
+    if return_X_y:
+        return data.data, data.target
+    data.DESCR = _bundled_file(descr).read_text(encoding="utf-8")
+    return data
+
 
 _CHUNK_BYTES = 1 << 20
 

@@ -2,6 +2,7 @@
 reader and fetcher on a small zip built in the published layout (no network
 access)."""
 
+import dataclasses
 import hashlib
 import io
 import re
@@ -368,10 +369,18 @@ def test_the_published_subsets():
 
 # load_omniglot ------------------------------------------------------------------
 
-# Characters per alphabet of the "background small 1" set.
-ALPHABETS = {"Balinese": 24, "Early_Aramaic": 22, "Greek": 24, "Korean": 40, "Latin": 26}
-# SHA-256 of the bundled 8-bit images (ink 255): it changes only with the data.
-BUNDLED_IMAGES_SHA256 = "40b4c330cc412034b4e14b31bb228d77f66f117dcce9207b62b82ccdd34e113d"
+# Characters per alphabet of the "background small" sets.
+ALPHABETS = {
+    "small1": {"Balinese": 24, "Early_Aramaic": 22, "Greek": 24, "Korean": 40, "Latin": 26},
+    "small2": {"Greek": 24, "Japanese_(katakana)": 47, "Latin": 26, "Sanskrit": 42, "Tagalog": 17},
+}
+ALPHABETS["both"] = {**ALPHABETS["small1"], **ALPHABETS["small2"]}
+SUBSETS = ["small1", "small2", "both"]
+# SHA-256 of the bundled 8-bit images (ink 255): they change only with the data.
+BUNDLED_IMAGES_SHA256 = {
+    "small1": "40b4c330cc412034b4e14b31bb228d77f66f117dcce9207b62b82ccdd34e113d",
+    "small2": "da8c683d98d2d097c660a0586650b179527d04f386c9860e667be7edce9f963f",
+}
 
 
 def test_load_omniglot_shapes_dtypes_and_ranges(monkeypatch):
@@ -394,42 +403,105 @@ def test_load_omniglot_shapes_dtypes_and_ranges(monkeypatch):
     assert "Omniglot" in data.DESCR and "MIT" in data.DESCR
 
 
-def test_load_omniglot_holds_the_bundled_images():
-    images = load_omniglot().images
+@pytest.mark.parametrize("subset", SUBSETS)
+def test_load_omniglot_subsets_hold_the_same_fields(subset):
+    data = load_omniglot(subset=subset)
+    n_characters = sum(ALPHABETS[subset].values())
+    n_images = 20 * n_characters
+    assert set(data) == {"data", "target", "target_names", "images", "alphabet", "drawer", "DESCR"}
+    assert data.images.shape == (n_images, 28, 28) and data.images.dtype == np.float32
+    np.testing.assert_array_equal(data.data, data.images.reshape(n_images, 784))
+    assert data.images.max(axis=(1, 2)).min() > 0.5
+    assert np.bincount(data.target).tolist() == [20] * n_characters
+    assert list(data.target_names) == sorted(set(data.target_names))
+    assert len(data.target_names) == n_characters
+    # Each image's alphabet is the one its character is named under.
+    np.testing.assert_array_equal(
+        data.alphabet, [name.split("/")[0] for name in data.target_names[data.target]]
+    )
+    alphabets, images = np.unique(data.alphabet, return_counts=True)
+    assert dict(zip(alphabets.tolist(), (images // 20).tolist())) == ALPHABETS[subset]
+    # Rows by character, then drawer: every character drawn once by each of 20.
+    np.testing.assert_array_equal(data.target, np.repeat(np.arange(n_characters), 20))
+    np.testing.assert_array_equal(data.drawer, np.tile(np.arange(1, 21), n_characters))
+    title = {"small1": "5 alphabets\n", "small2": "second set\n", "both": "8 alphabets\n"}
+    assert title[subset] in data.DESCR and "MIT" in data.DESCR and "Greek" in data.DESCR
+
+
+@pytest.mark.parametrize("subset", ["small1", "small2"])
+def test_load_omniglot_holds_the_bundled_images(subset):
+    images = load_omniglot(subset=subset).images
     ink = np.round(images * 255)
     np.testing.assert_array_equal(ink / np.float32(255), images)
-    assert hashlib.sha256(ink.astype(np.uint8).tobytes()).hexdigest() == BUNDLED_IMAGES_SHA256
-
-
-def test_load_omniglot_characters_alphabets_and_drawers():
-    data = load_omniglot()
-    alphabets, images = np.unique(data.alphabet, return_counts=True)
-    assert dict(zip(alphabets.tolist(), (images // 20).tolist())) == ALPHABETS
-    # Every character is drawn once by each of the 20 drawers.
-    by_character = np.lexsort((data.drawer, data.target))
-    np.testing.assert_array_equal(
-        data.drawer[by_character].reshape(136, 20), np.tile(np.arange(1, 21), (136, 1))
+    assert (
+        hashlib.sha256(ink.astype(np.uint8).tobytes()).hexdigest() == BUNDLED_IMAGES_SHA256[subset]
     )
 
 
+def rows_by_name_and_drawer(data):
+    names = data.target_names[data.target]
+    return {(name, drawer): row for row, (name, drawer) in enumerate(zip(names, data.drawer))}
+
+
+def test_the_two_sets_share_their_greek_and_latin_images():
+    # Greek and Latin are the same characters under the same names in both
+    # sets, drawn by the same people: image for image the same pixels.
+    small1, small2 = load_omniglot(subset="small1"), load_omniglot(subset="small2")
+    rows1, rows2 = rows_by_name_and_drawer(small1), rows_by_name_and_drawer(small2)
+    shared = sorted(set(rows1) & set(rows2))
+    assert len(shared) == 1000
+    assert {name.split("/")[0] for name, _ in shared} == {"Greek", "Latin"}
+    assert {key for key in rows1 if key[0].split("/")[0] in ("Greek", "Latin")} == set(shared)
+    for key in shared:
+        np.testing.assert_array_equal(small1.images[rows1[key]], small2.images[rows2[key]])
+    # No other image of one set is in the other, under another name.
+    only1 = [row for key, row in rows1.items() if key not in rows2]
+    only2 = [row for key, row in rows2.items() if key not in rows1]
+    pixels1 = {small1.images[row].tobytes() for row in only1}
+    assert not pixels1 & {small2.images[row].tobytes() for row in only2}
+
+
+def test_load_omniglot_both_holds_each_image_once_under_one_label():
+    both = load_omniglot(subset="both")
+    rows = rows_by_name_and_drawer(both)
+    assert len(rows) == len(both.images) == 4840
+    assert len({image.tobytes() for image in both.images}) == 4840
+    for subset in ("small1", "small2"):
+        part = load_omniglot(subset=subset)
+        for key, row in rows_by_name_and_drawer(part).items():
+            np.testing.assert_array_equal(both.images[rows[key]], part.images[row])
+    greek = both.alphabet == "Greek"
+    assert greek.sum() == 480 and len(np.unique(both.target[greek])) == 24
+
+
 def test_load_omniglot_alphabets_hold_out_whole_characters():
-    data = load_omniglot()
+    data = load_omniglot(subset="both")
     splits = list(LeaveOneGroupOut().split(data.data, data.target, groups=data.alphabet))
-    assert len(splits) == 5
+    assert len(splits) == 8
     for train, test in splits:
         assert not set(data.target[train]) & set(data.target[test])
+        assert not {row.tobytes() for row in data.data[train]} & {
+            row.tobytes() for row in data.data[test]
+        }
     # The labels belong to the images: nearest neighbours on raw pixels score
     # about 0.19 on 20-way 1-shot episodes within an alphabet; chance is 0.05.
+    small1 = load_omniglot()
     accuracy = few_shot_accuracy(
-        data.data, data.target, n_way=20, n_episodes=200, groups=data.alphabet, random_state=0
+        small1.data,
+        small1.target,
+        n_way=20,
+        n_episodes=200,
+        groups=small1.alphabet,
+        random_state=0,
     )
     assert 0.15 < accuracy < 0.3
 
 
-def test_load_omniglot_return_X_y():
-    data = load_omniglot()
+@pytest.mark.parametrize("subset", SUBSETS)
+def test_load_omniglot_return_X_y(subset):
+    data = load_omniglot(subset=subset)
     for flag in (True, np.True_):
-        X, y = load_omniglot(return_X_y=flag)
+        X, y = load_omniglot(subset=subset, return_X_y=flag)
         np.testing.assert_array_equal(X, data.data)
         np.testing.assert_array_equal(y, data.target)
 
@@ -440,11 +512,28 @@ def test_load_omniglot_rejects_a_return_X_y_that_is_not_a_bool(value):
         load_omniglot(return_X_y=value)
 
 
-def test_the_bundle_is_the_zip_read_at_8_bits(omniglot_zip, remote_zip, tmp_path):
-    # remote_zip gives the test zip the published MD5 the conversion checks.
-    datasets._bundle_omniglot_small1(omniglot_zip, tmp_path / "bundle.npz")
+@pytest.mark.parametrize("subset", ["small3", "Small1", "background_small1", None, 1, ["both"]])
+def test_load_omniglot_rejects_an_unknown_subset(subset):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"subset must be one of 'small1', 'small2', 'both'; got {subset!r}."),
+    ):
+        load_omniglot(subset=subset)
+
+
+@pytest.fixture
+def bundled_test_zip(omniglot_zip, monkeypatch):
+    """Give the test zip the checksum the conversion of "small2" checks."""
+    md5 = hashlib.md5(omniglot_zip.read_bytes()).hexdigest()
+    bundled = datasets._BUNDLED_SETS["small2"]
+    monkeypatch.setitem(datasets._BUNDLED_SETS, "small2", dataclasses.replace(bundled, md5=md5))
+    return omniglot_zip
+
+
+def test_the_bundle_is_the_zip_read_at_8_bits(bundled_test_zip, tmp_path):
+    datasets._bundle_omniglot("small2", bundled_test_zip, tmp_path / "bundle.npz")
     bundled = datasets._read_omniglot_bundle(tmp_path / "bundle.npz")
-    read = load_omniglot_zip(omniglot_zip)
+    read = load_omniglot_zip(bundled_test_zip)
     assert bundled.images.shape == (9, 28, 28) and bundled.images.dtype == np.float32
     # The column where the ink ends is grey: rounding, not thresholding.
     assert np.any((bundled.images > 0.1) & (bundled.images < 0.9))
@@ -453,7 +542,8 @@ def test_the_bundle_is_the_zip_read_at_8_bits(omniglot_zip, remote_zip, tmp_path
         np.testing.assert_array_equal(bundled[key], read[key])
 
 
-def test_the_bundle_is_built_only_from_the_published_zip(omniglot_zip, tmp_path):
-    with pytest.raises(ValueError, match="MD5 checksum .*, expected e704a628"):
-        datasets._bundle_omniglot_small1(omniglot_zip, tmp_path / "bundle.npz")
+@pytest.mark.parametrize("subset, md5", [("small1", "e704a628"), ("small2", "b75a71a5")])
+def test_the_bundle_is_built_only_from_the_published_zip(omniglot_zip, tmp_path, subset, md5):
+    with pytest.raises(ValueError, match=f"MD5 checksum .*, expected {md5}"):
+        datasets._bundle_omniglot(subset, omniglot_zip, tmp_path / "bundle.npz")
     assert list(tmp_path.glob("*.npz")) == []

@@ -17,8 +17,8 @@ def test_demo_recognises_unseen_alphabets_far_better_than_raw_pixels(capsys):
     stages = [match[2] for match in progress]
     assert stages[0] == "Loading the Omniglot characters."
     assert stages[1:3] == [
-        "Fitting PCA (32 components) on 1800 images.",
-        "Fitting SiameseEmbedder on 1800 images.",
+        "Fitting PCA (32 components) on 3920 images.",
+        "Fitting SiameseEmbedder on 3920 images.",
     ]
     assert [stage.split(":")[0] for stage in stages[3:6]] == [
         f"SiameseEmbedder epoch {epoch}/3" for epoch in (1, 2, 3)
@@ -28,8 +28,9 @@ def test_demo_recognises_unseen_alphabets_far_better_than_raw_pixels(capsys):
     assert seconds == sorted(seconds)
     lines = printed.out.splitlines()
     assert lines[0] == (
-        "Trained on 3 Omniglot alphabets (Balinese, Korean, Latin): 90 characters, "
-        '1800 images; SiameseEmbedder(network="cnn"), 3 epochs.'
+        "Trained on 6 Omniglot alphabets (Balinese, Japanese_(katakana), Korean, Latin, "
+        'Sanskrit, Tagalog): 196 characters, 3920 images; SiameseEmbedder(network="cnn"), '
+        "3 epochs."
     )
     assert "the 46 characters of the alphabets never seen (Early_Aramaic, Greek)" in lines[1]
     assert lines[2].startswith(

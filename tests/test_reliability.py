@@ -1,7 +1,7 @@
 """Nothing lost, nothing silent: divergence, interrupts, checkpoints, threads, memory."""
 
 import copy
-import importlib.util
+import importlib
 import os
 import pickle
 import threading
@@ -378,16 +378,14 @@ def test_transform_from_eight_threads_matches_one_call(fitted, digits, dtype):
         np.testing.assert_array_equal(result, expected)
 
 
-def test_transform_memory_stays_near_the_output_size():
+def test_transform_memory_stays_near_the_output_size(monkeypatch):
     # Measured as the benchmarks measure it, in a fresh process with resident
     # memory sampled while transform runs: the process's peak (ru_maxrss) is
     # set by TensorFlow's start-up and would hide any growth below it.
-    spec = importlib.util.spec_from_file_location(
-        "benchmark_run", Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-    )
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    result = benchmark.run_child("transform_memory_child", 1_000_000, "float32")
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    harness = importlib.import_module("harness")
+    infer = importlib.import_module("sections.infer")
+    result = harness.run_child(infer.transform_memory_child, 1_000_000, "float32")
     growth_mb, output_mb = result["peak growth MB"], result["output MB"]
     assert output_mb == pytest.approx(122.07, abs=0.01)
     # The output must be allocated and the sampler must see it; beyond it, at

@@ -177,7 +177,10 @@ def test_rotated_classes_train_through_the_frozen_layers(data, variants):
     model = keras.Model(inputs, keras.layers.Dense(6, name="top")(hidden))
     model.set_weights([w + 0.25 for w in model.get_weights()])  # 'pretrained'
     frozen = weights_of(model.get_layer("conv"))
-    with mock.patch("sksiamese._frozen.frozen_features", wraps=frozen_features) as spy:
+    with (
+        mock.patch("sksiamese._frozen.frozen_features", wraps=frozen_features) as spy,
+        pytest.warns(UserWarning, match=f"frozen, but {variants} change"),
+    ):
         embedder = SiameseEmbedder(
             network=model,
             input_shape=(8, 8, 1),
@@ -374,3 +377,53 @@ def test_a_subclassed_model_that_cannot_be_copied_is_refused(data):
     with pytest.raises(TypeError, match="'unconfigured' cannot be copied") as error:
         SiameseEmbedder(network=model, epochs=1).fit(X, y)
     assert "must implement get_config()" in str(error.value)
+
+
+def nested_frozen_network():
+    """A network built from an Input around nested models: frozen conv and BN, a trainable top."""
+    inner = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.BatchNormalization(name="norm"),
+        ],
+        name="inner",
+    )
+    block = keras.Sequential([keras.Input((8, 8, 1)), inner, keras.layers.ReLU()], name="block")
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.GlobalAveragePooling2D()(block(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(6, name="top")(hidden), name="user")
+    model.set_weights([w + 0.25 for w in model.get_weights()])  # 'pretrained'
+    for layer in model.layers[:-1]:
+        layer.trainable = False
+    return model
+
+
+def test_frozen_layers_of_nested_networks_built_from_an_input_are_computed_once(data):
+    # Keras records mask=None where a model calls a network built from an
+    # Input: the network is still opened, at any depth, and its frozen
+    # leading layers (batch normalisation in inference mode included) run
+    # once per fit.
+    X, y = data
+    model = nested_frozen_network()
+    frozen = weights_of(model.get_layer("block"))
+    params = dict(network=model, input_shape=(8, 8, 1), n_components=6, epochs=2, random_state=0)
+    with mock.patch("sksiamese._frozen.frozen_features", wraps=frozen_features) as spy:
+        fast = SiameseEmbedder(**params).fit(X, y)
+    assert spy.call_count == 1
+    features_model = spy.call_args.args[0]
+    assert features_model.output_shape == (None, 4)
+    assert features_model.count_params() == model.get_layer("block").count_params()
+    assert same_weights(weights_of(fast.encoder_.get_layer("user").get_layer("block")), frozen)
+    with mock.patch("sksiamese._frozen.split_frozen", return_value=None):
+        slow = SiameseEmbedder(**params).fit(X, y)
+    np.testing.assert_allclose(fast.transform(X), slow.transform(X), atol=1e-3)
+
+
+def test_frozen_layers_with_augmentation_warn_that_they_run_every_batch(data):
+    X, y = data
+    params = dict(network=nested_frozen_network(), input_shape=(8, 8, 1), n_components=6)
+    with mock.patch("sksiamese._frozen.frozen_features", wraps=frozen_features) as spy:
+        with pytest.warns(UserWarning, match=r"frozen.*augment=False.*mirrored_classes=False"):
+            SiameseEmbedder(**params, epochs=1, augment=True, mirrored_classes=True).fit(X, y)
+    assert spy.call_count == 0

@@ -1,0 +1,1 @@
+"""One module per benchmark section; ``run.py`` lists them in the order they run."""
