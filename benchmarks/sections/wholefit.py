@@ -8,7 +8,8 @@ default cnn and a custom conv network with batch normalisation and
 batch-hard mining; and whole fits of an encoder whose backbone is frozen but
 for its last layer, against the same backbone trainable and against the
 frozen one trained through every layer each batch. Each pair of calls runs
-in one process, alternately, after one untimed call of each.
+in one process, alternately, after one untimed call of each (of the
+shortest fits, for the longer ones).
 """
 
 import functools
@@ -39,14 +40,14 @@ def timed(call):
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def alternate(calls, repeats):
+def alternate(calls, repeats, *, warm_up=True):
     """Seconds of each of ``calls`` (name -> callable), ``repeats`` times in turns.
 
-    One untimed call of each comes first: the process's first fit pays
-    TensorFlow's one-time start-up, which neither side should carry. The
-    order of the calls flips from one repeat to the next.
+    With ``warm_up``, one untimed call of each comes first: the process's
+    first fit pays TensorFlow's one-time start-up, which neither side should
+    carry. The order of the calls flips from one repeat to the next.
     """
-    for call in calls.values():
+    for call in calls.values() if warm_up else ():
         call()
     seconds = {name: [] for name in calls}
     for repeat in range(repeats):
@@ -109,7 +110,10 @@ def bench_whole_fits(images, labels, *, epochs, n_rows=5840, repeats=3):
             def loop(n_epochs=n_epochs, build=build, loss_fn=loss_fn):
                 hand_loop(build(), images, labels, loss_fn=loss_fn)(n_epochs * steps_per_epoch)
 
-            seconds = alternate({"fit": fit, "loop": loop}, repeats)
+            # The shortest fits warm up for the longer ones.
+            seconds = alternate(
+                {"fit": fit, "loop": loop}, repeats, warm_up=n_epochs == min(epochs)
+            )
             wall = {kind: [s[0] for s in values] for kind, values in seconds.items()}
             cpu = {kind: [s[1] for s in values] for kind, values in seconds.items()}
             results[f"{name}, {n_epochs} epochs"] = {
