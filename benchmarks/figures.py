@@ -10,8 +10,10 @@ written from the same figures:
     python benchmarks/figures.py --readme    # rewrite README.md's table and demo output from the reference run
     python benchmarks/figures.py --check     # list figures the reference run lacks
 
-Regenerating ``reference/cpu-2core.json`` and rebuilding the docs therefore
-updates every figure they quote, and ``tests/test_figures.py`` fails, naming
+The reference run is ``reference/cpu-2core.json`` together with the
+sections measured again in runs of their own beside it (each section from
+the latest run that measured it; see ``results``). Regenerating them and
+rebuilding the docs therefore updates every figure they quote, and ``tests/test_figures.py`` fails, naming
 the stale rows, while the README's table differs from the reference run.
 Numbers that are settings of a run (rows, epochs, batch sizes) are written
 in the text; numbers that are measured come from here.
@@ -57,6 +59,24 @@ for _prefix, _setup in (("train_bn", _TRAIN_BN), ("train_cnn", _TRAIN_CNN)):
     _add(f"{_prefix}_loop", [*_setup, "loop images/s"], ",.0f")
     _add(f"{_prefix}_fit_over_loop", [*_setup, "fit over loop"], ".2f")
 _add("train_cnn_fit_augmented", [*_TRAIN_CNN, "fit with augmentation images/s"], ",.0f")
+
+# Whole fits against a whole hand-written loop, and whole fits of a frozen backbone.
+_WHOLE = ("wholefit", "against a hand-written loop")
+for _prefix, _setup in (("bn", _TRAIN_BN[1]), ("cnn", _TRAIN_CNN[1])):
+    for _epochs in (4, 40):
+        _row = [*_WHOLE, f"{_setup}, {_epochs} epochs"]
+        _add(f"wholefit_{_prefix}_{_epochs}_fit", [*_row, "fit s"], ".1f")
+        _add(f"wholefit_{_prefix}_{_epochs}_loop", [*_row, "loop s"], ".1f")
+        _add(f"wholefit_{_prefix}_{_epochs}_speed", [*_row, "fit speed over loop"], ".2f")
+_FROZEN = ("wholefit", "frozen backbone")
+for _short, _kind in (
+    ("frozen", "frozen"),
+    ("no_fast_path", "frozen, through every layer each batch"),
+    ("trainable", "trainable"),
+):
+    _add(f"wholefit_frozen_{_short}_fit", [*_FROZEN, f"{_kind}: fit s"], ".1f")
+_add("wholefit_frozen_speedup", [*_FROZEN, "frozen speed-up over trainable"], _times)
+_add("wholefit_frozen_over_no_fast_path", [*_FROZEN, "frozen speed-up over no fast path"], _times)
 
 for _short, _name in (
     ("transform", "transform"),
@@ -262,19 +282,37 @@ def _lookup(results, path):
     return value
 
 
-def load(path=REFERENCE):
-    """``{name: text}`` of every figure found in the results at ``path``.
+def results(path=None):
+    """The results of the run at ``path``; by default, of the reference runs together.
+
+    A section measured again in a run of its own (``run.py --sections
+    <name> --output reference/<name>-cpu-2core.json``) replaces what the
+    full run measured: each section comes from the latest reference run at
+    full size that measured it.
+    """
+    if path is not None:
+        return json.loads(Path(path).read_text())
+    runs = [json.loads(run.read_text()) for run in REFERENCE.parent.glob("*.json")]
+    merged = {}
+    for run in sorted(runs, key=lambda run: run["meta"]["date"]):
+        if not run["meta"].get("quick"):
+            merged.update({name: run[name] for name in run["meta"]["sections"] if name in run})
+    return merged
+
+
+def load(path=None):
+    """``{name: text}`` of every figure found in the results at ``path`` (see ``results``).
 
     A measured median with its range, ``{"median", "min", "max"}``, gives
     ``name`` (the median) and ``name_range`` ("min-max"). A text where a
     number was expected (a reason a measurement was not run) is quoted as
     it is.
     """
-    results = json.loads(Path(path).read_text())
+    measured = results(path)
     values = {}
     for name, (keys, how) in FIGURES.items():
         try:
-            value = _lookup(results, keys)
+            value = _lookup(measured, keys)
         except (KeyError, TypeError):
             continue
         if isinstance(value, dict) and "median" in value:
@@ -404,15 +442,17 @@ def readme_section(text, begin=BEGIN, end=END):
     return text[start:stop]
 
 
-def readme_demo(path=REFERENCE):
+def readme_demo(path=None):
     """The README's block of what the demo printed, between its markers, from the run at ``path``."""
-    lines = json.loads(Path(path).read_text())["fewshot"]["demo output"]
+    lines = results(path)["fewshot"]["demo output"]
     return "\n".join([DEMO_BEGIN, "```text", *lines, "```", DEMO_END])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=REFERENCE)
+    parser.add_argument(
+        "--results", type=Path, default=None, help="a run's JSON (default: the reference runs)"
+    )
     parser.add_argument(
         "--readme", action="store_true", help="rewrite README.md's table and the demo's output"
     )

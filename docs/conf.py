@@ -69,7 +69,7 @@ nitpick_ignore_regex = [
 # the reference benchmark run, so that rerunning the benchmark and rebuilding
 # updates them all; benchmarks/figures.py names them. A page quoting a name
 # that is no figure fails the build (an undefined substitution).
-rst_epilog = figures.rst_substitutions(figures.quoted(figures.load(figures.REFERENCE)))
+rst_epilog = figures.rst_substitutions(figures.quoted(figures.load()))
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------
 
