@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
+from ._far import threshold_at_far
 from ._io import SaveMixin, register
 from ._labels import check_label_types
 from ._rows import DiskRows, check_finite, is_disk_backed
@@ -394,10 +395,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         _, nearest = _vote(
             np.take_along_axis(neighbours, others, 1), np.take_along_axis(distances, others, 1)
         )
-        nearest.sort()
-        # Accepting distances below the (m+1)-th smallest accepts at most m
-        # impostors, m = floor(far * n): a false accept rate of at most far.
-        return float(np.nextafter(nearest[int(self.far * len(nearest))], -np.inf))
+        return threshold_at_far(nearest, self.far, len(fitted.classes_))
 
     # Queries ------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ import io
 import pickle
 import sys
 import tracemalloc
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -227,11 +228,13 @@ def test_far_calibrates_the_threshold_on_identities_left_out(algorithm):
     gallery = GalleryClassifier(algorithm=algorithm, far=0.05, random_state=0).fit(X, y)
     if algorithm == "exact":
         # 100 / far = 2000 impostor queries: every row, each matched against
-        # the other identities. The threshold is the largest that accepts at
-        # most 5% of them (mutual nearest rows give equal distances: ties).
-        impostor = leave_identity_out_distances(X, y)
-        assert np.sum(impostor <= gallery.threshold_ - 1e-9) <= 100
-        assert np.sum(impostor <= gallery.threshold_ + 1e-9) > 100
+        # the other 399 identities. For 5% of strangers, each facing all 400,
+        # they are held to far' = 1 - 0.95^(399/400); the threshold lies at
+        # position far' * 2001 = 99.8 of their sorted distances.
+        impostor = np.sort(leave_identity_out_distances(X, y))
+        position = (1 - 0.95 ** (399 / 400)) * 2001
+        assert position == pytest.approx(99.8, abs=0.01)
+        assert impostor[98] <= gallery.threshold_ <= impostor[99]
     # Identities never enrolled are accepted at about the rate asked for
     # (over 40 draws of such galleries: 5.3% on average)...
     strangers, _ = identities(1000, 2, spread=0.15, seed=7)
@@ -253,6 +256,58 @@ def test_far_draws_whole_identities_up_to_about_100_over_far():
     again = GalleryClassifier(far=0.25, random_state=0).fit(X, y)
     other_draw = GalleryClassifier(far=0.25, random_state=1).fit(X, y)
     assert again.threshold_ == gallery.threshold_ != other_draw.threshold_
+
+
+def clustered_unit_rows(rng, n_identities, per_identity, n_features=16, n_clusters=10):
+    """Unit rows of identities whose centres gather in clusters, as embeddings do."""
+    clusters = rng.standard_normal((n_clusters, n_features))
+    centres = clusters[rng.integers(n_clusters, size=n_identities)]
+    centres += 0.7 * rng.standard_normal((n_identities, n_features))
+    labels = np.repeat(np.arange(n_identities), per_identity)
+    rows = centres[labels] + 0.35 * rng.standard_normal((len(labels), n_features))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32), labels
+
+
+@pytest.mark.parametrize(
+    "n_identities, per_identity, far, n_draws, supported",
+    [
+        (20, 1, 0.1, 200, False),
+        (20, 5, 0.2, 100, True),
+        (2000, 1, 0.01, 10, True),
+        (2000, 5, 0.01, 4, True),
+    ],
+)
+def test_far_reached_on_strangers_is_the_far_asked_for(
+    n_identities, per_identity, far, n_draws, supported
+):
+    # Galleries drawn again and again; strangers (identities never enrolled)
+    # from the same clusters query each. The mean rate they are accepted at
+    # is within 3 standard errors of far, from one-shot galleries of 20
+    # identities to 2,000 of 5 rows. (Before the threshold was placed at
+    # far' * (n + 1), 20 one-shot identities accepted 17% at far=0.1.)
+    rng = np.random.default_rng(0)
+    n_strangers = 1000 if n_identities > 100 else 200
+    rates = []
+    for _ in range(n_draws):
+        X, y = clustered_unit_rows(rng, n_identities + n_strangers, per_identity)
+        enrolled = y < n_identities
+        gallery = GalleryClassifier(far=far, random_state=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gallery.fit(X[enrolled], y[enrolled])
+        assert any("impostor queries" in str(w.message) for w in caught) != supported
+        strangers = X[~enrolled][::per_identity]
+        rates.append(np.mean(gallery.predict(strangers) != -1))
+    standard_error = np.std(rates, ddof=1) / np.sqrt(n_draws)
+    assert abs(np.mean(rates) - far) < 3 * standard_error
+
+
+def test_far_warns_when_too_few_impostors_support_it():
+    X, y = identities(30, 1)
+    with pytest.warns(UserWarning, match=r"far=0.1 is supported by 2.9 impostor queries") as w:
+        GalleryClassifier(far=0.1).fit(X, y)
+    # 10 of 30 impostor queries, for 30 identities: far >= 1 - (2/3)^(30/29).
+    assert f"supports far >= {1 - (2 / 3) ** (30 / 29):.3g}" in str(w[0].message)
 
 
 def test_far_with_several_neighbours_voting():
