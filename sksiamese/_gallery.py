@@ -95,9 +95,18 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         identity has no enrolled row this close are answered
         ``unknown_label``. Exclusive with ``far``.
 
-    unknown_label : int, str or None, default=-1
-        The answer for rejected queries. It may not be an enrolled
-        identity when ``far`` or ``threshold`` is set.
+    unknown_label : int or str, default="auto"
+        The answer for rejected queries, of the identities' kind so that
+        answers hold one kind of label (``score`` and scikit-learn's
+        metrics sort them): ``"auto"`` answers ``"unknown"`` for string
+        identities and ``-1`` for numeric ones; a string for numeric
+        identities, or a number for string ones, is refused by :meth:`fit`.
+        It may not be an enrolled identity when ``far`` or ``threshold`` is
+        set. The value used is ``unknown_label_``.
+
+        .. versionchanged:: 0.2
+           The default was ``-1`` whatever the identities, and ``None`` was
+           accepted; both gave answers mixing labels of two kinds.
 
     hnsw_m : int, default=32
         Links per node of the HNSW graph (faiss' ``M``): more links, better
@@ -125,6 +134,10 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     n_samples_fit_ : int
         Number of enrolled rows.
+
+    unknown_label_ : int or str
+        The answer for rejected queries: ``unknown_label``, or what
+        ``"auto"`` stands for.
 
     threshold_ : float
         Queries whose voted identity's nearest row is farther than this
@@ -173,7 +186,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     --------
     >>> from sksiamese import GalleryClassifier
     >>> enrolled = [[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]]
-    >>> gallery = GalleryClassifier(threshold=1.5, unknown_label="unknown")
+    >>> gallery = GalleryClassifier(threshold=1.5)
     >>> gallery.fit(enrolled, ["ann", "ann", "bob", "bob"]).predict(
     ...     [[0.2, 0.5], [5.1, 5.2], [9.0, 0.0]]
     ... )
@@ -190,7 +203,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         "algorithm": [StrOptions({"exact", "hnsw"})],
         "far": [Interval(Real, 0, 1, closed="neither"), None],
         "threshold": [Interval(Real, 0, None, closed="left"), None],
-        "unknown_label": [Integral, str, None],
+        "unknown_label": [Integral, str],
         "hnsw_m": [Interval(Integral, 2, None, closed="left")],
         "ef_construction": [Interval(Integral, 1, None, closed="left")],
         "ef_search": [Interval(Integral, 1, None, closed="left")],
@@ -205,7 +218,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         algorithm="exact",
         far=None,
         threshold=None,
-        unknown_label=-1,
+        unknown_label="auto",
         hnsw_m=32,
         ef_construction=100,
         ef_search=64,
@@ -286,7 +299,9 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 f"hold {labels.dtype} ones. Use labels of one kind."
             )
         classes = np.union1d(self.classes_, labels)
-        self._check_unknown_label(classes)
+        _check_unknown_label_is_free(
+            self.unknown_label_, classes, rejects=bool(np.isfinite(self.threshold_))
+        )
         # Existing rows keep their identity under its new position in classes_.
         renumbered = np.searchsorted(classes, self.classes_)[self.enrolled_codes_]
         codes = np.concatenate([renumbered, np.searchsorted(classes, y)])
@@ -308,7 +323,10 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         X, y = fitted._validate_enrolment(X, y, reset=True)
         classes = _identities(y, classes, self)
         codes = np.searchsorted(classes, y)
-        self._check_unknown_label(classes)
+        unknown_label = self._resolve_unknown_label(classes)
+        _check_unknown_label_is_free(
+            unknown_label, classes, rejects=self.far is not None or self.threshold is not None
+        )
         impostors = self._impostor_identities(codes, len(classes))
         index = make_index(
             self.algorithm, self.distance, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction
@@ -316,6 +334,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         index.add(X)
         fitted.classes_, fitted.enrolled_codes_, fitted.n_samples_fit_ = classes, codes, len(codes)
         fitted.index_ = index
+        fitted.unknown_label_ = unknown_label
         fitted.threshold_ = self._reject_threshold(fitted, X, impostors)
         for key in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
             delattr(self, key)
@@ -346,14 +365,24 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
             check_classification_targets(y)
         return X, y
 
-    def _check_unknown_label(self, classes):
-        if self.far is None and self.threshold is None:
-            return  # nothing is rejected, so the label is never answered
-        if any(label == self.unknown_label for label in classes.tolist()):
+    def _resolve_unknown_label(self, classes):
+        """``unknown_label_``: of the identities' kind, so that answers hold one kind of label.
+
+        Answers mixing text and numbers would break ``score`` and every
+        scikit-learn metric, which sort the labels.
+        """
+        text = _is_text(classes)
+        if self.unknown_label == "auto":
+            return "unknown" if text else -1
+        if text != isinstance(self.unknown_label, str):
+            kind = "text" if text else "numbers"
             raise ValueError(
-                f"unknown_label={self.unknown_label!r} is also an enrolled identity, so "
-                "rejected queries could not be told from it; choose another unknown_label."
+                f"unknown_label={self.unknown_label!r} is not of the identities' kind: they are "
+                f"{kind} ({classes.dtype}), and answers must hold one kind of label for score "
+                f"and scikit-learn's metrics. Use a{' string' if text else 'n int'} "
+                "unknown_label, or 'auto'."
             )
+        return self.unknown_label
 
     # Threshold ----------------------------------------------------------------
 
@@ -445,8 +474,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         labels = self.classes_[codes]
         if not np.isfinite(self.threshold_):
             return labels
-        answers = labels.astype(_answer_dtype(self.classes_, self.unknown_label))
-        answers[nearest > self.threshold_] = self.unknown_label
+        answers = labels.astype(_answer_dtype(self.classes_, self.unknown_label_))
+        answers[nearest > self.threshold_] = self.unknown_label_
         return answers
 
     def score_samples(self, X):
@@ -535,6 +564,11 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                     "The gallery's saved index does not match its enrolled rows, identities "
                     "or number of features: the state is damaged."
                 )
+            # Galleries saved before unknown_label="auto" answered the parameter itself.
+            if "unknown_label_" not in state:
+                state["unknown_label_"] = state.get(
+                    "unknown_label", vars(self).get("unknown_label")
+                )
         super().__setstate__(state)
 
 
@@ -563,9 +597,27 @@ def _vote(codes, distances):
     return codes[rows, first], nearest
 
 
+def _is_text(classes):
+    """Whether the identities are strings (an array of ``str``, or of objects that are)."""
+    return classes.dtype.kind in "US" or (
+        classes.dtype.kind == "O" and all(isinstance(label, str) for label in classes.tolist())
+    )
+
+
+def _check_unknown_label_is_free(unknown_label, classes, *, rejects):
+    """Refuse an ``unknown_label`` that is an identity too, when queries can be rejected."""
+    if not rejects:
+        return  # nothing is rejected, so the label is never answered
+    if any(label == unknown_label for label in classes.tolist()):
+        raise ValueError(
+            f"unknown_label={unknown_label!r} is also an enrolled identity, so rejected "
+            "queries could not be told from it; choose another unknown_label."
+        )
+
+
 def _answer_dtype(classes, unknown_label):
-    """A dtype holding both the identities and ``unknown_label``."""
+    """A dtype holding both the identities and ``unknown_label``, of the same kind."""
     label = np.asarray(unknown_label)
-    numeric = classes.dtype.kind in "biuf" and label.dtype.kind in "biuf"
-    text = classes.dtype.kind == "U" and label.dtype.kind == "U"
-    return np.result_type(classes.dtype, label.dtype) if numeric or text else object
+    if classes.dtype.kind == "O":
+        return object
+    return np.result_type(classes.dtype, label.dtype)

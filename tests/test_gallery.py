@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import pairwise_distances
+from sklearn.metrics import accuracy_score, pairwise_distances
 from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
@@ -197,11 +197,55 @@ def test_threshold_rejects_far_queries():
     assert gallery.score([[0.5, 0.0], [5.0, 0.0], [10.0, 0.0]], [3, -1, 3]) == pytest.approx(2 / 3)
 
 
-def test_predict_dtype_holds_identities_and_unknown_label():
-    fitted = GalleryClassifier(threshold=1.0).fit([[0.0], [9.0]], ["a", "b"])
-    assert_array_equal(fitted.predict([[0.0], [5.0]]), np.array(["a", -1], dtype=object))
-    closed = GalleryClassifier().fit([[0.0], [9.0]], ["a", "b"])
+@pytest.mark.parametrize(
+    "labels, unknown_label, expected",
+    [
+        (["a", "b"], "auto", np.array(["a", "unknown"])),
+        (np.array(["a", "b"], dtype=object), "auto", np.array(["a", "unknown"], dtype=object)),
+        ([3, 7], "auto", np.array([3, -1])),
+        (["a", "b"], "nobody", np.array(["a", "nobody"])),
+        ([3, 7], 0, np.array([3, 0])),
+    ],
+)
+def test_unknown_label_is_of_the_identities_kind(labels, unknown_label, expected):
+    gallery = GalleryClassifier(threshold=1.0, unknown_label=unknown_label)
+    answers = gallery.fit([[0.0], [9.0]], labels).predict([[0.0], [5.0]])
+    assert gallery.unknown_label_ == expected[1]
+    assert_array_equal(answers, expected)
+    assert answers.dtype == expected.dtype
+    closed = GalleryClassifier().fit([[0.0], [9.0]], labels)
     assert closed.predict([[5.0]]).dtype == closed.classes_.dtype
+
+
+@pytest.mark.parametrize(
+    "labels, unknown_label, message",
+    [
+        (["a", "b"], -1, "unknown_label=-1 is not of the identities' kind: they are text"),
+        ([3, 7], "unknown", "unknown_label='unknown' is not of the identities' kind: they are num"),
+    ],
+)
+def test_unknown_label_of_another_kind_is_refused(labels, unknown_label, message):
+    gallery = GalleryClassifier(unknown_label=unknown_label)
+    with pytest.raises(ValueError, match=message):
+        gallery.fit([[0.0], [9.0]], labels)
+    assert not hasattr(gallery, "classes_")
+
+
+def test_score_and_accuracy_with_string_identities():
+    # Strangers are labelled "unknown", as the gallery answers them; the
+    # answers hold strings only, so scikit-learn's metrics can sort them.
+    X, y = identities(40, 3)
+    names = np.array([f"person {label}" for label in y])
+    gallery = GalleryClassifier(far=0.2, random_state=0).fit(X[y < 30], names[y < 30])
+    queries, query_ids = identities(40, 1, seed=0)
+    queries += 0.1 * np.random.default_rng(2).standard_normal(queries.shape).astype(np.float32)
+    truth = np.where(query_ids < 30, [f"person {label}" for label in query_ids], "unknown")
+    answers = gallery.predict(queries)
+    assert set(answers) <= {*gallery.classes_, "unknown"}
+    expected = np.mean(answers == truth)
+    assert gallery.score(queries, truth) == pytest.approx(expected)
+    assert accuracy_score(truth, answers) == pytest.approx(expected)
+    assert 0.6 < expected < 1.0
 
 
 def test_vote_of_neighbours_and_its_distance():
