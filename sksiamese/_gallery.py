@@ -15,7 +15,13 @@ from ._distances import DISTANCES
 from ._far import threshold_at_far
 from ._io import SaveMixin, register
 from ._labels import check_label_types
-from ._rows import DiskRows, check_finite, is_disk_backed
+from ._rows import (
+    DiskRows,
+    check_disk_rows,
+    is_disk_backed,
+    iter_chunks,
+    rows_per_chunk,
+)
 from ._search import ExactIndex, HNSWIndex, import_faiss, index_from_state, make_index
 
 # far= calibrates on enough impostor queries for about this many false
@@ -354,10 +360,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
             checks = {"dtype": np.float32, "copy": self.algorithm == "exact"}
         X, y = validate_data(self, X, y, reset=reset, **checks)
         if disk:
-            if X.dtype.kind not in "biuf":
-                raise TypeError(f"X memory-mapped from disk must hold numbers; it holds {X.dtype}.")
-            if X.dtype.kind == "f":
-                check_finite(X)
+            check_disk_rows(X)
         with warnings.catch_warnings():
             # Galleries often hold one or two rows per identity; scikit-learn
             # then warns that y "could represent a regression problem".
@@ -451,7 +454,11 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
             ``classes_[enrolled_codes_[neigh_ind]]``.
         """
         X, k = self._check_query(X, n_neighbors)
-        distances, indices = self._search(X, k)
+        distances = np.empty((len(X), k))
+        indices = np.empty((len(X), k), np.int64)
+        for start, queries in _query_chunks(X):
+            stop = start + len(queries)
+            distances[start:stop], indices[start:stop] = self._search(queries, k)
         return (distances, indices) if return_distance else indices
 
     def predict(self, X):
@@ -502,11 +509,21 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     def _identify(self, X):
         """Voted identity code of each query and the distance to its nearest row."""
         X, k = self._check_query(X, None)
-        distances, indices = self._search(X, k)
-        return _vote(self.enrolled_codes_[indices], distances)
+        codes = np.empty(len(X), np.int64)
+        nearest = np.empty(len(X))
+        for start, queries in _query_chunks(X):
+            distances, indices = self._search(queries, k)
+            stop = start + len(queries)
+            codes[start:stop], nearest[start:stop] = _vote(self.enrolled_codes_[indices], distances)
+        return codes, nearest
 
     def _check_query(self, X, n_neighbors):
         check_is_fitted(self)
+        if self.n_samples_fit_ == 0:
+            raise ValueError(
+                "The gallery is empty: every identity enrolled was removed. Enrol rows with "
+                "partial_fit or fit before querying it."
+            )
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
             raise ValueError(f"n_neighbors must be a positive int; got {k!r}.")
@@ -516,7 +533,13 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 f"n_samples_fit = {self.n_samples_fit_}: enrol more rows or ask for fewer "
                 "neighbours."
             )
-        return validate_data(self, X, reset=False, dtype=np.float32), int(k)
+        # Memory-mapped queries stay on disk, checked and searched a chunk at a time.
+        if is_disk_backed(X):
+            X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
+            check_disk_rows(X)
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.float32)
+        return X, int(k)
 
     def _search(self, X, k):
         if self.index_.algorithm == "hnsw":
@@ -570,6 +593,16 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                     "unknown_label", vars(self).get("unknown_label")
                 )
         super().__setstate__(state)
+
+
+def _query_chunks(X):
+    """``(start, rows)`` of the queries ``X``, about 8 MiB of float32 rows at a time.
+
+    Searching a chunk at a time bounds what a search holds beside its
+    answers (scores, candidates, votes), however many queries there are, and
+    reads memory-mapped queries from disk a chunk at a time.
+    """
+    return iter_chunks(X, rows_per_chunk(X, itemsize=4), dtype=np.float32)
 
 
 def _identities(y, classes, estimator):

@@ -215,9 +215,10 @@ class ExactIndex:
         n, k = indices.shape
         paired = DISTANCES[self.distance].paired
         distances = np.empty((n, k))
-        # About 16 MiB of gathered float64 rows at a time. The distances sum
-        # along rows, so a query's do not depend on the others searched with it.
-        step = max(1, 2**21 // max(1, k * queries.shape[1]))
+        # About 4 MiB of gathered float64 rows at a time, which stay in cache.
+        # The distances sum along rows, so a query's do not depend on the
+        # others searched with it.
+        step = max(1, 2**19 // max(1, k * queries.shape[1]))
         for q in range(0, n, step):
             rows = self._take(indices[q : q + step]).reshape(-1, queries.shape[1])
             repeated = np.repeat(queries[q : q + step], k, axis=0)

@@ -26,7 +26,7 @@ from sklearn.utils.estimator_checks import (
 from test_persistence import _flip_a_byte, edit_json, rewrite
 
 import sksiamese
-from sksiamese import GalleryClassifier, _search
+from sksiamese import GalleryClassifier, _rows, _search
 from sksiamese.metrics import dir_at_far, dir_far_curve, make_dir_at_far_scorer
 
 ALGORITHMS = ["exact", "hnsw"]
@@ -182,6 +182,45 @@ def test_exact_search_memory_stays_bounded(tmp_path, monkeypatch):
     # A distance matrix would take 256 x 200,000 x 4 bytes = 205 MB, the
     # gallery 25.6 MB; the search holds a few chunks and blocks per thread.
     assert peak < 8 * 2**20
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_many_queries_are_searched_in_chunks_with_the_same_answers(algorithm, monkeypatch):
+    X, y = identities(100, 3)
+    queries, _ = identities(300, 1, seed=12)
+    gallery = GalleryClassifier(n_neighbors=3, algorithm=algorithm, threshold=2.0).fit(X, y)
+    expected = gallery.kneighbors(queries, 4), gallery.predict(queries)
+    monkeypatch.setattr(_rows, "_CHUNK_BYTES", 7 * 8 * 4)  # 7 queries a chunk
+    (distances, indices), answers = gallery.kneighbors(queries, 4), gallery.predict(queries)
+    assert_array_equal(indices, expected[0][1])
+    assert_allclose(distances, expected[0][0])
+    assert_array_equal(answers, expected[1])
+
+
+def test_memory_mapped_queries_are_read_a_chunk_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(_rows, "_CHUNK_BYTES", 2**20)
+    X, y = identities(200, 5, n_features=32)
+    gallery = GalleryClassifier().fit(X, y)
+    rng = np.random.default_rng(0)
+    queries = rng.standard_normal((200_000, 32), dtype=np.float32)  # 25.6 MB
+    np.save(tmp_path / "queries.npy", queries)
+    on_disk = np.load(tmp_path / "queries.npy", mmap_mode="r")
+    expected = gallery.predict(queries[:5000])
+    tracemalloc.start()
+    try:
+        answers = gallery.predict(on_disk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_array_equal(answers[:5000], expected)
+    # The answers, codes and distances (1.6 MB each), one 1 MiB chunk of
+    # queries and its search (about 10 MiB, whatever the number of queries);
+    # not the 25.6 MB of queries.
+    assert peak < 16 * 2**20
+    queries[7, 3] = np.nan
+    np.save(tmp_path / "bad.npy", queries)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        gallery.kneighbors(np.load(tmp_path / "bad.npy", mmap_mode="r"))
 
 
 # Open-set identification --------------------------------------------------------
