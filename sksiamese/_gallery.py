@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
@@ -313,6 +313,55 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         codes = np.concatenate([renumbered, np.searchsorted(classes, y)])
         self.index_.add(X)
         self.classes_, self.enrolled_codes_, self.n_samples_fit_ = classes, codes, len(codes)
+        return self
+
+    def remove(self, labels):
+        """Delete identities: their rows, and the identities themselves from ``classes_``.
+
+        For deletion requests (such as the GDPR's right to erasure): a
+        removed identity is never answered again, by :meth:`predict`,
+        :meth:`kneighbors` or :meth:`score_samples`, nor after :meth:`save`
+        and :func:`sksiamese.load`. Rows after the removed ones move up, as
+        if the removed rows had never been enrolled. ``threshold_`` is kept.
+
+        ``algorithm="exact"`` drops the rows. An HNSW graph cannot drop a
+        node cheaply: its removed rows are skipped by every search, and the
+        graph is built again from the rows kept once more than 20% of its
+        nodes are removed ones. Until
+        then the vectors of removed rows remain inside the graph (and its
+        saved file), unreachable through the gallery; call :meth:`fit` on the
+        rows kept to erase them at once.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n_labels,)
+            Identities to remove, each enrolled. A call naming one that is
+            not enrolled raises a ValueError and removes nothing.
+
+        Returns
+        -------
+        self : GalleryClassifier
+            The gallery without the identities.
+        """
+        check_is_fitted(self)
+        check_label_types(labels, self, name="labels")
+        labels = np.unique(column_or_1d(np.asarray(labels), warn=False))
+        unknown = labels[~np.isin(labels, self.classes_)]
+        if len(unknown):
+            raise ValueError(
+                f"Cannot remove identities that are not enrolled: {unknown[:5].tolist()}"
+                f"{' and more' if len(unknown) > 5 else ''}. Nothing was removed."
+            )
+        removed = np.searchsorted(self.classes_, labels)
+        rows = np.flatnonzero(np.isin(self.enrolled_codes_, removed))
+        self.index_.remove(rows)
+        # Identities after a removed one move down in classes_.
+        renumbered = np.arange(len(self.classes_)) - np.searchsorted(
+            removed, np.arange(len(self.classes_))
+        )
+        self.classes_ = np.delete(self.classes_, removed)
+        self.enrolled_codes_ = renumbered[np.delete(self.enrolled_codes_, rows)]
+        self.n_samples_fit_ = len(self.enrolled_codes_)
         return self
 
     def _enrol_new(self, X, y, classes):

@@ -223,6 +223,105 @@ def test_memory_mapped_queries_are_read_a_chunk_at_a_time(tmp_path, monkeypatch)
         gallery.kneighbors(np.load(tmp_path / "bad.npy", mmap_mode="r"))
 
 
+# Removal ---------------------------------------------------------------------------
+
+
+def assert_never_answered(gallery, removed, queries):
+    labels = gallery.classes_[gallery.enrolled_codes_[gallery.kneighbors(queries, 8)[1]]]
+    assert not np.isin(labels, removed).any()
+    assert not np.isin(gallery.predict(queries), removed).any()
+    assert not np.isin(removed, gallery.classes_).any()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_removed_identities_are_never_answered_again(algorithm, tmp_path):
+    X, y = identities(60, 4)
+    names = np.array([f"id{label:02d}" for label in y])
+    gallery = GalleryClassifier(n_neighbors=3, algorithm=algorithm, threshold=3.0, random_state=0)
+    gallery.fit(X, names)
+    removed = ["id03", "id17", "id42"]
+    kept = ~np.isin(names, removed)
+    assert gallery.remove(removed) is gallery
+    assert gallery.n_samples_fit_ == 228 == len(gallery.enrolled_codes_)
+    # Rows move up as if the removed ones had never been enrolled.
+    assert_array_equal(gallery.classes_[gallery.enrolled_codes_], names[kept])
+    assert_array_equal(gallery.kneighbors(X[kept], 1)[1][:, 0], np.arange(228))
+    # The removed identities' own rows are the hardest queries.
+    assert_never_answered(gallery, removed, X)
+    refitted = GalleryClassifier(n_neighbors=3, threshold=3.0).fit(X[kept], names[kept])
+    if algorithm == "exact":
+        assert_array_equal(gallery.kneighbors(X, 8)[1], refitted.kneighbors(X, 8)[1])
+    else:
+        assert len(gallery.index_.removed) == 12  # skipped, not yet rebuilt
+    assert np.mean(gallery.predict(X) == refitted.predict(X)) > 0.97
+    loaded = sksiamese.load(gallery.save(tmp_path / "gallery.sksiamese"))
+    assert_never_answered(loaded, removed, X)
+    assert_array_equal(loaded.predict(X), gallery.predict(X))
+    # Rows added later, near the removed identities' rows, do not revive them.
+    for model in (gallery, loaded):
+        model.partial_fit(X[~kept][::4] + 0.05, ["new1", "new2", "new3"])
+        assert_never_answered(model, removed, X)
+        assert_array_equal(model.predict(X[~kept][::4]), ["new1", "new2", "new3"])
+
+
+def test_hnsw_graph_is_rebuilt_once_a_fifth_of_it_is_removed():
+    X, y = identities(50, 4)
+    gallery = GalleryClassifier(algorithm="hnsw").fit(X, y)
+    gallery.remove(np.arange(10))  # 40 of 200 nodes: not yet more than 20%
+    assert (len(gallery.index_.removed), gallery.index_.index.ntotal) == (40, 200)
+    gallery.remove([10])
+    assert (len(gallery.index_.removed), gallery.index_.index.ntotal) == (0, 156)
+    assert_never_answered(gallery, np.arange(11), X)
+    assert_array_equal(gallery.predict(X[44:]), y[44:])
+
+
+def test_removal_keeps_a_memory_mapped_gallery_on_disk(tmp_path):
+    X, y = identities(30, 4)
+    np.save(tmp_path / "gallery.npy", X)
+    gallery = GalleryClassifier().fit(np.load(tmp_path / "gallery.npy", mmap_mode="r"), y)
+    gallery.remove([0, 7, 29])
+    assert all(block.reader is not None for block in gallery.index_.blocks)
+    kept = ~np.isin(y, [0, 7, 29])
+    expected = GalleryClassifier().fit(X[kept], y[kept]).kneighbors(X, 5)
+    assert_array_equal(gallery.kneighbors(X, 5)[1], expected[1])
+    assert_allclose(gallery.kneighbors(X, 5)[0], expected[0])
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_removing_every_identity_leaves_an_empty_gallery(algorithm, tmp_path):
+    X, y = identities(5, 2)
+    gallery = GalleryClassifier(algorithm=algorithm).fit(X, y).remove(np.arange(5))
+    assert gallery.n_samples_fit_ == 0 and len(gallery.classes_) == 0
+    for model in (gallery, sksiamese.load(gallery.save(tmp_path / "empty.sksiamese"))):
+        with pytest.raises(ValueError, match="The gallery is empty: every identity enrolled"):
+            model.predict(X)
+        assert_array_equal(model.partial_fit(X[:2], [8, 8]).predict(X[:1]), [8])
+
+
+def test_removing_an_identity_not_enrolled_removes_nothing(fitted_gallery):
+    gallery, X, y = fitted_gallery
+    before = snapshot(gallery, X)
+    with pytest.raises(ValueError, match=r"not enrolled: \[77, 78\]. Nothing was removed"):
+        gallery.remove([3, 77, 78])
+    assert_unchanged(gallery, X, before)
+    with pytest.raises(NotFittedError):
+        GalleryClassifier().remove([1])
+
+
+def test_hnsw_files_saved_before_removal_existed_still_load(tmp_path):
+    X, y = identities(20, 3)
+    gallery = GalleryClassifier(algorithm="hnsw").fit(X, y)
+    path = gallery.save(tmp_path / "gallery.sksiamese")
+
+    def forget_removal(document):
+        del document["fitted"]["index_"]["removed"]
+
+    older = sksiamese.load(edit_json(path, tmp_path / "older.sksiamese", forget_removal))
+    assert_array_equal(older.kneighbors(X, 3)[1], gallery.kneighbors(X, 3)[1])
+    older.remove([4])
+    assert_never_answered(older, [4], X)
+
+
 # Open-set identification --------------------------------------------------------
 
 
