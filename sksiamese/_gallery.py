@@ -8,13 +8,20 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._compat import Interval, StrOptions, _fit_context
 from ._distances import DISTANCES
+from ._far import threshold_at_far
 from ._io import SaveMixin, register
 from ._labels import check_label_types
-from ._rows import DiskRows, check_finite, is_disk_backed
+from ._rows import (
+    DiskRows,
+    check_disk_rows,
+    is_disk_backed,
+    iter_chunks,
+    rows_per_chunk,
+)
 from ._search import ExactIndex, HNSWIndex, import_faiss, index_from_state, make_index
 
 # far= calibrates on enough impostor queries for about this many false
@@ -94,9 +101,18 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         identity has no enrolled row this close are answered
         ``unknown_label``. Exclusive with ``far``.
 
-    unknown_label : int, str or None, default=-1
-        The answer for rejected queries. It may not be an enrolled
-        identity when ``far`` or ``threshold`` is set.
+    unknown_label : int or str, default="auto"
+        The answer for rejected queries, of the identities' kind so that
+        answers hold one kind of label (``score`` and scikit-learn's
+        metrics sort them): ``"auto"`` answers ``"unknown"`` for string
+        identities and ``-1`` for numeric ones; a string for numeric
+        identities, or a number for string ones, is refused by :meth:`fit`.
+        It may not be an enrolled identity when ``far`` or ``threshold`` is
+        set. The value used is ``unknown_label_``.
+
+        .. versionchanged:: 0.2
+           The default was ``-1`` whatever the identities, and ``None`` was
+           accepted; both gave answers mixing labels of two kinds.
 
     hnsw_m : int, default=32
         Links per node of the HNSW graph (faiss' ``M``): more links, better
@@ -124,6 +140,10 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     n_samples_fit_ : int
         Number of enrolled rows.
+
+    unknown_label_ : int or str
+        The answer for rejected queries: ``unknown_label``, or what
+        ``"auto"`` stands for.
 
     threshold_ : float
         Queries whose voted identity's nearest row is farther than this
@@ -172,7 +192,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     --------
     >>> from sksiamese import GalleryClassifier
     >>> enrolled = [[0.0, 0.0], [0.0, 1.0], [5.0, 5.0], [5.0, 6.0]]
-    >>> gallery = GalleryClassifier(threshold=1.5, unknown_label="unknown")
+    >>> gallery = GalleryClassifier(threshold=1.5)
     >>> gallery.fit(enrolled, ["ann", "ann", "bob", "bob"]).predict(
     ...     [[0.2, 0.5], [5.1, 5.2], [9.0, 0.0]]
     ... )
@@ -189,7 +209,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         "algorithm": [StrOptions({"exact", "hnsw"})],
         "far": [Interval(Real, 0, 1, closed="neither"), None],
         "threshold": [Interval(Real, 0, None, closed="left"), None],
-        "unknown_label": [Integral, str, None],
+        "unknown_label": [Integral, str],
         "hnsw_m": [Interval(Integral, 2, None, closed="left")],
         "ef_construction": [Interval(Integral, 1, None, closed="left")],
         "ef_search": [Interval(Integral, 1, None, closed="left")],
@@ -204,7 +224,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         algorithm="exact",
         far=None,
         threshold=None,
-        unknown_label=-1,
+        unknown_label="auto",
         hnsw_m=32,
         ef_construction=100,
         ef_search=64,
@@ -285,12 +305,63 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 f"hold {labels.dtype} ones. Use labels of one kind."
             )
         classes = np.union1d(self.classes_, labels)
-        self._check_unknown_label(classes)
+        _check_unknown_label_is_free(
+            self.unknown_label_, classes, rejects=bool(np.isfinite(self.threshold_))
+        )
         # Existing rows keep their identity under its new position in classes_.
         renumbered = np.searchsorted(classes, self.classes_)[self.enrolled_codes_]
         codes = np.concatenate([renumbered, np.searchsorted(classes, y)])
         self.index_.add(X)
         self.classes_, self.enrolled_codes_, self.n_samples_fit_ = classes, codes, len(codes)
+        return self
+
+    def remove(self, labels):
+        """Delete identities: their rows, and the identities themselves from ``classes_``.
+
+        For deletion requests (such as the GDPR's right to erasure): a
+        removed identity is never answered again, by :meth:`predict`,
+        :meth:`kneighbors` or :meth:`score_samples`, nor after :meth:`save`
+        and :func:`sksiamese.load`. Rows after the removed ones move up, as
+        if the removed rows had never been enrolled. ``threshold_`` is kept.
+
+        ``algorithm="exact"`` drops the rows. An HNSW graph cannot drop a
+        node cheaply: its removed rows are skipped by every search, and the
+        graph is built again from the rows kept once more than 20% of its
+        nodes are removed ones. Until
+        then the vectors of removed rows remain inside the graph (and its
+        saved file), unreachable through the gallery; call :meth:`fit` on the
+        rows kept to erase them at once.
+
+        Parameters
+        ----------
+        labels : array-like of shape (n_labels,)
+            Identities to remove, each enrolled. A call naming one that is
+            not enrolled raises a ValueError and removes nothing.
+
+        Returns
+        -------
+        self : GalleryClassifier
+            The gallery without the identities.
+        """
+        check_is_fitted(self)
+        check_label_types(labels, self, name="labels")
+        labels = np.unique(column_or_1d(np.asarray(labels), warn=False))
+        unknown = labels[~np.isin(labels, self.classes_)]
+        if len(unknown):
+            raise ValueError(
+                f"Cannot remove identities that are not enrolled: {unknown[:5].tolist()}"
+                f"{' and more' if len(unknown) > 5 else ''}. Nothing was removed."
+            )
+        removed = np.searchsorted(self.classes_, labels)
+        rows = np.flatnonzero(np.isin(self.enrolled_codes_, removed))
+        self.index_.remove(rows)
+        # Identities after a removed one move down in classes_.
+        renumbered = np.arange(len(self.classes_)) - np.searchsorted(
+            removed, np.arange(len(self.classes_))
+        )
+        self.classes_ = np.delete(self.classes_, removed)
+        self.enrolled_codes_ = renumbered[np.delete(self.enrolled_codes_, rows)]
+        self.n_samples_fit_ = len(self.enrolled_codes_)
         return self
 
     def _enrol_new(self, X, y, classes):
@@ -307,7 +378,10 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         X, y = fitted._validate_enrolment(X, y, reset=True)
         classes = _identities(y, classes, self)
         codes = np.searchsorted(classes, y)
-        self._check_unknown_label(classes)
+        unknown_label = self._resolve_unknown_label(classes)
+        _check_unknown_label_is_free(
+            unknown_label, classes, rejects=self.far is not None or self.threshold is not None
+        )
         impostors = self._impostor_identities(codes, len(classes))
         index = make_index(
             self.algorithm, self.distance, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction
@@ -315,6 +389,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         index.add(X)
         fitted.classes_, fitted.enrolled_codes_, fitted.n_samples_fit_ = classes, codes, len(codes)
         fitted.index_ = index
+        fitted.unknown_label_ = unknown_label
         fitted.threshold_ = self._reject_threshold(fitted, X, impostors)
         for key in [key for key in vars(self) if key.endswith("_") and not key.startswith("_")]:
             delattr(self, key)
@@ -334,10 +409,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
             checks = {"dtype": np.float32, "copy": self.algorithm == "exact"}
         X, y = validate_data(self, X, y, reset=reset, **checks)
         if disk:
-            if X.dtype.kind not in "biuf":
-                raise TypeError(f"X memory-mapped from disk must hold numbers; it holds {X.dtype}.")
-            if X.dtype.kind == "f":
-                check_finite(X)
+            check_disk_rows(X)
         with warnings.catch_warnings():
             # Galleries often hold one or two rows per identity; scikit-learn
             # then warns that y "could represent a regression problem".
@@ -345,14 +417,24 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
             check_classification_targets(y)
         return X, y
 
-    def _check_unknown_label(self, classes):
-        if self.far is None and self.threshold is None:
-            return  # nothing is rejected, so the label is never answered
-        if any(label == self.unknown_label for label in classes.tolist()):
+    def _resolve_unknown_label(self, classes):
+        """``unknown_label_``: of the identities' kind, so that answers hold one kind of label.
+
+        Answers mixing text and numbers would break ``score`` and every
+        scikit-learn metric, which sort the labels.
+        """
+        text = _is_text(classes)
+        if self.unknown_label == "auto":
+            return "unknown" if text else -1
+        if text != isinstance(self.unknown_label, str):
+            kind = "text" if text else "numbers"
             raise ValueError(
-                f"unknown_label={self.unknown_label!r} is also an enrolled identity, so "
-                "rejected queries could not be told from it; choose another unknown_label."
+                f"unknown_label={self.unknown_label!r} is not of the identities' kind: they are "
+                f"{kind} ({classes.dtype}), and answers must hold one kind of label for score "
+                f"and scikit-learn's metrics. Use a{' string' if text else 'n int'} "
+                "unknown_label, or 'auto'."
             )
+        return self.unknown_label
 
     # Threshold ----------------------------------------------------------------
 
@@ -394,10 +476,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         _, nearest = _vote(
             np.take_along_axis(neighbours, others, 1), np.take_along_axis(distances, others, 1)
         )
-        nearest.sort()
-        # Accepting distances below the (m+1)-th smallest accepts at most m
-        # impostors, m = floor(far * n): a false accept rate of at most far.
-        return float(np.nextafter(nearest[int(self.far * len(nearest))], -np.inf))
+        return threshold_at_far(nearest, self.far, len(fitted.classes_))
 
     # Queries ------------------------------------------------------------------
 
@@ -424,7 +503,11 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
             ``classes_[enrolled_codes_[neigh_ind]]``.
         """
         X, k = self._check_query(X, n_neighbors)
-        distances, indices = self._search(X, k)
+        distances = np.empty((len(X), k))
+        indices = np.empty((len(X), k), np.int64)
+        for start, queries in _query_chunks(X):
+            stop = start + len(queries)
+            distances[start:stop], indices[start:stop] = self._search(queries, k)
         return (distances, indices) if return_distance else indices
 
     def predict(self, X):
@@ -447,8 +530,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         labels = self.classes_[codes]
         if not np.isfinite(self.threshold_):
             return labels
-        answers = labels.astype(_answer_dtype(self.classes_, self.unknown_label))
-        answers[nearest > self.threshold_] = self.unknown_label
+        answers = labels.astype(_answer_dtype(self.classes_, self.unknown_label_))
+        answers[nearest > self.threshold_] = self.unknown_label_
         return answers
 
     def score_samples(self, X):
@@ -475,11 +558,21 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     def _identify(self, X):
         """Voted identity code of each query and the distance to its nearest row."""
         X, k = self._check_query(X, None)
-        distances, indices = self._search(X, k)
-        return _vote(self.enrolled_codes_[indices], distances)
+        codes = np.empty(len(X), np.int64)
+        nearest = np.empty(len(X))
+        for start, queries in _query_chunks(X):
+            distances, indices = self._search(queries, k)
+            stop = start + len(queries)
+            codes[start:stop], nearest[start:stop] = _vote(self.enrolled_codes_[indices], distances)
+        return codes, nearest
 
     def _check_query(self, X, n_neighbors):
         check_is_fitted(self)
+        if self.n_samples_fit_ == 0:
+            raise ValueError(
+                "The gallery is empty: every identity enrolled was removed. Enrol rows with "
+                "partial_fit or fit before querying it."
+            )
         k = self.n_neighbors if n_neighbors is None else n_neighbors
         if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
             raise ValueError(f"n_neighbors must be a positive int; got {k!r}.")
@@ -489,7 +582,13 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 f"n_samples_fit = {self.n_samples_fit_}: enrol more rows or ask for fewer "
                 "neighbours."
             )
-        return validate_data(self, X, reset=False, dtype=np.float32), int(k)
+        # Memory-mapped queries stay on disk, checked and searched a chunk at a time.
+        if is_disk_backed(X):
+            X = validate_data(self, X, reset=False, dtype=None, ensure_all_finite=False)
+            check_disk_rows(X)
+        else:
+            X = validate_data(self, X, reset=False, dtype=np.float32)
+        return X, int(k)
 
     def _search(self, X, k):
         if self.index_.algorithm == "hnsw":
@@ -537,7 +636,22 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                     "The gallery's saved index does not match its enrolled rows, identities "
                     "or number of features: the state is damaged."
                 )
+            # Galleries saved before unknown_label="auto" answered the parameter itself.
+            if "unknown_label_" not in state:
+                state["unknown_label_"] = state.get(
+                    "unknown_label", vars(self).get("unknown_label")
+                )
         super().__setstate__(state)
+
+
+def _query_chunks(X):
+    """``(start, rows)`` of the queries ``X``, about 8 MiB of float32 rows at a time.
+
+    Searching a chunk at a time bounds what a search holds beside its
+    answers (scores, candidates, votes), however many queries there are, and
+    reads memory-mapped queries from disk a chunk at a time.
+    """
+    return iter_chunks(X, rows_per_chunk(X, itemsize=4), dtype=np.float32)
 
 
 def _identities(y, classes, estimator):
@@ -565,9 +679,27 @@ def _vote(codes, distances):
     return codes[rows, first], nearest
 
 
+def _is_text(classes):
+    """Whether the identities are strings (an array of ``str``, or of objects that are)."""
+    return classes.dtype.kind in "US" or (
+        classes.dtype.kind == "O" and all(isinstance(label, str) for label in classes.tolist())
+    )
+
+
+def _check_unknown_label_is_free(unknown_label, classes, *, rejects):
+    """Refuse an ``unknown_label`` that is an identity too, when queries can be rejected."""
+    if not rejects:
+        return  # nothing is rejected, so the label is never answered
+    if any(label == unknown_label for label in classes.tolist()):
+        raise ValueError(
+            f"unknown_label={unknown_label!r} is also an enrolled identity, so rejected "
+            "queries could not be told from it; choose another unknown_label."
+        )
+
+
 def _answer_dtype(classes, unknown_label):
-    """A dtype holding both the identities and ``unknown_label``."""
+    """A dtype holding both the identities and ``unknown_label``, of the same kind."""
     label = np.asarray(unknown_label)
-    numeric = classes.dtype.kind in "biuf" and label.dtype.kind in "biuf"
-    text = classes.dtype.kind == "U" and label.dtype.kind == "U"
-    return np.result_type(classes.dtype, label.dtype) if numeric or text else object
+    if classes.dtype.kind == "O":
+        return object
+    return np.result_type(classes.dtype, label.dtype)
