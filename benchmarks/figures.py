@@ -291,6 +291,32 @@ for _step in ("15pc", "rebuild"):
     _add(f"removal_hnsw_{_step}_qps", [*_row, "queries/s"], ",.0f")
 
 
+# The far section: FAR reached on strangers and genuine accept rate, per
+# gallery (identities, enrolments each) and requested far.
+FAR_GALLERIES = ((20, 1), (20, 10), (100, 1), (100, 10), (2_000, 1), (2_000, 10))
+FAR_GALLERIES += ((100_000, 1), (100_000, 10))
+FAR_TARGETS = {"001": 0.01, "005": 0.05, "01": 0.1}
+for _n, _per in FAR_GALLERIES:
+    _case = f"{_n:,} identities x {_per} enrolment{'s' if _per > 1 else ''}"
+    for _short, _far in FAR_TARGETS.items():
+        if _n * _per < 1 / _far:
+            continue  # fewer rows than 1 / far: fit refuses to calibrate
+        _row = ["far", _case, f"far={_far}"]
+        _name = f"far_{_n}_{_per}_{_short}"
+        _add(_name, [*_row, "FAR, mean of seeds"], ".4f")
+        _add(f"{_name}_min", [*_row, "FAR, min"], ".4f")
+        _add(f"{_name}_max", [*_row, "FAR, max"], ".4f")
+        _add(f"{_name}_genuine", [*_row, "genuine accept rate, mean of seeds"], ".3f")
+        _add(f"{_name}_warned", [*_row, "warned"], str)
+for _short, _far in FAR_TARGETS.items():
+    _add(
+        f"far_standard_error_{_short}",
+        ["far", "2,000 identities x 10 enrolments", f"far={_far}"]
+        + ["binomial standard error at far, one seed"],
+        ".4f",
+    )
+
+
 def _lookup(results, path):
     value = results
     for key in path:
