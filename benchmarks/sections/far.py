@@ -66,13 +66,13 @@ def open_set(n_identities, per_identity, seed):
 
 
 def calibrated(X, y, far, seed):
-    """``GalleryClassifier(far=far)`` fitted on ``X, y``, and the warnings its fit gave."""
+    """``GalleryClassifier(far=far)`` fitted on ``X, y``, and the UserWarnings its fit gave."""
     from sksiamese import GalleryClassifier
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = GalleryClassifier(far=far, random_state=seed).fit(X, y)
-    return model, [str(warning.message) for warning in caught]
+    return model, [str(item.message) for item in caught if item.category is UserWarning]
 
 
 def bench_far(n_identities, per_identity):
