@@ -15,6 +15,7 @@ from ._distances import DISTANCES
 from ._far import threshold_at_far
 from ._io import SaveMixin, register
 from ._labels import check_label_types
+from ._recall import calibrate_ef_search, held_out_rows
 from ._rows import (
     DiskRows,
     check_disk_rows,
@@ -23,6 +24,12 @@ from ._rows import (
     rows_per_chunk,
 )
 from ._search import ExactIndex, HNSWIndex, import_faiss, index_from_state, make_index
+
+# ef_search without a target_recall, nor one given.
+_DEFAULT_EF_SEARCH = 64
+# partial_fit measures ef_search_ again once the gallery has grown by more
+# than this share since it was last measured: recall falls as a graph grows.
+_RECALIBRATE_GROWTH = 0.2
 
 # far= calibrates on enough impostor queries for about this many false
 # accepts at the target rate: the rate reached then has a relative standard
@@ -212,7 +219,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         "unknown_label": [Integral, str],
         "hnsw_m": [Interval(Integral, 2, None, closed="left")],
         "ef_construction": [Interval(Integral, 1, None, closed="left")],
-        "ef_search": [Interval(Integral, 1, None, closed="left")],
+        "ef_search": [Interval(Integral, 1, None, closed="left"), None],
+        "target_recall": [Interval(Real, 0, 1, closed="right"), None],
         "random_state": ["random_state"],
     }
 
@@ -227,7 +235,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         unknown_label="auto",
         hnsw_m=32,
         ef_construction=100,
-        ef_search=64,
+        ef_search=None,
+        target_recall=0.95,
         random_state=None,
     ):
         self.n_neighbors = n_neighbors
@@ -239,6 +248,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         self.hnsw_m = hnsw_m
         self.ef_construction = ef_construction
         self.ef_search = ef_search
+        self.target_recall = target_recall
         self.random_state = random_state
 
     # Enrolment ----------------------------------------------------------------
@@ -311,7 +321,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         # Existing rows keep their identity under its new position in classes_.
         renumbered = np.searchsorted(classes, self.classes_)[self.enrolled_codes_]
         codes = np.concatenate([renumbered, np.searchsorted(classes, y)])
-        self.index_.add(X)
+        grown = len(codes) > (1 + _RECALIBRATE_GROWTH) * self.n_samples_calibrated_
+        self._add_rows(self.index_, X, calibrate=grown and self._calibrates_ef_search())
         self.classes_, self.enrolled_codes_, self.n_samples_fit_ = classes, codes, len(codes)
         return self
 
@@ -386,7 +397,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         index = make_index(
             self.algorithm, self.distance, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction
         )
-        index.add(X)
+        fitted._set_ef_search()
+        fitted._add_rows(index, X, calibrate=fitted._calibrates_ef_search())
         fitted.classes_, fitted.enrolled_codes_, fitted.n_samples_fit_ = classes, codes, len(codes)
         fitted.index_ = index
         fitted.unknown_label_ = unknown_label
@@ -435,6 +447,38 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 "unknown_label, or 'auto'."
             )
         return self.unknown_label
+
+    # Search breadth -----------------------------------------------------------
+
+    def _calibrates_ef_search(self):
+        """Whether ``ef_search_`` is measured for ``target_recall`` (hnsw, no ef_search given)."""
+        return (
+            self.algorithm == "hnsw" and self.ef_search is None and self.target_recall is not None
+        )
+
+    def _set_ef_search(self):
+        """``ef_search_`` before any measurement, with ``recall_`` and ``n_samples_calibrated_``."""
+        if self.algorithm != "hnsw":
+            self.ef_search_ = None
+        else:
+            self.ef_search_ = _DEFAULT_EF_SEARCH if self.ef_search is None else self.ef_search
+        self.recall_, self.n_samples_calibrated_ = None, 0
+
+    def _add_rows(self, index, X, *, calibrate):
+        """Add ``X`` to ``index``; to calibrate, measure ``ef_search_`` on its last rows first.
+
+        Those rows are held out of the graph until measured (the last, so
+        that row numbers keep the order of enrolment).
+        """
+        n_queries = min(held_out_rows(len(index) + len(X)), len(X)) if calibrate else 0
+        in_graph = len(X) - n_queries
+        if in_graph:
+            index.add(X[:in_graph])
+        if n_queries:
+            queries = np.asarray(X[in_graph:], dtype=np.float32)
+            self.ef_search_, self.recall_ = calibrate_ef_search(index, queries, self.target_recall)
+            self.n_samples_calibrated_ = len(index) + n_queries
+            index.add(X[in_graph:])
 
     # Threshold ----------------------------------------------------------------
 
@@ -592,7 +636,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     def _search(self, X, k):
         if self.index_.algorithm == "hnsw":
-            return self.index_.search(X, k, self.ef_search)
+            ef_search = self.ef_search if self.ef_search is not None else self.ef_search_
+            return self.index_.search(X, k, ef_search)
         return self.index_.search(X, k)
 
     def __sklearn_tags__(self):
@@ -637,6 +682,13 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                     "or number of features: the state is damaged."
                 )
             # Galleries saved before unknown_label="auto" answered the parameter itself.
+            # Galleries saved before target_recall searched with ef_search.
+            if "ef_search_" not in state:
+                hnsw = index.algorithm == "hnsw"
+                ef_search = state.get("ef_search", vars(self).get("ef_search"))
+                state["ef_search_"] = (ef_search or _DEFAULT_EF_SEARCH) if hnsw else None
+                state.setdefault("recall_", None)
+                state.setdefault("n_samples_calibrated_", 0)
             if "unknown_label_" not in state:
                 state["unknown_label_"] = state.get(
                     "unknown_label", vars(self).get("unknown_label")
