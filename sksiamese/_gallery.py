@@ -66,7 +66,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     :class:`~sklearn.neighbors.KNeighborsClassifier`).
 
     Enrolments can be added with :meth:`partial_fit` without rebuilding the
-    index. Search is exact (matrix products in blocks, in bounded memory,
+    index, and identities deleted with :meth:`remove`. Search is exact (matrix products in blocks, in bounded memory,
     also over galleries memory-mapped from disk) or approximate, with the
     HNSW graphs of faiss (the optional extra ``sksiamese[ann]``).
 
@@ -90,18 +90,23 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
           read in chunks, never loaded whole.
         - ``"hnsw"``: faiss' ``IndexHNSWFlat``, a graph searched
           approximately: much faster on large galleries, at a recall below
-          1 set by ``ef_search``. Needs faiss (``pip install
+          1 set by ``target_recall`` (or ``ef_search``). Needs faiss (``pip install
           "sksiamese[ann]"``).
 
     far : float in (0, 1) or None, default=None
         Target false accept rate: :meth:`fit` sets ``threshold_`` so that
-        at most this share of impostor queries is accepted. Each impostor
-        query is an enrolled row matched against the gallery without the
-        rows of its own identity (identities left out, not rows), so the
-        threshold is measured on queries unlike any enrolled identity, as
-        real impostors are. About ``100 / far`` such queries are drawn,
-        whole identities at a time; the gallery needs at least
-        ``1 / far`` rows and two identities.
+        about this share of queries from identities never enrolled is
+        accepted. Each impostor query is an enrolled row matched against
+        the gallery without the rows of its own identity (identities left
+        out, not rows), as real impostors are. About ``100 / far`` such
+        queries are drawn, whole identities at a time; the threshold lies
+        at position ``far' * (n + 1)`` of their ``n`` sorted distances,
+        interpolated, where ``far' = 1 - (1 - far) ** ((N - 1) / N)``
+        allows for a stranger's chance with all ``N`` identities (an
+        impostor query had ``N - 1``). The gallery needs at least
+        ``1 / far`` rows and two identities, and :meth:`fit` warns when
+        fewer than 10 impostor queries fall below the threshold: the rate
+        reached is then too uncertain.
 
     threshold : float >= 0 or None, default=None
         Reject threshold set directly, as a distance: queries whose voted
@@ -129,10 +134,23 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         Candidates kept while inserting a row into the graph: higher builds
         a better graph, more slowly.
 
-    ef_search : int, default=64
+    ef_search : int or None, default=None
         Candidates kept while searching (at least the number of neighbours
-        asked for): higher means better recall and slower queries. Read at
-        query time, so ``set_params(ef_search=...)`` needs no refit.
+        asked for): higher means better recall and slower queries. None
+        measures it for ``target_recall``; an int given wins over
+        ``target_recall`` (nothing is measured) and is read at query time,
+        so ``set_params(ef_search=...)`` needs no refit.
+
+    target_recall : float in (0, 1] or None, default=0.95
+        Recall@10 against exact search that ``algorithm="hnsw"`` is to
+        reach, when ``ef_search`` is None: :meth:`fit` holds the last 10% of
+        the rows (at most 1,000) out of the graph, finds their exact 10
+        nearest rows, and picks the smallest ``ef_search`` (16 to 4096)
+        with which the graph finds at least this share of them, as
+        ``ef_search_``; it warns if even 4096 falls short, and uses 4096.
+        :meth:`partial_fit` measures again once the gallery has grown by
+        more than 20% since. None searches with ``ef_search=64``. Ignored
+        by ``algorithm="exact"``, whose recall is 1.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the choice of impostor identities when ``far`` is set.
@@ -160,6 +178,19 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     index_ : object
         The search index over the enrolled rows (private type).
+
+    ef_search_ : int or None
+        The ``ef_search`` that HNSW searches use when ``ef_search`` is None:
+        measured for ``target_recall``, else 64 (or ``ef_search`` as given
+        at fit). None for ``algorithm="exact"``.
+
+    recall_ : float or None
+        Recall@10 measured at ``ef_search_`` on the rows held out; None
+        when nothing was measured (``algorithm="exact"``, ``ef_search``
+        given, ``target_recall=None``, or fewer than 10 rows).
+
+    n_samples_calibrated_ : int
+        Enrolled rows when ``ef_search_`` was last measured; 0 if never.
 
     n_features_in_ : int
         Number of features of each row.
@@ -204,10 +235,21 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     ...     [[0.2, 0.5], [5.1, 5.2], [9.0, 0.0]]
     ... )
     array(['ann', 'bob', 'unknown'], dtype='<U7')
+    >>> gallery.unknown_label_
+    'unknown'
     >>> gallery.partial_fit([[9.0, 0.5]], ["eve"]).predict([[9.0, 0.0]])
     array(['eve'], dtype='<U7')
     >>> gallery.kneighbors([[0.2, 0.5]], n_neighbors=2)
     (array([[0.53851648, 0.53851648]]), array([[0, 1]]))
+    >>> gallery.score([[0.2, 0.5], [9.0, 0.0], [0.0, 9.0]], ["ann", "eve", "unknown"])
+    1.0
+
+    Deleting an identity: it is never answered again.
+
+    >>> gallery.remove(["ann"]).predict([[0.2, 0.5], [5.1, 5.2]])
+    array(['unknown', 'bob'], dtype='<U7')
+    >>> gallery.classes_
+    array(['bob', 'eve'], dtype='<U3')
     """
 
     _parameter_constraints: dict = {
