@@ -15,6 +15,7 @@ from ._distances import DISTANCES
 from ._far import threshold_at_far
 from ._io import SaveMixin, register
 from ._labels import check_label_types
+from ._recall import calibrate_ef_search, held_out_rows
 from ._rows import (
     DiskRows,
     check_disk_rows,
@@ -23,6 +24,12 @@ from ._rows import (
     rows_per_chunk,
 )
 from ._search import ExactIndex, HNSWIndex, import_faiss, index_from_state, make_index
+
+# ef_search without a target_recall, nor one given.
+_DEFAULT_EF_SEARCH = 64
+# partial_fit measures ef_search_ again once the gallery has grown by more
+# than this share since it was last measured: recall falls as a graph grows.
+_RECALIBRATE_GROWTH = 0.2
 
 # far= calibrates on enough impostor queries for about this many false
 # accepts at the target rate: the rate reached then has a relative standard
@@ -59,7 +66,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     :class:`~sklearn.neighbors.KNeighborsClassifier`).
 
     Enrolments can be added with :meth:`partial_fit` without rebuilding the
-    index. Search is exact (matrix products in blocks, in bounded memory,
+    index, and identities deleted with :meth:`remove`. Search is exact (matrix products in blocks, in bounded memory,
     also over galleries memory-mapped from disk) or approximate, with the
     HNSW graphs of faiss (the optional extra ``sksiamese[ann]``).
 
@@ -83,18 +90,23 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
           read in chunks, never loaded whole.
         - ``"hnsw"``: faiss' ``IndexHNSWFlat``, a graph searched
           approximately: much faster on large galleries, at a recall below
-          1 set by ``ef_search``. Needs faiss (``pip install
+          1 set by ``target_recall`` (or ``ef_search``). Needs faiss (``pip install
           "sksiamese[ann]"``).
 
     far : float in (0, 1) or None, default=None
         Target false accept rate: :meth:`fit` sets ``threshold_`` so that
-        at most this share of impostor queries is accepted. Each impostor
-        query is an enrolled row matched against the gallery without the
-        rows of its own identity (identities left out, not rows), so the
-        threshold is measured on queries unlike any enrolled identity, as
-        real impostors are. About ``100 / far`` such queries are drawn,
-        whole identities at a time; the gallery needs at least
-        ``1 / far`` rows and two identities.
+        about this share of queries from identities never enrolled is
+        accepted. Each impostor query is an enrolled row matched against
+        the gallery without the rows of its own identity (identities left
+        out, not rows), as real impostors are. About ``100 / far`` such
+        queries are drawn, whole identities at a time; the threshold lies
+        at position ``far' * (n + 1)`` of their ``n`` sorted distances,
+        interpolated, where ``far' = 1 - (1 - far) ** ((N - 1) / N)``
+        allows for a stranger's chance with all ``N`` identities (an
+        impostor query had ``N - 1``). The gallery needs at least
+        ``1 / far`` rows and two identities, and :meth:`fit` warns when
+        fewer than 10 impostor queries fall below the threshold: the rate
+        reached is then too uncertain.
 
     threshold : float >= 0 or None, default=None
         Reject threshold set directly, as a distance: queries whose voted
@@ -122,10 +134,23 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         Candidates kept while inserting a row into the graph: higher builds
         a better graph, more slowly.
 
-    ef_search : int, default=64
+    ef_search : int or None, default=None
         Candidates kept while searching (at least the number of neighbours
-        asked for): higher means better recall and slower queries. Read at
-        query time, so ``set_params(ef_search=...)`` needs no refit.
+        asked for): higher means better recall and slower queries. None
+        measures it for ``target_recall``; an int given wins over
+        ``target_recall`` (nothing is measured) and is read at query time,
+        so ``set_params(ef_search=...)`` needs no refit.
+
+    target_recall : float in (0, 1] or None, default=0.95
+        Recall@10 against exact search that ``algorithm="hnsw"`` is to
+        reach, when ``ef_search`` is None: :meth:`fit` holds the last 10% of
+        the rows (at most 1,000) out of the graph, finds their exact 10
+        nearest rows, and picks the smallest ``ef_search`` (16 to 4096)
+        with which the graph finds at least this share of them, as
+        ``ef_search_``; it warns if even 4096 falls short, and uses 4096.
+        :meth:`partial_fit` measures again once the gallery has grown by
+        more than 20% since. None searches with ``ef_search=64``. Ignored
+        by ``algorithm="exact"``, whose recall is 1.
 
     random_state : int, RandomState instance or None, default=None
         Seeds the choice of impostor identities when ``far`` is set.
@@ -153,6 +178,19 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     index_ : object
         The search index over the enrolled rows (private type).
+
+    ef_search_ : int or None
+        The ``ef_search`` that HNSW searches use when ``ef_search`` is None:
+        measured for ``target_recall``, else 64 (or ``ef_search`` as given
+        at fit). None for ``algorithm="exact"``.
+
+    recall_ : float or None
+        Recall@10 measured at ``ef_search_`` on the rows held out; None
+        when nothing was measured (``algorithm="exact"``, ``ef_search``
+        given, ``target_recall=None``, or fewer than 10 rows).
+
+    n_samples_calibrated_ : int
+        Enrolled rows when ``ef_search_`` was last measured; 0 if never.
 
     n_features_in_ : int
         Number of features of each row.
@@ -197,10 +235,21 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
     ...     [[0.2, 0.5], [5.1, 5.2], [9.0, 0.0]]
     ... )
     array(['ann', 'bob', 'unknown'], dtype='<U7')
+    >>> gallery.unknown_label_
+    'unknown'
     >>> gallery.partial_fit([[9.0, 0.5]], ["eve"]).predict([[9.0, 0.0]])
     array(['eve'], dtype='<U7')
     >>> gallery.kneighbors([[0.2, 0.5]], n_neighbors=2)
     (array([[0.53851648, 0.53851648]]), array([[0, 1]]))
+    >>> gallery.score([[0.2, 0.5], [9.0, 0.0], [0.0, 9.0]], ["ann", "eve", "unknown"])
+    1.0
+
+    Deleting an identity: it is never answered again.
+
+    >>> gallery.remove(["ann"]).predict([[0.2, 0.5], [5.1, 5.2]])
+    array(['unknown', 'bob'], dtype='<U7')
+    >>> gallery.classes_
+    array(['bob', 'eve'], dtype='<U3')
     """
 
     _parameter_constraints: dict = {
@@ -212,7 +261,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         "unknown_label": [Integral, str],
         "hnsw_m": [Interval(Integral, 2, None, closed="left")],
         "ef_construction": [Interval(Integral, 1, None, closed="left")],
-        "ef_search": [Interval(Integral, 1, None, closed="left")],
+        "ef_search": [Interval(Integral, 1, None, closed="left"), None],
+        "target_recall": [Interval(Real, 0, 1, closed="right"), None],
         "random_state": ["random_state"],
     }
 
@@ -227,7 +277,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         unknown_label="auto",
         hnsw_m=32,
         ef_construction=100,
-        ef_search=64,
+        ef_search=None,
+        target_recall=0.95,
         random_state=None,
     ):
         self.n_neighbors = n_neighbors
@@ -239,6 +290,7 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         self.hnsw_m = hnsw_m
         self.ef_construction = ef_construction
         self.ef_search = ef_search
+        self.target_recall = target_recall
         self.random_state = random_state
 
     # Enrolment ----------------------------------------------------------------
@@ -311,7 +363,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         # Existing rows keep their identity under its new position in classes_.
         renumbered = np.searchsorted(classes, self.classes_)[self.enrolled_codes_]
         codes = np.concatenate([renumbered, np.searchsorted(classes, y)])
-        self.index_.add(X)
+        grown = len(codes) > (1 + _RECALIBRATE_GROWTH) * self.n_samples_calibrated_
+        self._add_rows(self.index_, X, calibrate=grown and self._calibrates_ef_search())
         self.classes_, self.enrolled_codes_, self.n_samples_fit_ = classes, codes, len(codes)
         return self
 
@@ -386,7 +439,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
         index = make_index(
             self.algorithm, self.distance, hnsw_m=self.hnsw_m, ef_construction=self.ef_construction
         )
-        index.add(X)
+        fitted._set_ef_search()
+        fitted._add_rows(index, X, calibrate=fitted._calibrates_ef_search())
         fitted.classes_, fitted.enrolled_codes_, fitted.n_samples_fit_ = classes, codes, len(codes)
         fitted.index_ = index
         fitted.unknown_label_ = unknown_label
@@ -435,6 +489,38 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                 "unknown_label, or 'auto'."
             )
         return self.unknown_label
+
+    # Search breadth -----------------------------------------------------------
+
+    def _calibrates_ef_search(self):
+        """Whether ``ef_search_`` is measured for ``target_recall`` (hnsw, no ef_search given)."""
+        return (
+            self.algorithm == "hnsw" and self.ef_search is None and self.target_recall is not None
+        )
+
+    def _set_ef_search(self):
+        """``ef_search_`` before any measurement, with ``recall_`` and ``n_samples_calibrated_``."""
+        if self.algorithm != "hnsw":
+            self.ef_search_ = None
+        else:
+            self.ef_search_ = _DEFAULT_EF_SEARCH if self.ef_search is None else self.ef_search
+        self.recall_, self.n_samples_calibrated_ = None, 0
+
+    def _add_rows(self, index, X, *, calibrate):
+        """Add ``X`` to ``index``; to calibrate, measure ``ef_search_`` on its last rows first.
+
+        Those rows are held out of the graph until measured (the last, so
+        that row numbers keep the order of enrolment).
+        """
+        n_queries = min(held_out_rows(len(index) + len(X)), len(X)) if calibrate else 0
+        in_graph = len(X) - n_queries
+        if in_graph:
+            index.add(X[:in_graph])
+        if n_queries:
+            queries = np.asarray(X[in_graph:], dtype=np.float32)
+            self.ef_search_, self.recall_ = calibrate_ef_search(index, queries, self.target_recall)
+            self.n_samples_calibrated_ = len(index) + n_queries
+            index.add(X[in_graph:])
 
     # Threshold ----------------------------------------------------------------
 
@@ -592,7 +678,8 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
 
     def _search(self, X, k):
         if self.index_.algorithm == "hnsw":
-            return self.index_.search(X, k, self.ef_search)
+            ef_search = self.ef_search if self.ef_search is not None else self.ef_search_
+            return self.index_.search(X, k, ef_search)
         return self.index_.search(X, k)
 
     def __sklearn_tags__(self):
@@ -637,6 +724,13 @@ class GalleryClassifier(SaveMixin, ClassifierMixin, BaseEstimator):
                     "or number of features: the state is damaged."
                 )
             # Galleries saved before unknown_label="auto" answered the parameter itself.
+            # Galleries saved before target_recall searched with ef_search.
+            if "ef_search_" not in state:
+                hnsw = index.algorithm == "hnsw"
+                ef_search = state.get("ef_search", vars(self).get("ef_search"))
+                state["ef_search_"] = (ef_search or _DEFAULT_EF_SEARCH) if hnsw else None
+                state.setdefault("recall_", None)
+                state.setdefault("n_samples_calibrated_", 0)
             if "unknown_label_" not in state:
                 state["unknown_label_"] = state.get(
                     "unknown_label", vars(self).get("unknown_label")

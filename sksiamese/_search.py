@@ -461,11 +461,6 @@ class HNSWIndex:
         del bitmap
         return self._row_numbers(ids.astype(np.int64))
 
-    def take(self, rows):
-        """The rows (as stored: unit rows for cosine) at the row numbers ``rows``."""
-        ids = np.delete(np.arange(self.index.ntotal), self.removed)[rows]
-        return self.index.reconstruct_batch(ids)
-
     def _prepare(self, rows):
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         if self.distance == "cosine":

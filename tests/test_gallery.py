@@ -26,7 +26,7 @@ from sklearn.utils.estimator_checks import (
 from test_persistence import _flip_a_byte, edit_json, rewrite
 
 import sksiamese
-from sksiamese import GalleryClassifier, _rows, _search
+from sksiamese import GalleryClassifier, _recall, _rows, _search
 from sksiamese.metrics import dir_at_far, dir_far_curve, make_dir_at_far_scorer
 
 ALGORITHMS = ["exact", "hnsw"]
@@ -84,6 +84,60 @@ def test_hnsw_recall_against_exact_search(distance):
     # ef_search is read at query time: a narrow search loses neighbours.
     narrow = hnsw.set_params(ef_search=1).kneighbors(queries, 1)[1]
     assert np.mean(narrow[:, 0] == exact[:, 0]) < np.mean(found[:, 0] == exact[:, 0])
+
+
+def recall_at_10(gallery, queries, exact):
+    found = gallery.kneighbors(queries, 10)[1]
+    return np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(found, exact)])
+
+
+def test_hnsw_ef_search_is_the_smallest_meeting_target_recall():
+    rows, labels = identities(1000, 5, n_features=32, spread=0.8)
+    enrolled = np.arange(5000) % 5 < 4  # 4 rows of each identity; the 5th queries
+    X, y, queries = rows[enrolled], labels[enrolled], rows[~enrolled]
+    exact = GalleryClassifier().fit(X, y).kneighbors(queries, 10)[1]
+    galleries = {
+        target: GalleryClassifier(algorithm="hnsw", target_recall=target, random_state=0).fit(X, y)
+        for target in (0.8, 0.99)
+    }
+    low, high = galleries[0.8], galleries[0.99]
+    # The last 400 rows (10%), held out of the graph, were the queries; the
+    # recall reached on them holds for new rows of the enrolled identities.
+    assert low.n_samples_calibrated_ == high.n_samples_calibrated_ == 4000
+    assert 0.8 <= low.recall_ < high.recall_ and high.recall_ >= 0.99
+    assert 16 <= low.ef_search_ < high.ef_search_ <= 4096
+    assert recall_at_10(low, queries, exact) > 0.75
+    assert recall_at_10(high, queries, exact) > 0.97
+
+
+def test_ef_search_given_wins_over_target_recall():
+    X, y = identities(100, 3)
+    gallery = GalleryClassifier(algorithm="hnsw", ef_search=20).fit(X, y)
+    assert (gallery.ef_search_, gallery.recall_, gallery.n_samples_calibrated_) == (20, None, 0)
+    fixed = GalleryClassifier(algorithm="hnsw", target_recall=None).fit(X, y)
+    assert (fixed.ef_search_, fixed.recall_) == (64, None)
+    exact = GalleryClassifier().fit(X, y)
+    assert (exact.ef_search_, exact.recall_, exact.n_samples_calibrated_) == (None, None, 0)
+
+
+def test_partial_fit_measures_ef_search_again_after_growing_a_fifth():
+    X, y = identities(400, 4)
+    gallery = GalleryClassifier(algorithm="hnsw", random_state=0).fit(X[:1000], y[:1000])
+    assert gallery.n_samples_calibrated_ == 1000 and gallery.recall_ >= 0.95
+    gallery.partial_fit(X[1000:1200], y[1000:1200])  # 20% more: kept
+    assert gallery.n_samples_calibrated_ == 1000
+    gallery.partial_fit(X[1200:1201], y[1200:1201])
+    assert gallery.n_samples_calibrated_ == 1201 and gallery.recall_ >= 0.95
+
+
+def test_unreachable_target_recall_warns_and_searches_widest(monkeypatch):
+    monkeypatch.setattr(_recall, "MAX_EF_SEARCH", 32)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 32), dtype=np.float32)  # no structure: hard for a graph
+    gallery = GalleryClassifier(algorithm="hnsw", hnsw_m=4, target_recall=1.0)
+    with pytest.warns(UserWarning, match=r"target_recall=1.0 was not reached: recall@10 is 0\."):
+        gallery.fit(X, np.arange(3000))
+    assert gallery.ef_search_ == 32 and gallery.recall_ < 1.0
 
 
 def test_hnsw_search_returns_the_enrolled_row_itself():

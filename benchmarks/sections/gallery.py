@@ -162,8 +162,10 @@ def bench_gallery(n_rows, *, n_features=64, per_identity=5, repeats=3, ef_values
     The defaults' row adds what the fit chose and measured (``ef_search_``,
     ``recall_``, ``n_samples_calibrated_``) and the seconds of its
     calibration, timed inside that fit (``timed_calibration``), with their
-    share of the fit's seconds. ``recall_`` is measured at fit on enrolled
-    rows used as queries; the row's ``recall@10`` on the held-out queries.
+    share of the fit's seconds. ``recall_`` is measured at fit on the last
+    rows enrolled, held out of the graph until then (here whole identities:
+    the rows are enrolled identity by identity); the row's ``recall@10`` on
+    the 1,000 queries.
     """
     results = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -322,7 +324,7 @@ def bench_removal(n_rows, *, repeats=3):
     one fixed random order: seconds of each ``remove`` call (median and range
     over the repeats). An HNSW graph only marks removed rows until more
     than 20% of its nodes are removed; the call that passes it builds the
-    graph again (and calibrates ``ef_search_`` on the new one). Recall@10
+    graph again (``ef_search_`` stays as fit measured it). Recall@10
     and queries/s of hnsw (median and range of 3 searches per repeat) at
     15% removed, skipping marked rows, and right after the rebuild.
     """
