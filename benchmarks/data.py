@@ -57,6 +57,10 @@ def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=100
     ``n_added`` rows of new identities are kept for ``partial_fit``.
     """
     rng = np.random.default_rng(0)
+    # Gaussian noise of spread s has a norm of about s * sqrt(n_features):
+    # spreads scaled by sqrt(64 / n_features) keep the distances below, and
+    # so how hard the search is, those of 64 features at any width.
+    scale = np.sqrt(64 / n_features)
 
     def unit(rows):
         return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
@@ -67,7 +71,7 @@ def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=100
     # one cluster about 1.0, out of at most 2 between unit vectors.
     centres = unit(
         clusters[rng.integers(0, 1000, n_identities + n_added)]
-        + 0.09 * rng.standard_normal((n_identities + n_added, n_features))
+        + 0.09 * scale * rng.standard_normal((n_identities + n_added, n_features))
     )
     y = np.repeat(np.arange(n_identities), per_identity)
     X = np.lib.format.open_memmap(
@@ -76,7 +80,7 @@ def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=100
     for start in range(0, len(y), 100_000):
         part = y[start : start + 100_000]
         X[start : start + len(part)] = unit(
-            centres[part] + 0.035 * rng.standard_normal((len(part), n_features))
+            centres[part] + 0.035 * scale * rng.standard_normal((len(part), n_features))
         )
     X.flush()
     del X
@@ -84,10 +88,10 @@ def gallery_data(folder, n_rows, *, n_features=64, per_identity=5, n_queries=100
     enrolled = rng.integers(0, n_identities, n_queries)
     np.save(
         folder / "queries.npy",
-        unit(centres[enrolled] + 0.035 * rng.standard_normal((n_queries, n_features))),
+        unit(centres[enrolled] + 0.035 * scale * rng.standard_normal((n_queries, n_features))),
     )
     np.save(
         folder / "added.npy",
-        unit(centres[n_identities:] + 0.035 * rng.standard_normal((n_added, n_features))),
+        unit(centres[n_identities:] + 0.035 * scale * rng.standard_normal((n_added, n_features))),
     )
     return n_identities

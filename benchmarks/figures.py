@@ -9,6 +9,10 @@ written from the same figures:
 
     python benchmarks/figures.py --readme    # rewrite README.md's table and demo output from the reference run
     python benchmarks/figures.py --check     # list figures the reference run lacks
+    python benchmarks/figures.py --plot recall.png   # the guide's recall-against-speed plot
+
+The docs build also draws its plots from the reference run
+(``recall_speed_plot``), into ``docs/generated/figures/``.
 
 The reference run is ``reference/cpu-2core.json`` together with the
 sections measured again in runs of their own beside it (each section from
@@ -253,26 +257,84 @@ for _size in (64, 128, 256, 512):
             ".3f",
         )
 
+# The gallery section: its 1,000,000 x 64 gallery's rows at the top level, the
+# 256-d one's under GALLERY_WIDE, the removal rows under "removal".
+GALLERY_WIDE = "256-d, 2 rows per identity"
+GALLERY_DEFAULT = "hnsw, defaults (ef_search for target_recall)"
+GALLERY_EF_SWEEP = (16, 24, 32, 48, 64, 96, 128, 256)
+GALLERY_METHODS = {
+    "sklearn": "sklearn NearestNeighbors(algorithm='brute')",
+    "exact": "exact",
+    "memmap": "exact, memory-mapped .npy",
+    "default": GALLERY_DEFAULT,
+    **{f"hnsw{_ef}": f"hnsw, ef_search={_ef}" for _ef in GALLERY_EF_SWEEP},
+}
+for _prefix, _gallery in (("gallery", ()), ("gallery256", (GALLERY_WIDE,))):
+    for _short, _name in GALLERY_METHODS.items():
+        _row = ["gallery", *_gallery, _name]
+        _add(f"{_prefix}_{_short}_qps", [*_row, "queries/s"], ",.0f")
+        _add(f"{_prefix}_{_short}_qps_range", [*_row, "queries/s range"], str)
+        _add(f"{_prefix}_{_short}_x", [*_row, "x sklearn"], _times)
+        _add(f"{_prefix}_{_short}_recall", [*_row, "recall@10"], ".3f")
+        _add(f"{_prefix}_{_short}_recall2", [*_row, "recall@10"], ".2f")
+        _add(f"{_prefix}_{_short}_build", [*_row, "build s"], ".1f")
+        _add(f"{_prefix}_{_short}_build_memory", [*_row, "build peak growth MB"], ",.0f")
+        _add(f"{_prefix}_{_short}_search_memory", [*_row, "search peak growth MB"], ",.0f")
+        if _short != "sklearn":
+            _add(f"{_prefix}_{_short}_partial_fit", [*_row, "partial_fit 10,000 rows s"], ".2f")
+    _row = ["gallery", *_gallery, GALLERY_DEFAULT]
+    _add(f"{_prefix}_default_ef", [*_row, "ef_search_"], "d")
+    _add(f"{_prefix}_default_fit_recall", [*_row, "recall_ (measured at fit)"], ".3f")
+    _add(f"{_prefix}_default_calibration", [*_row, "calibration s"], ".1f")
+    _add(f"{_prefix}_default_calibration_share", [*_row, "calibration share of build"], ".0%")
+# remove(): (short name, step) of REMOVAL_STEPS in sections/gallery.py.
+GALLERY_REMOVAL_STEPS = {
+    "one": "1 identity",
+    "1pc": "1% of identities",
+    "10pc": "10% of identities",
+    "15pc": "to 15% removed",
+    "rebuild": "past 20% removed (hnsw rebuilds)",
+}
 for _short, _name in (
-    ("sklearn", "sklearn NearestNeighbors(algorithm='brute')"),
     ("exact", "exact"),
     ("memmap", "exact, memory-mapped .npy"),
-    ("hnsw16", "hnsw, ef_search=16"),
-    ("hnsw32", "hnsw, ef_search=32"),
-    ("hnsw64", "hnsw, ef_search=64"),
-    ("hnsw128", "hnsw, ef_search=128"),
+    ("hnsw", "hnsw, defaults"),
 ):
-    _row = ["gallery", _name]
-    _add(f"gallery_{_short}_qps", [*_row, "queries/s"], ",.0f")
-    _add(f"gallery_{_short}_qps_range", [*_row, "queries/s range"], str)
-    _add(f"gallery_{_short}_x", [*_row, "x sklearn"], _times)
-    _add(f"gallery_{_short}_recall", [*_row, "recall@10"], ".3f")
-    _add(f"gallery_{_short}_recall2", [*_row, "recall@10"], ".2f")
-    _add(f"gallery_{_short}_build", [*_row, "build s"], ".1f")
-    _add(f"gallery_{_short}_build_memory", [*_row, "build peak growth MB"], ",.0f")
-    _add(f"gallery_{_short}_search_memory", [*_row, "search peak growth MB"], ",.0f")
-    if _short != "sklearn":
-        _add(f"gallery_{_short}_partial_fit", [*_row, "partial_fit 10,000 rows s"], ".2f")
+    _row = ["gallery", "removal", _name]
+    for _step, _step_name in GALLERY_REMOVAL_STEPS.items():
+        _add(f"removal_{_short}_{_step}", [*_row, f"{_step_name} s"], ".3f")
+    _add(f"removal_{_short}_fit", [*_row, "fit s"], ".1f")
+    _add(f"removal_{_short}_answered", [*_row, "removed identities answered"], "d")
+for _step in ("15pc", "rebuild"):
+    _row = ["gallery", "removal", "hnsw, defaults", f"search, {GALLERY_REMOVAL_STEPS[_step]}"]
+    _add(f"removal_hnsw_{_step}_recall", [*_row, "recall@10"], ".3f")
+    _add(f"removal_hnsw_{_step}_qps", [*_row, "queries/s"], ",.0f")
+
+
+# The far section: FAR reached on strangers and genuine accept rate, per
+# gallery (identities, enrolments each) and requested far.
+FAR_GALLERIES = ((20, 1), (20, 10), (100, 1), (100, 10), (2_000, 1), (2_000, 10))
+FAR_GALLERIES += ((100_000, 1), (100_000, 10))
+FAR_TARGETS = {"001": 0.01, "005": 0.05, "01": 0.1}
+for _n, _per in FAR_GALLERIES:
+    _case = f"{_n:,} identities x {_per} enrolment{'s' if _per > 1 else ''}"
+    for _short, _far in FAR_TARGETS.items():
+        if _n * _per < 1 / _far:
+            continue  # fewer rows than 1 / far: fit refuses to calibrate
+        _row = ["far", _case, f"far={_far}"]
+        _name = f"far_{_n}_{_per}_{_short}"
+        _add(_name, [*_row, "FAR, mean of seeds"], ".4f")
+        _add(f"{_name}_min", [*_row, "FAR, min"], ".4f")
+        _add(f"{_name}_max", [*_row, "FAR, max"], ".4f")
+        _add(f"{_name}_genuine", [*_row, "genuine accept rate, mean of seeds"], ".3f")
+        _add(f"{_name}_warned", [*_row, "warned"], str)
+for _short, _far in FAR_TARGETS.items():
+    _add(
+        f"far_standard_error_{_short}",
+        ["far", "2,000 identities x 10 enrolments", f"far={_far}"]
+        + ["binomial standard error at far, one seed"],
+        ".4f",
+    )
 
 
 def _lookup(results, path):
@@ -347,6 +409,71 @@ def rst_substitutions(values):
     return "\n".join(f".. |{name}| replace:: {text}" for name, text in sorted(values.items()))
 
 
+def recall_speed_plot(path, results_path=None):
+    """Plot hnsw's recall@10 against its speed over brute force, from the run at ``results_path`` (see ``results``).
+
+    One curve per gallery of the ``gallery`` section, a point per
+    ``ef_search`` of its sweep, and a star where the defaults (``ef_search_``
+    calibrated for ``target_recall``) landed. Rows the run lacks are left
+    out, as the pages quote figures it lacks as not measured; with none at
+    all the plot says so. Written as a PNG to ``path``; returns the points
+    drawn, ``{gallery: {"ef_search": [(ef, recall, speed-up)], "defaults":
+    (ef_search_, recall, speed-up)}}``.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    gallery = results(results_path).get("gallery", {})
+    figure = Figure(figsize=(6.4, 4.2), layout="constrained")
+    axes = figure.subplots()
+    drawn = {}
+    for rows, marker in ((gallery, "o"), (gallery.get(GALLERY_WIDE, {}), "s")):
+        curve = [
+            (ef, rows[name]["recall@10"], rows[name]["x sklearn"])
+            for ef in GALLERY_EF_SWEEP
+            if (name := f"hnsw, ef_search={ef}") in rows
+        ]
+        if not curve:
+            continue
+        label = rows["data"].split(" float32")[0]
+        drawn[label] = {"ef_search": curve}
+        _, recall, speed = zip(*curve)
+        (line,) = axes.plot(recall, speed, marker=marker, label=f"{label}, ef_search fixed")
+        for ef, *point in curve:
+            axes.annotate(str(ef), point, textcoords="offset points", xytext=(4, 4), fontsize=8)
+        if GALLERY_DEFAULT in rows:
+            default = rows[GALLERY_DEFAULT]
+            drawn[label]["defaults"] = point = (
+                default["ef_search_"],
+                default["recall@10"],
+                default["x sklearn"],
+            )
+            axes.plot(
+                *point[1:],
+                marker="*",
+                markersize=14,
+                linestyle="none",
+                color=line.get_color(),
+                label=f"{label}, defaults (ef_search_={point[0]})",
+            )
+    if drawn:
+        axes.axvline(
+            0.95, color="grey", linestyle="--", linewidth=1, label="target_recall=0.95 (default)"
+        )
+        axes.set_yscale("log")
+        for axis in (axes.yaxis.set_major_formatter, axes.yaxis.set_minor_formatter):
+            axis(FuncFormatter(lambda value, _: f"{value:g}x"))
+        axes.set_xlabel("recall@10 against exact search")
+        axes.set_ylabel("queries/s over scikit-learn brute force")
+        axes.legend(fontsize=8)
+    else:
+        axes.text(0.5, 0.5, NOT_MEASURED, ha="center", va="center")
+        axes.set_axis_off()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    return drawn
+
+
 # The README's benchmark table: (measure, sksiamese, reference), with {figure} fields.
 README_ROWS = (
     (
@@ -419,8 +546,8 @@ README_ROWS = (
     ),
     (
         "exact search, 1,000,000 x 64 gallery, 2 cores",
-        "{gallery_exact_qps} queries/s; HNSW {gallery_hnsw64_qps} (recall@10 "
-        "{gallery_hnsw64_recall2})",
+        "{gallery_exact_qps} queries/s; HNSW, defaults: {gallery_default_qps} (recall@10 "
+        "{gallery_default_recall2})",
         "scikit-learn brute-force `NearestNeighbors`: {gallery_sklearn_qps}",
     ),
 )
@@ -457,7 +584,14 @@ def main(argv=None):
         "--readme", action="store_true", help="rewrite README.md's table and the demo's output"
     )
     parser.add_argument("--check", action="store_true", help="list figures the results lack")
+    parser.add_argument(
+        "--plot", type=Path, default=None, help="write the recall-against-speed plot to this PNG"
+    )
     args = parser.parse_args(argv)
+    if args.plot:
+        recall_speed_plot(args.plot, args.results)
+        print(f"wrote {args.plot}")
+        return 0
     values = load(args.results)
     if args.check:
         absent = missing(values)

@@ -10,8 +10,9 @@ JSON file, with the commit (and whether the tree had uncommitted changes),
 the machine, the library versions, the date and the seconds each section
 took. The sections, in the order they run and appear in the file, are the
 modules of ``sections/`` listed in ``SECTIONS``; each module's docstring
-says what it measures: train, wholefit, infer, fewshot, scaling, verify, outofcore,
-distribute, mining, batchsize, gallery, defaults, transfer, persistence.
+says what it measures: train, wholefit, infer, fewshot, scaling, verify,
+outofcore, distribute, mining, batchsize, gallery, far, defaults, transfer,
+persistence.
 ``harness.py`` holds the measurement helpers they share, ``data.py`` the
 data several of them use.
 """
@@ -28,6 +29,7 @@ from sections import (
     batchsize,
     defaults,
     distribute,
+    far,
     fewshot,
     gallery,
     infer,
@@ -59,6 +61,7 @@ SECTIONS = {
     "mining": mining,
     "batchsize": batchsize,
     "gallery": gallery,
+    "far": far,
     "defaults": defaults,
     "transfer": transfer,
     "persistence": persistence,

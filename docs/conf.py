@@ -70,6 +70,8 @@ nitpick_ignore_regex = [
 # updates them all; benchmarks/figures.py names them. A page quoting a name
 # that is no figure fails the build (an undefined substitution).
 rst_epilog = figures.rst_substitutions(figures.quoted(figures.load()))
+# Plots of measurements are drawn from the same run, into a folder git ignores.
+figures.recall_speed_plot(ROOT / "docs" / "generated" / "figures" / "gallery_recall_speed.png")
 
 # -- autodoc / autosummary / numpydoc ------------------------------------------
 

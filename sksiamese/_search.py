@@ -41,6 +41,11 @@ def import_faiss():
     return faiss
 
 
+# Share of an HNSW graph's nodes that may be removed rows before it is built
+# again without them.
+REBUILD_SHARE = 0.2
+
+
 def make_index(algorithm, distance, *, hnsw_m=32, ef_construction=100):
     """An empty index; ``algorithm`` is ``"exact"`` or ``"hnsw"``."""
     if algorithm == "hnsw":
@@ -83,14 +88,25 @@ _single_threaded_blas = _SingleThreadedBLAS()
 
 
 class _Block:
-    """Rows added at once: in memory as float32, or a memory-mapped array."""
+    """Rows added at once: in memory as float32, or a memory-mapped array.
 
-    def __init__(self, rows, start, distance):
+    ``norms``, when given, are those of ``rows`` already computed.
+    """
+
+    def __init__(self, rows, start, distance, norms=None):
         self.rows = rows
         self.start = start
         self.reader = DiskRows(rows, rows.shape[1:]) if is_disk_backed(rows) else None
-        # Per row, what turns a dot product with a query into a rank score:
-        # the squared norm (Euclidean) or the inverse norm (cosine).
+        if norms is None:
+            norms = self._norms(rows, distance)
+        self.norms = norms
+
+    @staticmethod
+    def _norms(rows, distance):
+        """Per row, what turns a dot product with a query into a rank score.
+
+        The squared norm (Euclidean) or the inverse norm (cosine).
+        """
         norms = np.concatenate(
             [
                 np.einsum("ij,ij->i", chunk, chunk)
@@ -102,7 +118,7 @@ class _Block:
             with np.errstate(divide="ignore"):
                 # A zero row has cosine distance 1 to everything, as in scikit-learn.
                 norms = np.where(norms > 0, 1.0 / np.sqrt(norms), 0.0).astype(np.float32)
-        self.norms = norms
+        return norms
 
     def __len__(self):
         return len(self.rows)
@@ -136,13 +152,10 @@ class ExactIndex:
     def __init__(self, distance):
         self.distance = distance
         self.blocks = []
+        self.n_features = None
 
     def __len__(self):
         return sum(len(block) for block in self.blocks)
-
-    @property
-    def n_features(self):
-        return self.blocks[0].rows.shape[1]
 
     def add(self, rows):
         """Append ``rows`` as a block; a memory-mapped array stays a block of its own.
@@ -151,12 +164,37 @@ class ExactIndex:
         search chunk: adding costs about the rows added, not the gallery,
         and many small additions do not leave many small blocks to search.
         """
+        self.n_features = rows.shape[1]
         if not is_disk_backed(rows):
             rows = np.ascontiguousarray(rows, dtype=np.float32)
             last = self.blocks[-1] if self.blocks else None
             if last is not None and last.reader is None and last.rows.nbytes < _CHUNK_BYTES:
                 rows = np.concatenate([self.blocks.pop().rows, rows])
-        self.blocks.append(_Block(rows, len(self), self.distance))
+        if len(rows):
+            self.blocks.append(_Block(rows, len(self), self.distance))
+
+    def remove(self, rows):
+        """Drop the rows at the sorted row numbers ``rows``; later rows move up.
+
+        Rows in memory are copied without them. A memory-mapped block is
+        never read in: it is split into views of the runs of rows kept.
+        """
+        blocks, start = [], 0
+        for block in self.blocks:
+            inside = rows[(rows >= block.start) & (rows < block.start + len(block))] - block.start
+            if len(inside) == 0:
+                kept = [(block.rows, block.norms)]
+            elif block.reader is None:
+                kept = [(np.delete(block.rows, inside, 0), np.delete(block.norms, inside))]
+            else:
+                # Runs of kept rows lie between the removed ones.
+                bounds = zip(np.append(0, inside + 1), np.append(inside, len(block)))
+                kept = [(block.rows[a:b], block.norms[a:b]) for a, b in bounds if b > a]
+            for kept_rows, norms in kept:
+                if len(kept_rows):
+                    blocks.append(_Block(kept_rows, start, self.distance, norms))
+                    start += len(kept_rows)
+        self.blocks = blocks
 
     def search(self, queries, k):
         """Distances and row numbers of the ``k`` nearest rows of each query."""
@@ -215,9 +253,10 @@ class ExactIndex:
         n, k = indices.shape
         paired = DISTANCES[self.distance].paired
         distances = np.empty((n, k))
-        # About 16 MiB of gathered float64 rows at a time. The distances sum
-        # along rows, so a query's do not depend on the others searched with it.
-        step = max(1, 2**21 // max(1, k * queries.shape[1]))
+        # About 4 MiB of gathered float64 rows at a time, which stay in cache.
+        # The distances sum along rows, so a query's do not depend on the
+        # others searched with it.
+        step = max(1, 2**19 // max(1, k * queries.shape[1]))
         for q in range(0, n, step):
             rows = self._take(indices[q : q + step]).reshape(-1, queries.shape[1])
             repeated = np.repeat(queries[q : q + step], k, axis=0)
@@ -243,7 +282,8 @@ class ExactIndex:
         Memory-mapped blocks are read in: the state holds the rows themselves.
         """
         rows = [block.take(slice(0, len(block))) for block in self.blocks]
-        return {"algorithm": "exact", "distance": self.distance, "rows": np.concatenate(rows)}
+        rows = np.concatenate(rows) if rows else np.empty((0, self.n_features), np.float32)
+        return {"algorithm": "exact", "distance": self.distance, "rows": rows}
 
 
 def _merge(best_scores, best_indices, scores, offset):
@@ -295,6 +335,13 @@ class HNSWIndex:
     squared L2. ``ef_search`` is given per search (faiss'
     ``SearchParametersHNSW``), so searches with different values may run at
     once.
+
+    The graph cannot drop a node cheaply, so removed rows stay in it, listed
+    in ``removed`` (faiss' ids, sorted), and every search skips them (faiss'
+    ``IDSelectorBitmap``). Row numbers seen from outside count the rows
+    kept only, as if the removed ones had never been added. Once more than
+    :data:`REBUILD_SHARE` of the graph's nodes are removed, the graph is
+    built again from the rows kept: skipped nodes still cost search time.
     """
 
     algorithm = "hnsw"
@@ -304,9 +351,11 @@ class HNSWIndex:
         self.m = m
         self.ef_construction = ef_construction
         self.index = None
+        self.removed = np.empty(0, np.int64)
+        self._kept_bitmap = None
 
     def __len__(self):
-        return 0 if self.index is None else self.index.ntotal
+        return 0 if self.index is None else self.index.ntotal - len(self.removed)
 
     @property
     def n_features(self):
@@ -315,12 +364,64 @@ class HNSWIndex:
     def add(self, rows):
         """Insert ``rows`` into the graph, a chunk at a time for memory-mapped ones."""
         faiss = import_faiss()
+        if self.index is None:
+            self.index = self._empty_graph(faiss, rows.shape[1])
         for _, chunk in iter_chunks(rows, dtype=np.float32):
-            chunk = self._prepare(chunk)
-            if self.index is None:
-                self.index = faiss.IndexHNSWFlat(chunk.shape[1], self.m, self.metric(faiss))
-                self.index.hnsw.efConstruction = self.ef_construction
-            self.index.add(chunk)
+            self.index.add(self._prepare(chunk))
+        self._update_bitmap()
+
+    def _empty_graph(self, faiss, n_features):
+        graph = faiss.IndexHNSWFlat(n_features, self.m, self.metric(faiss))
+        graph.hnsw.efConstruction = self.ef_construction
+        return graph
+
+    def remove(self, rows):
+        """Skip the rows at the sorted row numbers ``rows`` from now on; later rows move up.
+
+        Returns whether the graph was built again.
+        """
+        ids = np.delete(np.arange(self.index.ntotal), self.removed)[rows]
+        self.removed = np.union1d(self.removed, ids)
+        if len(self.removed) > REBUILD_SHARE * self.index.ntotal:
+            self._rebuild()
+            return True
+        self._update_bitmap()
+        return False
+
+    def _rebuild(self):
+        """A new graph of the rows kept, read from the old one a chunk at a time."""
+        faiss = import_faiss()
+        old = self.index
+        kept = np.delete(np.arange(old.ntotal), self.removed)
+        self.index = self._empty_graph(faiss, old.d)
+        step = max(1, _CHUNK_BYTES // (4 * old.d))
+        for start in range(0, len(kept), step):
+            # Stored rows are unit rows already for cosine.
+            self.index.add(old.reconstruct_batch(kept[start : start + step]))
+        self.removed = np.empty(0, np.int64)
+        self._update_bitmap()
+
+    def _update_bitmap(self):
+        """faiss' bitmap of the ids kept, one bit each (little-endian), or None if all are."""
+        if len(self.removed) == 0:
+            self._kept_bitmap = None
+            return
+        kept = np.ones(self.index.ntotal, bool)
+        kept[self.removed] = False
+        self._kept_bitmap = np.packbits(kept, bitorder="little")
+
+    def _selector(self, faiss):
+        """``(selector, bitmap)``: the bitmap must outlive the search that reads it."""
+        bitmap = self._kept_bitmap
+        if bitmap is None:
+            return None, None
+        return faiss.IDSelectorBitmap(self.index.ntotal, faiss.swig_ptr(bitmap)), bitmap
+
+    def _row_numbers(self, ids):
+        """Row numbers among the rows kept of faiss' ``ids`` (-1 stays -1)."""
+        if len(self.removed) == 0:
+            return ids
+        return np.where(ids >= 0, ids - np.searchsorted(self.removed, ids), -1)
 
     def metric(self, faiss):
         """faiss' metric for the distance: inner product of unit rows for cosine."""
@@ -329,13 +430,36 @@ class HNSWIndex:
     def search(self, queries, k, ef_search):
         """Distances and row numbers of the (approximately) ``k`` nearest rows."""
         faiss = import_faiss()
+        queries = self._prepare(queries)
+        selector, bitmap = self._selector(faiss)
         # The search keeps ef candidates; fewer than k could not return k.
-        parameters = faiss.SearchParametersHNSW(efSearch=max(int(ef_search), k))
-        scores, indices = self.index.search(self._prepare(queries), k, params=parameters)
+        ef = max(int(ef_search), k)
+        parameters = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+        scores, ids = self.index.search(queries, k, params=parameters)
+        # Among candidates that are mostly removed rows, faiss may find fewer
+        # than k kept ones: search those queries again, wider.
+        short = np.flatnonzero((ids < 0).any(axis=1)) if k <= len(self) else []
+        while len(short) and ef < self.index.ntotal:
+            ef *= 2
+            parameters = faiss.SearchParametersHNSW(efSearch=ef, sel=selector)
+            scores[short], ids[short] = self.index.search(queries[short], k, params=parameters)
+            short = short[(ids[short] < 0).any(axis=1)]
+        del bitmap  # read by faiss until here
         distances = _faiss_distances(scores.astype(np.float64), self.distance)
         # faiss marks missing neighbours with -1; they rank last.
-        distances[indices < 0] = np.inf
-        return distances, indices.astype(np.int64)
+        distances[ids < 0] = np.inf
+        return distances, self._row_numbers(ids.astype(np.int64))
+
+    def exact_search(self, queries, k):
+        """Row numbers of the exactly ``k`` nearest rows, by a scan of the graph's own rows."""
+        faiss = import_faiss()
+        selector, bitmap = self._selector(faiss)
+        storage = faiss.downcast_index(self.index.storage)
+        _, ids = storage.search(
+            self._prepare(queries), k, params=faiss.SearchParameters(sel=selector)
+        )
+        del bitmap
+        return self._row_numbers(ids.astype(np.int64))
 
     def _prepare(self, rows):
         rows = np.ascontiguousarray(rows, dtype=np.float32)
@@ -351,6 +475,7 @@ class HNSWIndex:
             "algorithm": "hnsw",
             "distance": self.distance,
             "faiss_index": import_faiss().serialize_index(self.index),
+            "removed": self.removed,
         }
 
 
@@ -387,7 +512,7 @@ def index_from_state(state):
         graph = faiss.deserialize_index(data)
     except RuntimeError as error:
         raise ValueError(f"faiss cannot read the saved hnsw index ({error}).") from None
-    return _hnsw_index(state["distance"], graph)
+    return _hnsw_index(state["distance"], graph, state.get("removed"))
 
 
 def _check_distance(distance):
@@ -403,7 +528,8 @@ def _exact_index(distance, rows):
     return index
 
 
-def _hnsw_index(distance, graph):
+def _hnsw_index(distance, graph, removed=None):
+    """The index around a graph read back; ``removed`` is None in files written before removal."""
     faiss = import_faiss()
     if not isinstance(graph, faiss.IndexHNSWFlat):
         raise ValueError(f"the saved hnsw index is a faiss {type(graph).__name__}.")
@@ -411,6 +537,20 @@ def _hnsw_index(distance, graph):
     if graph.metric_type != index.metric(faiss):
         raise ValueError("the saved hnsw index does not search by its distance's metric.")
     index.index = graph
+    if removed is not None:
+        valid = (
+            isinstance(removed, np.ndarray)
+            and removed.ndim == 1
+            and removed.dtype.kind in "iu"
+            and np.all(np.diff(removed) > 0)
+            and (len(removed) == 0 or 0 <= removed[0] <= removed[-1] < graph.ntotal)
+        )
+        if not valid:
+            raise ValueError(
+                "the saved hnsw index's removed rows are not sorted row numbers of its graph."
+            )
+        index.removed = removed.astype(np.int64)
+        index._update_bitmap()
     return index
 
 
@@ -423,7 +563,9 @@ def _encode_index(index, writer):
     if index.algorithm == "exact":
         rows = [block.rows for block in index.blocks]
         fields["rows"] = writer.at("rows").encode(
-            rows[0] if len(rows) == 1 else np.concatenate(rows or [np.empty((0, 0), np.float32)])
+            rows[0]
+            if len(rows) == 1
+            else np.concatenate(rows or [np.empty((0, index.n_features), np.float32)])
         )
         return fields
     faiss = import_faiss()
@@ -432,6 +574,7 @@ def _encode_index(index, writer):
         faiss.write_index(index.index, faiss.PyCallbackIOWriter(stream.write))
 
     fields["graph"] = {"member": writer.write_blob(write, ".faiss")}
+    fields["removed"] = writer.at("removed").encode(index.removed)
     return fields
 
 
@@ -450,19 +593,23 @@ def _decode_index(fields, reader):
         )
     graph = fields.get("graph")
     member = reader.member(graph if isinstance(graph, dict) else {}, ".faiss")
+    # Files written before rows could be removed have no "removed".
+    removed = reader.decode(fields.get("removed"))
     return reader.deferred(
-        lambda: _or_file_error(reader, lambda: _read_graph(distance, member, reader))
+        lambda: _or_file_error(
+            reader, lambda: _read_graph(distance, member, reader, reader.build(removed))
+        )
     )
 
 
-def _read_graph(distance, member, reader):
+def _read_graph(distance, member, reader, removed):
     faiss = import_faiss()
     with reader.open_member(member) as stream:
         try:
             graph = faiss.read_index(faiss.PyCallbackIOReader(stream.read))
         except RuntimeError as error:
             raise ValueError(f"faiss cannot read the saved hnsw index ({error}).") from None
-    return _hnsw_index(distance, graph)
+    return _hnsw_index(distance, graph, removed)
 
 
 def _or_file_error(reader, build):

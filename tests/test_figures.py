@@ -224,3 +224,35 @@ def test_readme_is_collected_by_the_test_command():
         text=True,
     ).stdout
     assert "README.md::README.md" in collected.splitlines()
+
+
+def test_recall_speed_plot_draws_each_gallery_s_rows(figures, tmp_path):
+    def row(recall, speed, **more):
+        return {"recall@10": recall, "x sklearn": speed, **more}
+
+    results = {
+        "gallery": {
+            "data": "1,000,000 x 64 float32 unit vectors",
+            "hnsw, ef_search=16": row(0.88, 88.0),
+            "hnsw, ef_search=64": row(0.96, 35.8),
+            figures.GALLERY_DEFAULT: row(0.955, 40.1, ef_search_=48),
+            figures.GALLERY_WIDE: {
+                "data": "250,000 x 256 float32 unit vectors",
+                "hnsw, ef_search=32": row(0.93, 20.5),
+            },
+        }
+    }
+    (tmp_path / "run.json").write_text(json.dumps(results))
+    drawn = figures.recall_speed_plot(tmp_path / "plot.png", tmp_path / "run.json")
+    assert drawn == {
+        "1,000,000 x 64": {
+            "ef_search": [(16, 0.88, 88.0), (64, 0.96, 35.8)],
+            "defaults": (48, 0.955, 40.1),
+        },
+        "250,000 x 256": {"ef_search": [(32, 0.93, 20.5)]},
+    }
+    assert (tmp_path / "plot.png").read_bytes().startswith(b"\x89PNG")
+    # A run without the section still gives the page its image, saying so.
+    (tmp_path / "run.json").write_text(json.dumps({"train": {}}))
+    assert figures.recall_speed_plot(tmp_path / "none.png", tmp_path / "run.json") == {}
+    assert (tmp_path / "none.png").read_bytes().startswith(b"\x89PNG")

@@ -4,6 +4,7 @@ import io
 import pickle
 import sys
 import tracemalloc
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.exceptions import NotFittedError
-from sklearn.metrics import pairwise_distances
+from sklearn.metrics import accuracy_score, pairwise_distances
 from sklearn.model_selection import GridSearchCV, ShuffleSplit
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
@@ -25,7 +26,7 @@ from sklearn.utils.estimator_checks import (
 from test_persistence import _flip_a_byte, edit_json, rewrite
 
 import sksiamese
-from sksiamese import GalleryClassifier, _search
+from sksiamese import GalleryClassifier, _recall, _rows, _search
 from sksiamese.metrics import dir_at_far, dir_far_curve, make_dir_at_far_scorer
 
 ALGORITHMS = ["exact", "hnsw"]
@@ -83,6 +84,60 @@ def test_hnsw_recall_against_exact_search(distance):
     # ef_search is read at query time: a narrow search loses neighbours.
     narrow = hnsw.set_params(ef_search=1).kneighbors(queries, 1)[1]
     assert np.mean(narrow[:, 0] == exact[:, 0]) < np.mean(found[:, 0] == exact[:, 0])
+
+
+def recall_at_10(gallery, queries, exact):
+    found = gallery.kneighbors(queries, 10)[1]
+    return np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(found, exact)])
+
+
+def test_hnsw_ef_search_is_the_smallest_meeting_target_recall():
+    rows, labels = identities(1000, 5, n_features=32, spread=0.8)
+    enrolled = np.arange(5000) % 5 < 4  # 4 rows of each identity; the 5th queries
+    X, y, queries = rows[enrolled], labels[enrolled], rows[~enrolled]
+    exact = GalleryClassifier().fit(X, y).kneighbors(queries, 10)[1]
+    galleries = {
+        target: GalleryClassifier(algorithm="hnsw", target_recall=target, random_state=0).fit(X, y)
+        for target in (0.8, 0.99)
+    }
+    low, high = galleries[0.8], galleries[0.99]
+    # The last 400 rows (10%), held out of the graph, were the queries; the
+    # recall reached on them holds for new rows of the enrolled identities.
+    assert low.n_samples_calibrated_ == high.n_samples_calibrated_ == 4000
+    assert 0.8 <= low.recall_ < high.recall_ and high.recall_ >= 0.99
+    assert 16 <= low.ef_search_ < high.ef_search_ <= 4096
+    assert recall_at_10(low, queries, exact) > 0.75
+    assert recall_at_10(high, queries, exact) > 0.97
+
+
+def test_ef_search_given_wins_over_target_recall():
+    X, y = identities(100, 3)
+    gallery = GalleryClassifier(algorithm="hnsw", ef_search=20).fit(X, y)
+    assert (gallery.ef_search_, gallery.recall_, gallery.n_samples_calibrated_) == (20, None, 0)
+    fixed = GalleryClassifier(algorithm="hnsw", target_recall=None).fit(X, y)
+    assert (fixed.ef_search_, fixed.recall_) == (64, None)
+    exact = GalleryClassifier().fit(X, y)
+    assert (exact.ef_search_, exact.recall_, exact.n_samples_calibrated_) == (None, None, 0)
+
+
+def test_partial_fit_measures_ef_search_again_after_growing_a_fifth():
+    X, y = identities(400, 4)
+    gallery = GalleryClassifier(algorithm="hnsw", random_state=0).fit(X[:1000], y[:1000])
+    assert gallery.n_samples_calibrated_ == 1000 and gallery.recall_ >= 0.95
+    gallery.partial_fit(X[1000:1200], y[1000:1200])  # 20% more: kept
+    assert gallery.n_samples_calibrated_ == 1000
+    gallery.partial_fit(X[1200:1201], y[1200:1201])
+    assert gallery.n_samples_calibrated_ == 1201 and gallery.recall_ >= 0.95
+
+
+def test_unreachable_target_recall_warns_and_searches_widest(monkeypatch):
+    monkeypatch.setattr(_recall, "MAX_EF_SEARCH", 32)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3000, 32), dtype=np.float32)  # no structure: hard for a graph
+    gallery = GalleryClassifier(algorithm="hnsw", hnsw_m=4, target_recall=1.0)
+    with pytest.warns(UserWarning, match=r"target_recall=1.0 was not reached: recall@10 is 0\."):
+        gallery.fit(X, np.arange(3000))
+    assert gallery.ef_search_ == 32 and gallery.recall_ < 1.0
 
 
 def test_hnsw_search_returns_the_enrolled_row_itself():
@@ -183,6 +238,144 @@ def test_exact_search_memory_stays_bounded(tmp_path, monkeypatch):
     assert peak < 8 * 2**20
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_many_queries_are_searched_in_chunks_with_the_same_answers(algorithm, monkeypatch):
+    X, y = identities(100, 3)
+    queries, _ = identities(300, 1, seed=12)
+    gallery = GalleryClassifier(n_neighbors=3, algorithm=algorithm, threshold=2.0).fit(X, y)
+    expected = gallery.kneighbors(queries, 4), gallery.predict(queries)
+    monkeypatch.setattr(_rows, "_CHUNK_BYTES", 7 * 8 * 4)  # 7 queries a chunk
+    (distances, indices), answers = gallery.kneighbors(queries, 4), gallery.predict(queries)
+    assert_array_equal(indices, expected[0][1])
+    assert_allclose(distances, expected[0][0])
+    assert_array_equal(answers, expected[1])
+
+
+def test_memory_mapped_queries_are_read_a_chunk_at_a_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(_rows, "_CHUNK_BYTES", 2**20)
+    X, y = identities(200, 5, n_features=32)
+    gallery = GalleryClassifier().fit(X, y)
+    rng = np.random.default_rng(0)
+    queries = rng.standard_normal((200_000, 32), dtype=np.float32)  # 25.6 MB
+    np.save(tmp_path / "queries.npy", queries)
+    on_disk = np.load(tmp_path / "queries.npy", mmap_mode="r")
+    expected = gallery.predict(queries[:5000])
+    tracemalloc.start()
+    try:
+        answers = gallery.predict(on_disk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert_array_equal(answers[:5000], expected)
+    # The answers, codes and distances (1.6 MB each), one 1 MiB chunk of
+    # queries and its search (about 10 MiB, whatever the number of queries);
+    # not the 25.6 MB of queries.
+    assert peak < 16 * 2**20
+    queries[7, 3] = np.nan
+    np.save(tmp_path / "bad.npy", queries)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        gallery.kneighbors(np.load(tmp_path / "bad.npy", mmap_mode="r"))
+
+
+# Removal ---------------------------------------------------------------------------
+
+
+def assert_never_answered(gallery, removed, queries):
+    labels = gallery.classes_[gallery.enrolled_codes_[gallery.kneighbors(queries, 8)[1]]]
+    assert not np.isin(labels, removed).any()
+    assert not np.isin(gallery.predict(queries), removed).any()
+    assert not np.isin(removed, gallery.classes_).any()
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_removed_identities_are_never_answered_again(algorithm, tmp_path):
+    X, y = identities(60, 4)
+    names = np.array([f"id{label:02d}" for label in y])
+    gallery = GalleryClassifier(n_neighbors=3, algorithm=algorithm, threshold=3.0, random_state=0)
+    gallery.fit(X, names)
+    removed = ["id03", "id17", "id42"]
+    kept = ~np.isin(names, removed)
+    assert gallery.remove(removed) is gallery
+    assert gallery.n_samples_fit_ == 228 == len(gallery.enrolled_codes_)
+    # Rows move up as if the removed ones had never been enrolled.
+    assert_array_equal(gallery.classes_[gallery.enrolled_codes_], names[kept])
+    assert_array_equal(gallery.kneighbors(X[kept], 1)[1][:, 0], np.arange(228))
+    # The removed identities' own rows are the hardest queries.
+    assert_never_answered(gallery, removed, X)
+    refitted = GalleryClassifier(n_neighbors=3, threshold=3.0).fit(X[kept], names[kept])
+    if algorithm == "exact":
+        assert_array_equal(gallery.kneighbors(X, 8)[1], refitted.kneighbors(X, 8)[1])
+    else:
+        assert len(gallery.index_.removed) == 12  # skipped, not yet rebuilt
+    assert np.mean(gallery.predict(X) == refitted.predict(X)) > 0.97
+    loaded = sksiamese.load(gallery.save(tmp_path / "gallery.sksiamese"))
+    assert_never_answered(loaded, removed, X)
+    assert_array_equal(loaded.predict(X), gallery.predict(X))
+    # Rows added later, near the removed identities' rows, do not revive them.
+    for model in (gallery, loaded):
+        model.partial_fit(X[~kept][::4] + 0.05, ["new1", "new2", "new3"])
+        assert_never_answered(model, removed, X)
+        assert_array_equal(model.predict(X[~kept][::4]), ["new1", "new2", "new3"])
+
+
+def test_hnsw_graph_is_rebuilt_once_a_fifth_of_it_is_removed():
+    X, y = identities(50, 4)
+    gallery = GalleryClassifier(algorithm="hnsw").fit(X, y)
+    gallery.remove(np.arange(10))  # 40 of 200 nodes: not yet more than 20%
+    assert (len(gallery.index_.removed), gallery.index_.index.ntotal) == (40, 200)
+    gallery.remove([10])
+    assert (len(gallery.index_.removed), gallery.index_.index.ntotal) == (0, 156)
+    assert_never_answered(gallery, np.arange(11), X)
+    assert_array_equal(gallery.predict(X[44:]), y[44:])
+
+
+def test_removal_keeps_a_memory_mapped_gallery_on_disk(tmp_path):
+    X, y = identities(30, 4)
+    np.save(tmp_path / "gallery.npy", X)
+    gallery = GalleryClassifier().fit(np.load(tmp_path / "gallery.npy", mmap_mode="r"), y)
+    gallery.remove([0, 7, 29])
+    assert all(block.reader is not None for block in gallery.index_.blocks)
+    kept = ~np.isin(y, [0, 7, 29])
+    expected = GalleryClassifier().fit(X[kept], y[kept]).kneighbors(X, 5)
+    assert_array_equal(gallery.kneighbors(X, 5)[1], expected[1])
+    assert_allclose(gallery.kneighbors(X, 5)[0], expected[0])
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_removing_every_identity_leaves_an_empty_gallery(algorithm, tmp_path):
+    X, y = identities(5, 2)
+    gallery = GalleryClassifier(algorithm=algorithm).fit(X, y).remove(np.arange(5))
+    assert gallery.n_samples_fit_ == 0 and len(gallery.classes_) == 0
+    for model in (gallery, sksiamese.load(gallery.save(tmp_path / "empty.sksiamese"))):
+        with pytest.raises(ValueError, match="The gallery is empty: every identity enrolled"):
+            model.predict(X)
+        assert_array_equal(model.partial_fit(X[:2], [8, 8]).predict(X[:1]), [8])
+
+
+def test_removing_an_identity_not_enrolled_removes_nothing(fitted_gallery):
+    gallery, X, y = fitted_gallery
+    before = snapshot(gallery, X)
+    with pytest.raises(ValueError, match=r"not enrolled: \[77, 78\]. Nothing was removed"):
+        gallery.remove([3, 77, 78])
+    assert_unchanged(gallery, X, before)
+    with pytest.raises(NotFittedError):
+        GalleryClassifier().remove([1])
+
+
+def test_hnsw_files_saved_before_removal_existed_still_load(tmp_path):
+    X, y = identities(20, 3)
+    gallery = GalleryClassifier(algorithm="hnsw").fit(X, y)
+    path = gallery.save(tmp_path / "gallery.sksiamese")
+
+    def forget_removal(document):
+        del document["fitted"]["index_"]["removed"]
+
+    older = sksiamese.load(edit_json(path, tmp_path / "older.sksiamese", forget_removal))
+    assert_array_equal(older.kneighbors(X, 3)[1], gallery.kneighbors(X, 3)[1])
+    older.remove([4])
+    assert_never_answered(older, [4], X)
+
+
 # Open-set identification --------------------------------------------------------
 
 
@@ -196,11 +389,55 @@ def test_threshold_rejects_far_queries():
     assert gallery.score([[0.5, 0.0], [5.0, 0.0], [10.0, 0.0]], [3, -1, 3]) == pytest.approx(2 / 3)
 
 
-def test_predict_dtype_holds_identities_and_unknown_label():
-    fitted = GalleryClassifier(threshold=1.0).fit([[0.0], [9.0]], ["a", "b"])
-    assert_array_equal(fitted.predict([[0.0], [5.0]]), np.array(["a", -1], dtype=object))
-    closed = GalleryClassifier().fit([[0.0], [9.0]], ["a", "b"])
+@pytest.mark.parametrize(
+    "labels, unknown_label, expected",
+    [
+        (["a", "b"], "auto", np.array(["a", "unknown"])),
+        (np.array(["a", "b"], dtype=object), "auto", np.array(["a", "unknown"], dtype=object)),
+        ([3, 7], "auto", np.array([3, -1])),
+        (["a", "b"], "nobody", np.array(["a", "nobody"])),
+        ([3, 7], 0, np.array([3, 0])),
+    ],
+)
+def test_unknown_label_is_of_the_identities_kind(labels, unknown_label, expected):
+    gallery = GalleryClassifier(threshold=1.0, unknown_label=unknown_label)
+    answers = gallery.fit([[0.0], [9.0]], labels).predict([[0.0], [5.0]])
+    assert gallery.unknown_label_ == expected[1]
+    assert_array_equal(answers, expected)
+    assert answers.dtype == expected.dtype
+    closed = GalleryClassifier().fit([[0.0], [9.0]], labels)
     assert closed.predict([[5.0]]).dtype == closed.classes_.dtype
+
+
+@pytest.mark.parametrize(
+    "labels, unknown_label, message",
+    [
+        (["a", "b"], -1, "unknown_label=-1 is not of the identities' kind: they are text"),
+        ([3, 7], "unknown", "unknown_label='unknown' is not of the identities' kind: they are num"),
+    ],
+)
+def test_unknown_label_of_another_kind_is_refused(labels, unknown_label, message):
+    gallery = GalleryClassifier(unknown_label=unknown_label)
+    with pytest.raises(ValueError, match=message):
+        gallery.fit([[0.0], [9.0]], labels)
+    assert not hasattr(gallery, "classes_")
+
+
+def test_score_and_accuracy_with_string_identities():
+    # Strangers are labelled "unknown", as the gallery answers them; the
+    # answers hold strings only, so scikit-learn's metrics can sort them.
+    X, y = identities(40, 3)
+    names = np.array([f"person {label}" for label in y])
+    gallery = GalleryClassifier(far=0.2, random_state=0).fit(X[y < 30], names[y < 30])
+    queries, query_ids = identities(40, 1, seed=0)
+    queries += 0.1 * np.random.default_rng(2).standard_normal(queries.shape).astype(np.float32)
+    truth = np.where(query_ids < 30, [f"person {label}" for label in query_ids], "unknown")
+    answers = gallery.predict(queries)
+    assert set(answers) <= {*gallery.classes_, "unknown"}
+    expected = np.mean(answers == truth)
+    assert gallery.score(queries, truth) == pytest.approx(expected)
+    assert accuracy_score(truth, answers) == pytest.approx(expected)
+    assert 0.6 < expected < 1.0
 
 
 def test_vote_of_neighbours_and_its_distance():
@@ -227,11 +464,13 @@ def test_far_calibrates_the_threshold_on_identities_left_out(algorithm):
     gallery = GalleryClassifier(algorithm=algorithm, far=0.05, random_state=0).fit(X, y)
     if algorithm == "exact":
         # 100 / far = 2000 impostor queries: every row, each matched against
-        # the other identities. The threshold is the largest that accepts at
-        # most 5% of them (mutual nearest rows give equal distances: ties).
-        impostor = leave_identity_out_distances(X, y)
-        assert np.sum(impostor <= gallery.threshold_ - 1e-9) <= 100
-        assert np.sum(impostor <= gallery.threshold_ + 1e-9) > 100
+        # the other 399 identities. For 5% of strangers, each facing all 400,
+        # they are held to far' = 1 - 0.95^(399/400); the threshold lies at
+        # position far' * 2001 = 99.8 of their sorted distances.
+        impostor = np.sort(leave_identity_out_distances(X, y))
+        position = (1 - 0.95 ** (399 / 400)) * 2001
+        assert position == pytest.approx(99.8, abs=0.01)
+        assert impostor[98] <= gallery.threshold_ <= impostor[99]
     # Identities never enrolled are accepted at about the rate asked for
     # (over 40 draws of such galleries: 5.3% on average)...
     strangers, _ = identities(1000, 2, spread=0.15, seed=7)
@@ -253,6 +492,58 @@ def test_far_draws_whole_identities_up_to_about_100_over_far():
     again = GalleryClassifier(far=0.25, random_state=0).fit(X, y)
     other_draw = GalleryClassifier(far=0.25, random_state=1).fit(X, y)
     assert again.threshold_ == gallery.threshold_ != other_draw.threshold_
+
+
+def clustered_unit_rows(rng, n_identities, per_identity, n_features=16, n_clusters=10):
+    """Unit rows of identities whose centres gather in clusters, as embeddings do."""
+    clusters = rng.standard_normal((n_clusters, n_features))
+    centres = clusters[rng.integers(n_clusters, size=n_identities)]
+    centres += 0.7 * rng.standard_normal((n_identities, n_features))
+    labels = np.repeat(np.arange(n_identities), per_identity)
+    rows = centres[labels] + 0.35 * rng.standard_normal((len(labels), n_features))
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32), labels
+
+
+@pytest.mark.parametrize(
+    "n_identities, per_identity, far, n_draws, supported",
+    [
+        (20, 1, 0.1, 200, False),
+        (20, 5, 0.2, 100, True),
+        (2000, 1, 0.01, 10, True),
+        (2000, 5, 0.01, 4, True),
+    ],
+)
+def test_far_reached_on_strangers_is_the_far_asked_for(
+    n_identities, per_identity, far, n_draws, supported
+):
+    # Galleries drawn again and again; strangers (identities never enrolled)
+    # from the same clusters query each. The mean rate they are accepted at
+    # is within 3 standard errors of far, from one-shot galleries of 20
+    # identities to 2,000 of 5 rows. (Before the threshold was placed at
+    # far' * (n + 1), 20 one-shot identities accepted 17% at far=0.1.)
+    rng = np.random.default_rng(0)
+    n_strangers = 1000 if n_identities > 100 else 200
+    rates = []
+    for _ in range(n_draws):
+        X, y = clustered_unit_rows(rng, n_identities + n_strangers, per_identity)
+        enrolled = y < n_identities
+        gallery = GalleryClassifier(far=far, random_state=0)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gallery.fit(X[enrolled], y[enrolled])
+        assert any("impostor queries" in str(w.message) for w in caught) != supported
+        strangers = X[~enrolled][::per_identity]
+        rates.append(np.mean(gallery.predict(strangers) != -1))
+    standard_error = np.std(rates, ddof=1) / np.sqrt(n_draws)
+    assert abs(np.mean(rates) - far) < 3 * standard_error
+
+
+def test_far_warns_when_too_few_impostors_support_it():
+    X, y = identities(30, 1)
+    with pytest.warns(UserWarning, match=r"far=0.1 is supported by 2.9 impostor queries") as w:
+        GalleryClassifier(far=0.1).fit(X, y)
+    # 10 of 30 impostor queries, for 30 identities: far >= 1 - (2/3)^(30/29).
+    assert f"supports far >= {1 - (2 / 3) ** (30 / 29):.3g}" in str(w[0].message)
 
 
 def test_far_with_several_neighbours_voting():
