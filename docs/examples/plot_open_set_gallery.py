@@ -126,9 +126,11 @@ plt.show()
 # trained on other alphabets, separates the two far better once a few
 # percent of impostors may be accepted; at the strictest rates, below 1%,
 # neither representation recognises more than a few percent of the Greek
-# drawings. The calibrated threshold accepts no more strangers than asked
-# for (the star), though it never saw one: it was measured the same way,
-# on characters absent from the gallery.
+# drawings. The calibrated threshold (the star) aims at the share of
+# strangers asked for, though it never saw one: it was set on enrolled
+# characters taken for strangers, each against the rest of the gallery, and
+# a stranger's accepted rate on characters absent from the gallery lands
+# near it, within what a few dozen impostors can tell.
 #
 # To grow the gallery later, :meth:`~sksiamese.GalleryClassifier.partial_fit`
 # adds drawings, or new characters, without rebuilding the index; for
