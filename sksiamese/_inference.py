@@ -7,9 +7,18 @@ then called directly on slices of the input, writing into a preallocated
 output: peak memory stays near the size of the output plus one chunk, also
 for inputs memory-mapped from disk or sparse, which are read one chunk at a
 time.
+
+An encoder that ends in L2 normalisation is run up to that layer and the
+rows are normalised here, in float64: TensorFlow's float32 ``rsqrt`` is
+computed one way in vector lanes and another in the tail of a batch, so the
+same row came out as 1.0000001 or 0.99999994 times a unit vector depending
+on where it sat in the batch. Normalised here, a row's embedding is a unit
+vector to float32 rounding wherever it sits.
 """
 
 import threading
+
+import keras
 
 import numpy as np
 
@@ -35,6 +44,7 @@ class EncoderRunner:
         self.chunk_size = chunk_size
         self._input_dtype = np.dtype(encoder.inputs[0].dtype)
         self._output_shape = tuple(encoder.output_shape[1:])
+        self._body = _before_unit_normalization(encoder)
         self._compiled = None
         self._lock = threading.Lock()
 
@@ -51,7 +61,7 @@ class EncoderRunner:
         if out is None and len(rows) <= self.chunk_size and is_in_memory_array(rows):
             # Fast path: one call, no staging buffer.
             embedded = function(rows.astype(self._input_dtype, copy=False)).numpy()
-            return embedded.astype(dtype, copy=False)
+            return self._finish(embedded).astype(dtype, copy=False)
         chunk_rows = self.chunk_size
         if isinstance(rows, SparseRows):
             # Dense chunks of wide sparse rows (a text vocabulary) would be
@@ -59,8 +69,16 @@ class EncoderRunner:
             chunk_rows = min(chunk_rows, rows_per_chunk(rows, dtype.itemsize))
         embedded = np.empty((len(rows), *self._output_shape), dtype=dtype) if out is None else out
         for start, chunk in iter_chunks(rows, chunk_rows, dtype=self._input_dtype):
-            embedded[start : start + len(chunk)] = function(chunk).numpy()
+            embedded[start : start + len(chunk)] = self._finish(function(chunk).numpy())
         return embedded
+
+    def _finish(self, embedded):
+        if self._body is None:
+            return embedded
+        wide = embedded.astype(np.float64)
+        square_sum = np.einsum("ij,ij->i", wide, wide)[:, None]
+        # Keras' UnitNormalization: x * min(rsqrt(sum x^2), 1 / 1e-12).
+        return wide / np.maximum(np.sqrt(square_sum), 1e-12)
 
     def _function(self):
         if self._compiled is None:
@@ -70,11 +88,29 @@ class EncoderRunner:
                         (None, *self.encoder.input_shape[1:]), tf.as_dtype(self._input_dtype)
                     )
                     self._compiled = tf.function(
-                        _Embed(self.encoder, signature.dtype),
+                        _Embed(self._body or self.encoder, signature.dtype),
                         input_signature=[signature],
                         jit_compile=False,
                     )
         return self._compiled
+
+
+def _before_unit_normalization(encoder):
+    """``encoder`` up to its final L2 normalisation, or None if it has none.
+
+    Only functional models (built from an Input) can be cut; others, and
+    encoders whose embeddings are not flat vectors, are run whole.
+    """
+    if not isinstance(encoder, keras.Model) or not hasattr(encoder, "_nodes_by_depth"):
+        return None
+    last = encoder.layers[-1] if encoder.layers else None
+    if not isinstance(last, keras.layers.UnitNormalization) or len(encoder.outputs) != 1:
+        return None
+    if encoder.outputs[0] is not last.output or len(last.output.shape) != 2:
+        return None
+    if tuple(np.atleast_1d(last.axis)) not in ((-1,), (1,)):
+        return None
+    return keras.Model(encoder.inputs, last.input, name=f"{encoder.name}_unnormalized")
 
 
 class _Embed:
