@@ -397,8 +397,9 @@ NOT_MEASURED = "(not in the reference run)"
 def quoted(values):
     """``values`` with every figure it lacks, and its range, quoted as not measured.
 
-    The one file a full run writes has every figure; a file assembled from
-    partial runs may lack some, and the pages say so where they quote them.
+    The reference runs together hold every figure (a test checks it); a run
+    of some sections, such as a quick run, may lack some, and the pages say
+    so where they quote them.
     """
     names = [*FIGURES, *(f"{name}_range" for name in FIGURES)]
     return {**dict.fromkeys(names, NOT_MEASURED), **values}
