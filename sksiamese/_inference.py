@@ -18,12 +18,10 @@ vector to float32 rounding wherever it sits.
 
 import threading
 
-import keras
-
 import numpy as np
 
 from ._rows import SparseRows, is_in_memory_array, iter_chunks, rows_per_chunk
-from ._tensorflow import tf
+from ._tensorflow import keras, tf
 
 
 class EncoderRunner:
