@@ -9,11 +9,13 @@ for inputs memory-mapped from disk or sparse, which are read one chunk at a
 time.
 
 An encoder that ends in L2 normalisation is run up to that layer and the
-rows are normalised here, in float64: TensorFlow's float32 ``rsqrt`` is
-computed one way in vector lanes and another in the tail of a batch, so the
-same row came out as 1.0000001 or 0.99999994 times a unit vector depending
-on where it sat in the batch. Normalised here, a row's embedding is a unit
-vector to float32 rounding wherever it sits.
+rows are normalised here, with NumPy's correctly rounded square root and
+division: TensorFlow's float32 ``rsqrt`` is computed one way in vector lanes
+and another in the tail of a batch, so the same row came out as 1.0000001 or
+0.99999994 times a unit vector depending on where it sat in the batch. Here
+a row's embedding is the same wherever it sits. The arithmetic is the
+layer's, in float32: a row whose squared norm overflows maps to zeros, as it
+does in training.
 """
 
 import threading
@@ -73,10 +75,10 @@ class EncoderRunner:
     def _finish(self, embedded):
         if self._body is None:
             return embedded
-        wide = embedded.astype(np.float64)
-        square_sum = np.einsum("ij,ij->i", wide, wide)[:, None]
+        with np.errstate(over="ignore"):
+            square_sum = np.square(embedded).sum(axis=1, keepdims=True)
         # Keras' UnitNormalization: x * min(rsqrt(sum x^2), 1 / 1e-12).
-        return wide / np.maximum(np.sqrt(square_sum), 1e-12)
+        return embedded / np.maximum(np.sqrt(square_sum), embedded.dtype.type(1e-12))
 
     def _function(self):
         if self._compiled is None:
