@@ -259,6 +259,45 @@ for _size in (64, 128, 256, 512):
 
 # The gallery section: its 1,000,000 x 64 gallery's rows at the top level, the
 # 256-d one's under GALLERY_WIDE, the removal rows under "removal".
+# The levers section: each lever's 20-way accuracy over every split and seed
+# (mean, lowest, highest, gain of the mean over the defaults'), its mean per
+# split, and its CPU seconds.
+LEVERS = {
+    "defaults": "defaults",
+    "early_stopping": "early stopping on held-out classes, up to 100 epochs",
+    "wider": "wider cnn (48, 96, 192 filters)",
+    "deeper": "deeper cnn (2 convolutions per block)",
+    "shifts": "test-time shifts",
+    "px35": "35 px images",
+    "ensemble": "ensemble of two encoders",
+}
+LEVERS_SPLITS = {
+    "aramaic_greek": "Early_Aramaic + Greek",
+    "korean_sanskrit": "Korean + Sanskrit",
+    "balinese_tagalog": "Balinese + Tagalog",
+}
+for _short, _name in LEVERS.items():
+    _row = ["levers", "summary", _name]
+    for _task_short, _task in (("1shot", "20-way 1-shot"), ("5shot", "20-way 5-shot")):
+        _name_task = f"levers_{_short}_{_task_short}"
+        _add(_name_task, [*_row, f"{_task}, mean"], ".3f")
+        _add(f"{_name_task}_min", [*_row, f"{_task}, min"], ".3f")
+        _add(f"{_name_task}_max", [*_row, f"{_task}, max"], ".3f")
+        _add(f"{_name_task}_gain", [*_row, f"{_task}, gain over defaults"], "+.3f")
+        for _split_short, _split in LEVERS_SPLITS.items():
+            _add(
+                f"{_name_task}_{_split_short}",
+                [*_row, f"{_task}, mean by split", _split],
+                ".3f",
+            )
+    _add(f"levers_{_short}_fit_cpu", [*_row, "fit CPU seconds, mean"], ",.0f")
+    _add(f"levers_{_short}_embed_cpu", [*_row, "embed CPU seconds, mean"], ".1f")
+_add(
+    "levers_early_stopping_epochs",
+    ["levers", "summary", LEVERS["early_stopping"], "epochs run, mean"],
+    ".0f",
+)
+
 GALLERY_WIDE = "256-d, 2 rows per identity"
 GALLERY_DEFAULT = "hnsw, defaults (ef_search for target_recall)"
 GALLERY_EF_SWEEP = (16, 24, 32, 48, 64, 96, 128, 256)

@@ -11,7 +11,7 @@ the machine, the library versions, the date and the seconds each section
 took. The sections, in the order they run and appear in the file, are the
 modules of ``sections/`` listed in ``SECTIONS``; each module's docstring
 says what it measures: train, wholefit, infer, fewshot, scaling, verify,
-outofcore, distribute, mining, batchsize, gallery, far, defaults, transfer,
+outofcore, distribute, mining, batchsize, gallery, far, defaults, levers, transfer,
 persistence.
 ``harness.py`` holds the measurement helpers they share, ``data.py`` the
 data several of them use.
@@ -33,6 +33,7 @@ from sections import (
     fewshot,
     gallery,
     infer,
+    levers,
     mining,
     outofcore,
     persistence,
@@ -63,6 +64,7 @@ SECTIONS = {
     "gallery": gallery,
     "far": far,
     "defaults": defaults,
+    "levers": levers,
     "transfer": transfer,
     "persistence": persistence,
 }
