@@ -298,6 +298,22 @@ _add(
     ".0f",
 )
 
+# The shifts section: test_time_shifts as the estimator gives them, on the
+# levers section's fits.
+SHIFTS_WAYS = {
+    "plain": "plain",
+    "blank": "blank paper at the edge (levers)",
+    "tts1": "test_time_shifts=1",
+    "tts2": "test_time_shifts=2",
+}
+for _short, _name in SHIFTS_WAYS.items():
+    _row = ["shifts", "summary", _name]
+    for _task_short, _task in (("1shot", "20-way 1-shot"), ("5shot", "20-way 5-shot")):
+        for _stat, _key in (("", "mean"), ("_min", "min"), ("_max", "max")):
+            _add(f"shifts_{_short}_{_task_short}{_stat}", [*_row, f"{_task}, {_key}"], ".3f")
+        _add(f"shifts_{_short}_{_task_short}_gain", [*_row, f"{_task}, gain over plain"], "+.3f")
+    _add(f"shifts_{_short}_embed_cpu", [*_row, "embed CPU seconds, mean"], ".2f")
+
 GALLERY_WIDE = "256-d, 2 rows per identity"
 GALLERY_DEFAULT = "hnsw, defaults (ef_search for target_recall)"
 GALLERY_EF_SWEEP = (16, 24, 32, 48, 64, 96, 128, 256)

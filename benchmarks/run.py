@@ -11,7 +11,8 @@ the machine, the library versions, the date and the seconds each section
 took. The sections, in the order they run and appear in the file, are the
 modules of ``sections/`` listed in ``SECTIONS``; each module's docstring
 says what it measures: train, wholefit, infer, fewshot, scaling, verify,
-outofcore, distribute, mining, batchsize, gallery, far, defaults, levers, transfer,
+outofcore, distribute, mining, batchsize, gallery, far, defaults, levers, shifts,
+transfer,
 persistence.
 ``harness.py`` holds the measurement helpers they share, ``data.py`` the
 data several of them use.
@@ -38,6 +39,7 @@ from sections import (
     outofcore,
     persistence,
     scaling,
+    shifts,
     train,
     transfer,
     verify,
@@ -65,6 +67,7 @@ SECTIONS = {
     "far": far,
     "defaults": defaults,
     "levers": levers,
+    "shifts": shifts,
     "transfer": transfer,
     "persistence": persistence,
 }

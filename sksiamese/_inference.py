@@ -48,20 +48,23 @@ class EncoderRunner:
         self._compiled = None
         self._lock = threading.Lock()
 
-    def __call__(self, rows, dtype=None, out=None):
+    def __call__(self, rows, dtype=None, out=None, shifts=None):
         """Embeddings of ``rows``, in ``dtype`` (default: the rows' own).
 
         Disk-backed rows are read, and sparse rows
         (:class:`~sksiamese._rows.SparseRows`) densified, one chunk at a time.
         ``out``, an array of the result's shape (a memory-mapped file, say),
-        receives them.
+        receives them. ``shifts``, ``(down, right)`` pixel offsets of image
+        rows, embeds each image as the mean of the embeddings of its copies
+        so shifted (edge pixels repeated), normalised again if the encoder
+        normalises.
         """
         dtype = np.dtype(dtype or rows.dtype)
         function = self._function()
         if out is None and len(rows) <= self.chunk_size and is_in_memory_array(rows):
             # Fast path: one call, no staging buffer.
-            embedded = function(rows.astype(self._input_dtype, copy=False)).numpy()
-            return self._finish(embedded).astype(dtype, copy=False)
+            embedded = self._embed(function, rows.astype(self._input_dtype, copy=False), shifts)
+            return embedded.astype(dtype, copy=False)
         chunk_rows = self.chunk_size
         if isinstance(rows, SparseRows):
             # Dense chunks of wide sparse rows (a text vocabulary) would be
@@ -69,8 +72,18 @@ class EncoderRunner:
             chunk_rows = min(chunk_rows, rows_per_chunk(rows, dtype.itemsize))
         embedded = np.empty((len(rows), *self._output_shape), dtype=dtype) if out is None else out
         for start, chunk in iter_chunks(rows, chunk_rows, dtype=self._input_dtype):
-            embedded[start : start + len(chunk)] = self._finish(function(chunk).numpy())
+            embedded[start : start + len(chunk)] = self._embed(function, chunk, shifts)
         return embedded
+
+    def _embed(self, function, chunk, shifts):
+        if shifts is None:
+            return self._finish(function(chunk).numpy())
+        images = chunk.reshape(len(chunk), *self.encoder.input_shape[1:])
+        total = sum(
+            self._finish(function(_shifted(images, down, right)).numpy()) for down, right in shifts
+        )
+        mean = total / np.float32(len(shifts))
+        return mean if self._body is None else self._finish(mean)
 
     def _finish(self, embedded):
         if self._body is None:
@@ -93,6 +106,14 @@ class EncoderRunner:
                         jit_compile=False,
                     )
         return self._compiled
+
+
+def _shifted(images, down, right):
+    """``images`` moved ``down`` and ``right`` pixels, the edge pixels repeated into the gap."""
+    height, width = images.shape[1:3]
+    rows = np.clip(np.arange(height) - down, 0, height - 1)
+    columns = np.clip(np.arange(width) - right, 0, width - 1)
+    return images[:, rows][:, :, columns]
 
 
 def _before_unit_normalization(encoder):

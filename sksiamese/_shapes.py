@@ -102,6 +102,34 @@ def check_image_options(shape, *, augment, rotated_classes, mirrored_classes):
         )
 
 
+def check_test_time_shifts(shape, test_time_shifts):
+    """Raise a ValueError when ``test_time_shifts`` cannot shift rows of ``shape``."""
+    if not test_time_shifts:
+        return
+    if len(shape) != 3:
+        raise ValueError(
+            f"test_time_shifts={test_time_shifts} shifts images; it needs rows of shape "
+            f"(height, width, channels), got {tuple(shape)}. Set input_shape or "
+            "test_time_shifts=0."
+        )
+    if test_time_shifts >= min(shape[:2]):
+        raise ValueError(
+            f"test_time_shifts={test_time_shifts} would shift images of {shape[0]}x{shape[1]} "
+            "pixels by their whole height or width; use a smaller value."
+        )
+
+
+def shift_offsets(test_time_shifts):
+    """``(down, right)`` pixel offsets of an image and its test-time shifts; None for none."""
+    if not test_time_shifts:
+        return None
+    return ((0, 0),) + tuple(
+        offset
+        for distance in range(1, test_time_shifts + 1)
+        for offset in ((-distance, 0), (distance, 0), (0, -distance), (0, distance))
+    )
+
+
 def training_rows(X, shape):
     """Validated 2-D rows ``X`` as the encoder trains on them: rows of ``shape``.
 

@@ -496,6 +496,74 @@ def test_mirrored_classes_train_on_mirrored_copies_of_images(small_digits):
         SiameseEmbedder(**params, mirrored_classes=True).fit(X, y)
 
 
+def shifted_by_padding(images, down, right):
+    """``images`` moved by edge padding and cropping: another way than the library's."""
+    margin = max(abs(down), abs(right))
+    padded = np.pad(images, ((0, 0), (margin, margin), (margin, margin), (0, 0)), mode="edge")
+    height, width = images.shape[1:3]
+    top, left = margin - down, margin - right
+    return padded[:, top : top + height, left : left + width]
+
+
+def unit_rows(rows):
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("test_time_shifts", [1, 2])
+def test_test_time_shifts_embed_the_mean_of_shifted_images(small_digits, test_time_shifts):
+    X, y = small_digits
+    embedder = SiameseEmbedder(
+        network="cnn", input_shape=(8, 8, 1), n_components=4, epochs=1, random_state=0
+    ).fit(X, y)
+    plain = embedder.transform(X)
+    weights = [weight.copy() for weight in embedder.encoder_.get_weights()]
+    images = X.reshape(-1, 8, 8, 1).astype(np.float32)
+    offsets = [(0, 0)] + [
+        offset
+        for distance in range(1, test_time_shifts + 1)
+        for offset in ((distance, 0), (-distance, 0), (0, distance), (0, -distance))
+    ]
+    expected = unit_rows(
+        np.mean(
+            [
+                unit_rows(embedder.encoder_(shifted_by_padding(images, *offset)).numpy())
+                for offset in offsets
+            ],
+            axis=0,
+        )
+    )
+    # Set after fit, it takes effect at once: training is not involved.
+    embedder.set_params(test_time_shifts=test_time_shifts)
+    shifted = embedder.transform(X)
+    np.testing.assert_allclose(shifted, expected, atol=1e-6)
+    assert np.abs(shifted - plain).max() > 1e-3
+    np.testing.assert_allclose(np.linalg.norm(shifted, axis=1), 1.0, atol=1e-6)
+    # Chunked (and memory-mapped-like) inputs average alike.
+    embedder._runner.chunk_size = 7
+    np.testing.assert_allclose(embedder.transform(X), shifted, atol=1e-7)
+    for weight, kept in zip(embedder.encoder_.get_weights(), weights):
+        np.testing.assert_array_equal(weight, kept)
+    np.testing.assert_array_equal(embedder.set_params(test_time_shifts=0).transform(X), plain)
+
+
+def test_test_time_shifts_need_images_that_can_be_shifted(small_digits):
+    X, y = small_digits
+    with pytest.raises(ValueError, match="test_time_shifts=1 shifts images"):
+        SiameseEmbedder(n_components=4, epochs=1, test_time_shifts=1).fit(X, y)
+    with pytest.raises(ValueError, match="by their whole height or width"):
+        SiameseEmbedder(network="cnn", input_shape=(8, 8, 1), epochs=1, test_time_shifts=8).fit(
+            X, y
+        )
+    # Set on a fitted embedder of flat rows: refused at transform, the
+    # embedder unharmed.
+    embedder = SiameseEmbedder(n_components=4, epochs=1, random_state=0).fit(X, y)
+    before = embedder.transform(X)
+    embedder.set_params(test_time_shifts=1)
+    with pytest.raises(ValueError, match="test_time_shifts=1 shifts images"):
+        embedder.transform(X)
+    np.testing.assert_array_equal(embedder.set_params(test_time_shifts=0).transform(X), before)
+
+
 def test_auto_learning_rate_is_larger_for_the_cnn(small_digits):
     X, y = small_digits
     params = dict(n_components=4, epochs=1, random_state=0)

@@ -630,6 +630,9 @@ INVALID_PARAMETERS = {
     "augment": st.one_of(st.integers(), st.text(max_size=3)),
     "rotated_classes": st.one_of(st.integers(), st.text(max_size=3)),
     "mirrored_classes": st.one_of(st.integers(), st.text(max_size=3)),
+    "test_time_shifts": st.one_of(
+        st.integers(max_value=-1), st.floats(0.5, 3), st.text(max_size=3), st.none()
+    ),
     "input_shape": st.one_of(st.integers(), st.text(max_size=3)),
     "callbacks": st.one_of(st.integers(), st.text(max_size=3)),
     "verbose": st.integers(max_value=-1),
